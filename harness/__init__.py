@@ -1,0 +1,3 @@
+"""gpucost: what one AI inference costs and earns."""
+
+__version__ = "0.1.0"

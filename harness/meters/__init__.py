@@ -1,0 +1,1 @@
+"""Measurement: timers, the NVML adapter, the background sampler, and a null meter for CPU runs."""

@@ -1,0 +1,137 @@
+"""What a workload is: the small interface the runner drives, and the pieces workloads share.
+
+A workload builds its model once (`load`), makes inputs for a batch size (`prepare`, outside the
+timed window), then runs one iteration per `run_once`. It marks phase boundaries on the stopwatch
+it is given; the runner turns marks into per-phase seconds. It never measures time, energy or
+memory itself and knows nothing about money.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from harness.errors import BadInput
+
+
+class Stopwatch(Protocol):
+    """Handed to `run_once`. `mark(name)` records a timestamp on the device's timeline.
+
+    The runner marks "start" before `run_once` and "end" after it. Marking a name again replaces
+    it (so "last_token" marked at every decode step keeps the last one).
+    """
+
+    def mark(self, name: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A timed part of one iteration, between two marks. Written as `<name>_s_p50` columns."""
+
+    name: str
+    start_mark: str
+    end_mark: str
+
+
+@dataclass(frozen=True)
+class WorkloadSettings:
+    """Base of each workload's fixed settings. Fields have defaults; units go in the names."""
+
+    def validate(self) -> None:
+        """Raise BadInput naming the option when a value cannot work."""
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> WorkloadSettings:
+        """Build from CLI/config options, keeping the ones this workload has and dropping None."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in options.items() if k in names and v is not None})
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def require_positive(option: str, value: float) -> None:
+    if value <= 0:
+        raise BadInput(f"--{option.replace('_', '-')} must be > 0 (got {value})")
+
+
+@dataclass(frozen=True)
+class WorkloadContext:
+    """Where and how a workload runs. `model_path` is a local folder with real weights, or None."""
+
+    preset: str
+    device: str  # "cpu", "cuda", "cuda:1"
+    dtype: str  # "bf16", "fp16", "fp32"
+    seed: int = 0
+    model_path: Path | None = None
+    engine: str = "eager"
+
+
+class Workload(ABC):
+    """Base of every workload, built-in or plugin. Subclasses set the class attributes."""
+
+    name: ClassVar[str]
+    settings_type: ClassVar[type[WorkloadSettings]]
+    presets: ClassVar[Mapping[str, Any]]
+    gpu_default_preset: ClassVar[str]
+    cpu_default_preset: ClassVar[str] = "tiny"
+    gpu_default_batch_sizes: ClassVar[tuple[int, ...]] = (1, 8, 32)
+    cpu_default_batch_sizes: ClassVar[tuple[int, ...]] = (1, 2)
+    unit_columns: ClassVar[tuple[str, ...]]
+    phases: ClassVar[tuple[Phase, ...]] = ()
+    engines: ClassVar[tuple[str, ...]] = ("eager",)
+
+    def __init__(self, settings: WorkloadSettings, ctx: WorkloadContext) -> None:
+        self.settings = settings
+        self.ctx = ctx
+
+    @classmethod
+    def check(cls, settings: WorkloadSettings, ctx: WorkloadContext) -> None:
+        """Validate everything that can be checked before any model is built."""
+        settings.validate()
+        if ctx.model_path is None and ctx.preset not in cls.presets:
+            valid = ", ".join(sorted(cls.presets))
+            raise BadInput(f"unknown preset {ctx.preset!r} for workload {cls.name!r} (valid: {valid})")
+        if ctx.model_path is not None and not Path(ctx.model_path).is_dir():
+            raise BadInput(f"--model {ctx.model_path}: no such folder")
+        if ctx.engine not in cls.engines:
+            valid = ", ".join(cls.engines)
+            raise BadInput(f"--engine {ctx.engine!r} is not available for {cls.name!r} (valid: {valid})")
+
+    @abstractmethod
+    def load(self) -> None:
+        """Build the model (random weights from the preset, or the local folder) on the device."""
+
+    @abstractmethod
+    def prepare(self, batch_size: int) -> None:
+        """Make the inputs for one batch of this size. Not timed."""
+
+    @abstractmethod
+    def run_once(self, stopwatch: Stopwatch) -> None:
+        """One iteration over the prepared batch, marking phase boundaries on the stopwatch."""
+
+    @abstractmethod
+    def units(self, batch_size: int) -> dict[str, float]:
+        """Units of work one iteration does, keyed by the results-contract unit columns."""
+
+    def row_extras(self, batch_size: int) -> dict[str, Any]:
+        """Settings and derived figures recorded in this batch size's row (steps, resolution, ...)."""
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        """The model and settings as recorded in run.json (after `load`)."""
+        return {"preset": self.ctx.preset, "settings": self.settings.as_dict()}
+
+    @property
+    def model_label(self) -> str:
+        return str(self.ctx.model_path) if self.ctx.model_path else self.ctx.preset
+
+    def release(self) -> None:
+        """Drop the prepared inputs (after an out-of-memory), keeping the model."""
+
+    def close(self) -> None:
+        """Drop everything this workload holds on the device."""
