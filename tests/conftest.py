@@ -39,3 +39,16 @@ def isolated_user_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     monkeypatch.setenv("GPUCOST_CONFIG_DIR", str(config_dir))
     monkeypatch.setenv("HF_HOME", str(config_dir / "hf"))
     return config_dir
+
+
+@pytest.fixture
+def test_plugin(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test workloads (noop, flaky, sleepy) installed as a plugin on sys.path and PYTHONPATH."""
+    from tests.plugins import install_test_plugin
+
+    folder = install_test_plugin(tmp_path_factory.mktemp("plugin"))
+    monkeypatch.syspath_prepend(str(folder))
+    existing = os.environ.get("PYTHONPATH")
+    paths = [str(folder), str(REPO_ROOT)] + ([existing] if existing else [])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    return folder

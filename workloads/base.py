@@ -45,13 +45,43 @@ class WorkloadSettings:
         """Raise BadInput naming the option when a value cannot work."""
 
     @classmethod
+    def field_names(cls) -> frozenset[str]:
+        return frozenset(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> WorkloadSettings:
-        """Build from CLI/config options, keeping the ones this workload has and dropping None."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in options.items() if k in names and v is not None})
+        """Build from CLI/config options, keeping the ones this workload has and dropping None.
+
+        String values (from `-o NAME=VALUE`) are converted to the field's declared type.
+        """
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            value = options.get(f.name)
+            if value is None:
+                continue
+            values[f.name] = _coerce(f.name, str(f.type), value)
+        return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _coerce(name: str, type_name: str, value: Any) -> Any:
+    if not isinstance(value, str) or type_name == "str":
+        return value
+    option = "--" + name.replace("_", "-")
+    try:
+        if type_name == "bool":
+            if value.lower() not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError(value)
+            return value.lower() in {"1", "true", "yes", "on"}
+        if type_name == "int":
+            return int(value)
+        if type_name == "float":
+            return float(value)
+    except ValueError:
+        raise BadInput(f"{option} must be {type_name} (got {value!r})") from None
+    return value
 
 
 def require_positive(option: str, value: float) -> None:
@@ -77,6 +107,8 @@ class Workload(ABC):
     name: ClassVar[str]
     settings_type: ClassVar[type[WorkloadSettings]]
     presets: ClassVar[Mapping[str, Any]]
+    preset_settings: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    """Per-preset defaults that replace the Settings defaults (e.g. tiny: fewer steps)."""
     gpu_default_preset: ClassVar[str]
     cpu_default_preset: ClassVar[str] = "tiny"
     gpu_default_batch_sizes: ClassVar[tuple[int, ...]] = (1, 8, 32)
@@ -90,17 +122,30 @@ class Workload(ABC):
         self.ctx = ctx
 
     @classmethod
+    def settings_for(cls, preset: str, options: Mapping[str, Any]) -> WorkloadSettings:
+        """Settings defaults, then the preset's defaults, then what the user gave."""
+        merged = {
+            **cls.preset_settings.get(preset, {}),
+            **{k: v for k, v in options.items() if v is not None},
+        }
+        return cls.settings_type.from_options(merged)
+
+    @classmethod
     def check(cls, settings: WorkloadSettings, ctx: WorkloadContext) -> None:
         """Validate everything that can be checked before any model is built."""
         settings.validate()
         if ctx.model_path is None and ctx.preset not in cls.presets:
             valid = ", ".join(sorted(cls.presets))
-            raise BadInput(f"unknown preset {ctx.preset!r} for workload {cls.name!r} (valid: {valid})")
+            raise BadInput(
+                f"unknown preset {ctx.preset!r} for workload {cls.name!r} (valid: {valid})"
+            )
         if ctx.model_path is not None and not Path(ctx.model_path).is_dir():
             raise BadInput(f"--model {ctx.model_path}: no such folder")
         if ctx.engine not in cls.engines:
             valid = ", ".join(cls.engines)
-            raise BadInput(f"--engine {ctx.engine!r} is not available for {cls.name!r} (valid: {valid})")
+            raise BadInput(
+                f"--engine {ctx.engine!r} is not available for {cls.name!r} (valid: {valid})"
+            )
 
     @abstractmethod
     def load(self) -> None:
@@ -120,6 +165,12 @@ class Workload(ABC):
 
     def row_extras(self, batch_size: int) -> dict[str, Any]:
         """Settings and derived figures recorded in this batch size's row (steps, resolution, ...)."""
+        return {}
+
+    def derived_columns(
+        self, batch_size: int, wall_s_p50: float | None, phases_s_p50: dict[str, float | None]
+    ) -> dict[str, Any]:
+        """Figures computed from the summary (TPOT, RTFx, ...), added to the row."""
         return {}
 
     def describe(self) -> dict[str, Any]:

@@ -1,0 +1,82 @@
+"""One `gpucost run`: create the run folder, open the meters, run the sweep, close it all cleanly."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness import __version__
+from harness.environment import device_info, host_info, library_versions
+from harness.meters import open_meter
+from harness.meters.monitor import EnergyMonitor
+from harness.meters.sampler import Sampler
+from harness.plan import RunConfig
+from harness.runner import Progress, SilentProgress, Sweep
+from harness.store import RunStore
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def execute_run(
+    config: RunConfig,
+    out: Path,
+    command: Sequence[str] = (),
+    progress: Progress | None = None,
+    meter=None,
+) -> RunStore:
+    """Run the sweep into a new folder under `out`. Raises KeyboardInterrupt after marking the
+    run `interrupted`; the rows measured so far stay on disk either way."""
+    store = RunStore.create(out)
+    meter = meter if meter is not None else open_meter(config.device)
+    try:
+        info = meter.info
+        store.write_meta(
+            {
+                "run_id": store.run_id,
+                "created_at": _now(),
+                "finished_at": None,
+                "status": "running",
+                "gpucost_version": __version__,
+                "command": list(command),
+                "host": host_info(),
+                "device": device_info(config.device, info),
+                "libraries": library_versions(),
+                "config": config.as_dict(),
+                "workloads": {},
+                "idle_power_w": None,
+                "calibration": None,
+            }
+        )
+        sampler = Sampler(meter, interval_s=config.sample_interval_s)
+        monitor = EnergyMonitor(meter, sampler)
+        started = time.perf_counter()
+        with sampler:
+            idle_w = monitor.measure_idle_power_w(config.idle_power_s) if info else None
+            store.update_meta(idle_power_w=idle_w)
+            sweep = Sweep(
+                config=config,
+                store=store,
+                meter=meter,
+                monitor=monitor,
+                sampler=sampler,
+                progress=progress or SilentProgress(),
+                idle_power_w=idle_w,
+                gpu_name=info.name if info else None,
+                started_perf_s=started,
+            )
+            try:
+                sweep.run()
+            except KeyboardInterrupt:
+                store.update_meta(status="interrupted", finished_at=_now())
+                raise
+            except BaseException:
+                store.update_meta(status="failed", finished_at=_now())
+                raise
+        store.update_meta(status="complete", finished_at=_now())
+    finally:
+        meter.close()
+    return store

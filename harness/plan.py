@@ -1,0 +1,155 @@
+"""What a run will do, resolved and checked before anything is built or written."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.errors import BadInput
+from workloads import registry
+from workloads.base import Workload, WorkloadContext, WorkloadSettings
+
+DTYPE_NAMES = ("bf16", "fp16", "fp32")
+
+
+@dataclass(frozen=True)
+class WorkloadPlan:
+    name: str
+    workload_type: type[Workload]
+    settings: WorkloadSettings
+    context: WorkloadContext
+    batch_sizes: tuple[int, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "preset": self.context.preset,
+            "model": str(self.context.model_path) if self.context.model_path else None,
+            "settings": self.settings.as_dict(),
+            "batch_sizes": list(self.batch_sizes),
+        }
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    workloads: tuple[WorkloadPlan, ...]
+    device: str
+    dtype: str
+    seed: int = 0
+    warmup: int = 3
+    iterations: int = 10
+    min_duration_s: float = 2.0
+    max_iterations: int = 10_000
+    sample_interval_s: float | None = 0.1
+    idle_power_s: float = 1.0
+    engine: str = "eager"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "warmup": self.warmup,
+            "iterations": self.iterations,
+            "min_duration_s": self.min_duration_s,
+            "max_iterations": self.max_iterations,
+            "sample_interval_s": self.sample_interval_s,
+            "idle_power_s": self.idle_power_s,
+            "engine": self.engine,
+            "workloads": [w.as_dict() for w in self.workloads],
+        }
+
+
+def resolve_device(requested: str | None) -> str:
+    """`cuda:0` when a GPU is there, else `cpu`; BadInput for a device this machine lacks."""
+    if requested is None:
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise BadInput(f"--device {requested!r}: not a device (use cpu, cuda or cuda:N)") from None
+    if device.type == "cpu":
+        return "cpu"
+    if device.type != "cuda":
+        raise BadInput(f"--device {requested!r}: only cpu and cuda devices are supported")
+    if not torch.cuda.is_available():
+        raise BadInput(f"--device {requested}: no CUDA GPU is available on this machine")
+    index = device.index or 0
+    if index >= torch.cuda.device_count():
+        raise BadInput(
+            f"--device {requested}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
+    return f"cuda:{index}"
+
+
+def resolve_dtype(requested: str | None, device: str) -> str:
+    if requested is None:
+        if device == "cpu":
+            return "fp32"
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if requested not in DTYPE_NAMES:
+        raise BadInput(f"--dtype {requested!r}: unknown (valid: {', '.join(DTYPE_NAMES)})")
+    return requested
+
+
+def parse_batch_sizes(text: str) -> tuple[int, ...]:
+    sizes = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            size = int(part)
+        except ValueError:
+            raise BadInput(f"--batch-sizes {text!r}: {part!r} is not a whole number") from None
+        if size <= 0:
+            raise BadInput(f"--batch-sizes {text!r}: batch sizes must be > 0 (got {size})")
+        sizes.append(size)
+    if not sizes:
+        raise BadInput("--batch-sizes is empty")
+    return tuple(sorted(set(sizes)))
+
+
+def plan_workloads(
+    names: Sequence[str],
+    *,
+    device: str,
+    dtype: str,
+    preset: str | None,
+    model_path: Path | None,
+    batch_sizes: tuple[int, ...] | None,
+    options: Mapping[str, Any],
+    seed: int,
+    engine: str,
+) -> tuple[WorkloadPlan, ...]:
+    """Resolve each workload's preset, settings and batch sizes, checking each before the run."""
+    if model_path is not None and len(names) != 1:
+        raise BadInput("--model needs exactly one --workload (the folder holds one model)")
+    types = [registry.load(name) for name in names]
+    known = set().union(*(t.settings_type.field_names() for t in types))
+    unused = sorted(k for k, v in options.items() if v is not None and k not in known)
+    if unused:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unused)
+        raise BadInput(f"{flags}: not a setting of the selected workload(s) {', '.join(names)}")
+    on_gpu = device != "cpu"
+    plans = []
+    for name, cls in zip(names, types, strict=True):
+        chosen = preset or (cls.gpu_default_preset if on_gpu else cls.cpu_default_preset)
+        settings = cls.settings_for(chosen, options)
+        ctx = WorkloadContext(
+            preset=chosen if model_path is None else "local",
+            device=device,
+            dtype=dtype,
+            seed=seed,
+            model_path=model_path,
+            engine=engine,
+        )
+        cls.check(settings, ctx)
+        sizes = batch_sizes or (
+            cls.gpu_default_batch_sizes if on_gpu else cls.cpu_default_batch_sizes
+        )
+        plans.append(WorkloadPlan(name, cls, settings, ctx, tuple(sizes)))
+    return tuple(plans)
