@@ -103,6 +103,8 @@ def describe_machine() -> dict[str, Any]:
         meter = open_meter(f"cuda:{index}")
         try:
             info = meter.info
+            if info is None:
+                gpus[f"cuda:{index}_nvml"] = getattr(meter, "reason", None) or "NVML unavailable"
             sample = meter.read_sample()
             gpus[f"cuda:{index}"] = {
                 "name": info.name if info else torch.cuda.get_device_name(index),

@@ -13,7 +13,9 @@ def install_test_plugin(target: Path) -> Path:
     shutil.copy(SOURCE, target / SOURCE.name)
     info = target / "gpucost_testplugin-0.1.dist-info"
     info.mkdir(exist_ok=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gpucost-testplugin\nVersion: 0.1\n")
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: gpucost-testplugin\nVersion: 0.1\n"
+    )
     (info / "entry_points.txt").write_text(
         "[gpucost.workloads]\n"
         "noop = gpucost_testplugin:NoopWorkload\n"

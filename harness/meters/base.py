@@ -20,6 +20,7 @@ class DeviceInfo:
     power_limit_w: float | None
     default_sm_clock_mhz: float | None
     has_energy_counter: bool
+    max_sm_clock_mhz: float | None = None
 
 
 @dataclass(frozen=True)
