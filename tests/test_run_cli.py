@@ -123,6 +123,7 @@ def test_local_checkpoint_folder_gives_the_same_units(tmp_path: Path) -> None:
     spec = dict(PRESETS["tiny"])
     config = AutoConfig.for_model(spec.pop("model_type"), **spec)
     AutoModelForCausalLM.from_config(config).save_pretrained(tmp_path / "model")
+    save_word_tokenizer(tmp_path / "model")
     out = tmp_path / "out"
     args = ["run", "-w", "text", "--model", str(tmp_path / "model"), "-b", "2"]
     args += ["--input-len", "8", "--output-len", "4", "--out", str(out), "--no-price", *FAST]
@@ -131,3 +132,16 @@ def test_local_checkpoint_folder_gives_the_same_units(tmp_path: Path) -> None:
     (row,) = read_rows(only_run(out) / "measurements.csv")
     assert (row["status"], row["model"], row["preset"]) == ("ok", str(tmp_path / "model"), "local")
     assert (row["input_tokens"], row["output_tokens"], row["requests"]) == ("16", "8", "2")
+    meta = json.loads((only_run(out) / "run.json").read_text())
+    assert meta["workloads"]["text"]["tokenizer"] is True
+
+
+def save_word_tokenizer(folder: Path) -> None:
+    """A real (tiny) tokenizer built offline: one id per word of the prompt text."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = "[UNK] The quick brown fox jumps over the lazy dog .".split()
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained(folder)
