@@ -31,7 +31,11 @@ def execute_run(
     """Run the sweep into a new folder under `out`. Raises KeyboardInterrupt after marking the
     run `interrupted`; the rows measured so far stay on disk either way."""
     store = RunStore.create(out)
-    meter = meter if meter is not None else open_meter(config.device)
+    meter = (
+        meter
+        if meter is not None
+        else open_meter(config.device, device_uuid=_cuda_uuid(config.device))
+    )
     try:
         info = meter.info
         store.write_meta(
@@ -80,3 +84,13 @@ def execute_run(
     finally:
         meter.close()
     return store
+
+
+def _cuda_uuid(device: str) -> str | None:
+    """The GPU's UUID as torch sees it: NVML and CUDA may number devices differently."""
+    if not device.startswith("cuda"):
+        return None
+    import torch
+
+    uuid = getattr(torch.cuda.get_device_properties(torch.device(device)), "uuid", None)
+    return str(uuid) if uuid else None
