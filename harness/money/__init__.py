@@ -1,0 +1,152 @@
+"""Cost and pricing: rate cards, cost per unit of work, gross margin. Never imports torch.
+
+Names are loaded on first use, so `from harness.money import canonical_gpu` stays cheap and
+does not pull in pandas.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "COST_COLUMNS": "cost",
+    "PRICED_COLUMNS": "cost",
+    "batch_costs": "cost",
+    "instance_frame": "cost",
+    "unit_costs": "cost",
+    "CPU_ONLY": "gpus",
+    "GPU_KEYS": "gpus",
+    "canonical_gpu": "gpus",
+    "DEFAULT_TARGET_MARGINS": "margin",
+    "apply_prices": "margin",
+    "gross_margin": "margin",
+    "parse_target_margin": "margin",
+    "price_for_margin": "margin",
+    "CandidatePrice": "prices",
+    "market_prices": "prices",
+    "parse_price": "prices",
+    "money_text": "prices",
+    "PriceRequest": "pricing",
+    "PriceResult": "pricing",
+    "Sensitivity": "pricing",
+    "display_scale": "pricing",
+    "price_runs": "pricing",
+    "print_market_summary": "tables",
+    "ALL_PLANS": "ratecard",
+    "OWNED_PLAN": "ratecard",
+    "PLANS": "ratecard",
+    "CardFile": "ratecard",
+    "Instance": "ratecard",
+    "RateCards": "ratecard",
+    "SelfHostedCost": "ratecard",
+    "load_card_file": "ratecard",
+    "load_ratecards": "ratecard",
+    "DirectCosts": "scenario",
+    "Revenue": "scenario",
+    "Scenario": "scenario",
+    "load_scenario": "scenario",
+    "scenario_costs": "scenario_cost",
+    "PRIMARY_UNIT": "units",
+    "UNIT_SPECS": "units",
+    "UNITS_BY_WORKLOAD": "units",
+    "UnitSpec": "units",
+}
+
+__all__ = [
+    "ALL_PLANS",
+    "COST_COLUMNS",
+    "CPU_ONLY",
+    "DEFAULT_TARGET_MARGINS",
+    "GPU_KEYS",
+    "OWNED_PLAN",
+    "PLANS",
+    "PRICED_COLUMNS",
+    "PRIMARY_UNIT",
+    "UNITS_BY_WORKLOAD",
+    "UNIT_SPECS",
+    "CandidatePrice",
+    "CardFile",
+    "DirectCosts",
+    "Instance",
+    "PriceRequest",
+    "PriceResult",
+    "RateCards",
+    "Revenue",
+    "Scenario",
+    "SelfHostedCost",
+    "Sensitivity",
+    "UnitSpec",
+    "apply_prices",
+    "batch_costs",
+    "canonical_gpu",
+    "display_scale",
+    "gross_margin",
+    "instance_frame",
+    "load_card_file",
+    "load_ratecards",
+    "load_scenario",
+    "market_prices",
+    "money_text",
+    "parse_price",
+    "parse_target_margin",
+    "price_for_margin",
+    "price_runs",
+    "print_market_summary",
+    "scenario_costs",
+    "unit_costs",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'harness.money' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"harness.money.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from harness.money.cost import (
+        COST_COLUMNS,
+        PRICED_COLUMNS,
+        batch_costs,
+        instance_frame,
+        unit_costs,
+    )
+    from harness.money.gpus import CPU_ONLY, GPU_KEYS, canonical_gpu
+    from harness.money.margin import (
+        DEFAULT_TARGET_MARGINS,
+        apply_prices,
+        gross_margin,
+        parse_target_margin,
+        price_for_margin,
+    )
+    from harness.money.prices import CandidatePrice, market_prices, money_text, parse_price
+    from harness.money.pricing import (
+        PriceRequest,
+        PriceResult,
+        Sensitivity,
+        display_scale,
+        price_runs,
+    )
+    from harness.money.ratecard import (
+        ALL_PLANS,
+        OWNED_PLAN,
+        PLANS,
+        CardFile,
+        Instance,
+        RateCards,
+        SelfHostedCost,
+        load_card_file,
+        load_ratecards,
+    )
+    from harness.money.scenario import DirectCosts, Revenue, Scenario, load_scenario
+    from harness.money.scenario_cost import scenario_costs
+    from harness.money.tables import print_market_summary
+    from harness.money.units import PRIMARY_UNIT, UNIT_SPECS, UNITS_BY_WORKLOAD, UnitSpec

@@ -1,0 +1,103 @@
+"""Gross margin at candidate prices, break-even prices and prices for target margins."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import BadInput
+from harness.money.cost import PRICED_COLUMNS
+from harness.money.prices import CandidatePrice
+
+DEFAULT_TARGET_MARGINS: tuple[float, ...] = (0.5, 0.7, 0.8)
+
+
+def gross_margin(price: pd.Series | float, cost: pd.Series | float) -> pd.Series | float:
+    """(price − cost) / price; undefined (NaN) for a price of 0 — free has no margin."""
+    price_arr = np.asarray(price, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margin = np.where(
+            price_arr > 0, (price_arr - np.asarray(cost, dtype=float)) / price_arr, np.nan
+        )
+    if isinstance(price, pd.Series):
+        return pd.Series(margin, index=price.index)
+    if isinstance(cost, pd.Series):
+        return pd.Series(margin, index=cost.index)
+    return float(margin)
+
+
+def price_for_margin(cost: pd.Series | float, margin: float) -> pd.Series | float:
+    """The price at which `cost` leaves gross margin `margin` (0 ≤ margin < 1)."""
+    return cost / (1.0 - margin)
+
+
+def margin_column(margin: float) -> str:
+    return f"price_for_margin_{margin * 100:g}_usd".replace(".", "_")
+
+
+def parse_target_margin(text: str) -> float:
+    """`70`, `70%` or `0.7` → 0.7. Values below 1 are shares, from 1 up percentages."""
+    match = re.fullmatch(r"\s*(\d+(\.\d*)?|\.\d+)\s*(%?)\s*", text)
+    if match is None:
+        raise BadInput(f"--target-margin {text!r}: expected a percentage such as 70 or 70%")
+    value = float(match[1])
+    share = value / 100.0 if match[3] or value >= 1.0 else value
+    if not (0.0 < share < 1.0) or not math.isfinite(share):
+        raise BadInput(f"--target-margin {text!r}: must be between 0 and 100 %")
+    return share
+
+
+def price_frame(prices: Iterable[CandidatePrice]) -> pd.DataFrame:
+    records = [
+        {
+            "workload": p.workload,
+            "unit": p.unit,
+            "price_per_unit_usd": p.price_per_unit_usd,
+            "price_scale": p.scale,
+            "price_label": p.label,
+            "price_source": p.source,
+            "price_as_of": p.as_of,
+        }
+        for p in prices
+    ]
+    return pd.DataFrame.from_records(
+        records,
+        columns=[
+            "workload",
+            "unit",
+            "price_per_unit_usd",
+            "price_scale",
+            "price_label",
+            "price_source",
+            "price_as_of",
+        ],
+    )
+
+
+def apply_prices(
+    costs: pd.DataFrame, prices: Iterable[CandidatePrice], target_margins: Iterable[float] = ()
+) -> pd.DataFrame:
+    """Add `price_per_unit_usd`, `gross_margin`, `break_even_price_usd` (and one
+    `price_for_margin_<pct>_usd` column per target margin) to a `unit_costs` frame.
+
+    A unit with several candidate prices gets one row per candidate; a unit with none keeps its
+    row with empty price and margin.
+    """
+    priced = costs.drop(
+        columns=[
+            c
+            for c in ("price_per_unit_usd", "gross_margin", "break_even_price_usd")
+            if c in costs.columns
+        ]
+    )
+    priced = priced.merge(price_frame(prices), on=["workload", "unit"], how="left")
+    priced["gross_margin"] = gross_margin(priced["price_per_unit_usd"], priced["cost_per_unit_usd"])
+    priced["break_even_price_usd"] = priced["cost_per_unit_usd"]
+    for margin in target_margins:
+        priced[margin_column(margin)] = price_for_margin(priced["cost_per_unit_usd"], margin)
+    rest = [c for c in priced.columns if c not in PRICED_COLUMNS]
+    return priced.reindex(columns=[*PRICED_COLUMNS, *rest])

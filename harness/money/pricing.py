@@ -1,0 +1,341 @@
+"""`gpucost price` as a library call: runs + rate cards + candidate prices → priced frames."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from harness.errors import BadInput, RunFolderError
+from harness.money.cost import batch_costs, check_utilizations, unit_costs
+from harness.money.gpus import CPU_ONLY, canonical_gpu
+from harness.money.margin import DEFAULT_TARGET_MARGINS, apply_prices
+from harness.money.prices import CandidatePrice, market_prices, parse_price
+from harness.money.ratecard import ALL_PLANS, Instance, RateCards, load_ratecards
+from harness.money.scenario import Scenario, load_scenario
+from harness.money.scenario_cost import scenario_costs
+from harness.money.units import PRIMARY_UNIT, UNITS_BY_WORKLOAD, unit_spec
+from harness.runs import RunRecord, load_runs, measurements_frame
+
+SENSITIVITY_UTILIZATIONS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class PriceRequest:
+    """What to price. Empty `utilizations` / `plans` / `instance_refs` mean: the scenario's
+    choice, else u = 1.0, every plan a card has, every instance with the run's GPU."""
+
+    run_paths: tuple[Path, ...]
+    instance_refs: tuple[str, ...] = ()
+    plans: tuple[str, ...] = ()
+    utilizations: tuple[float, ...] = ()
+    price_texts: tuple[str, ...] = ()
+    scenario_path: Path | None = None
+    ratecard_files: tuple[Path, ...] = ()
+    gpu: str | None = None
+    target_margins: tuple[float, ...] = DEFAULT_TARGET_MARGINS
+    sensitivity_utilizations: tuple[float, ...] = SENSITIVITY_UTILIZATIONS
+    include_user_dir: bool = True
+    with_sensitivity: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class Sensitivity:
+    """Cost (and margin) over plans × utilisations for one workload's unit at one batch size.
+
+    `frame` holds, per plan, the instance that is cheapest at the highest utilisation, at every
+    utilisation; `unit` is "call" for a scenario (cost per call of the service)."""
+
+    run_id: str
+    workload: str
+    batch_size: int
+    unit: str
+    frame: pd.DataFrame
+
+
+@dataclass(frozen=True, eq=False)
+class PriceResult:
+    runs: tuple[RunRecord, ...]
+    instances: tuple[Instance, ...]
+    candidates: tuple[CandidatePrice, ...]
+    costs: pd.DataFrame
+    currency: str
+    target_margins: tuple[float, ...]
+    scenario: Scenario | None = None
+    scenario_rows: pd.DataFrame | None = None
+    sensitivity: tuple[Sensitivity, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def check_priceable(record: RunRecord) -> None:
+    rows = record.measurements
+    if rows.empty:
+        raise RunFolderError(f"{record.path}: no measurements (nothing to price)")
+    ok = rows[rows["status"] == "ok"]
+    if ok.empty:
+        counts = rows["status"].fillna("unknown").value_counts()
+        summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+        raise RunFolderError(f"{record.path}: no ok rows to price ({summary})")
+    if not ok["workload"].isin(list(UNITS_BY_WORKLOAD)).any():
+        names = ", ".join(sorted(ok["workload"].dropna().unique()))
+        raise RunFolderError(
+            f"{record.path}: no rows of a workload with priced units "
+            f"(has: {names}; priced: {', '.join(UNITS_BY_WORKLOAD)})"
+        )
+
+
+def resolve_gpu(key: str | None, cards: RateCards) -> str | None:
+    if key is None:
+        return None
+    canonical = canonical_gpu(key)
+    if canonical is None or canonical not in cards.gpu_keys():
+        raise BadInput(
+            f"--gpu {key!r}: not in any rate card (known: {', '.join(cards.gpu_keys())})"
+        )
+    return canonical
+
+
+def match_instances(
+    measurements: pd.DataFrame,
+    selected: Sequence[Instance],
+    cards: RateCards,
+    gpu: str | None,
+    explicit: bool,
+) -> list[Instance]:
+    """Instances carrying the GPU of every priced row, or BadInput naming the GPU that has none."""
+    ok = measurements[
+        (measurements["status"] == "ok") & measurements["workload"].isin(list(UNITS_BY_WORKLOAD))
+    ]
+    known = ", ".join(cards.gpu_keys())
+    keys: set[str] = set()
+    for run_id, name in ok[["run_id", "gpu_name"]].drop_duplicates().itertuples(index=False):
+        shown = "" if pd.isna(name) else str(name)
+        key = gpu or canonical_gpu(shown)
+        if key is None:
+            raise BadInput(
+                f"GPU {shown!r} (run {run_id}) is not in any rate card; "
+                f"pass --gpu KEY (known: {known})"
+            )
+        if not any(i.gpu == key for i in selected):
+            if explicit:
+                have = ", ".join(sorted({f"{i.key} ({i.gpu})" for i in selected}))
+                ran = "a CPU (gpu none)" if key == CPU_ONLY else key
+                raise BadInput(
+                    f"run {run_id} ran on {ran}; --instance {have} has another GPU "
+                    "(pass --gpu KEY to price it there anyway)"
+                )
+            label = f"{shown!r} ({key})" if shown and shown != key else repr(key)
+            raise BadInput(
+                f"GPU {label} (run {run_id}) is not in any rate card; "
+                f"pass --gpu KEY (known: {known})"
+            )
+        keys.add(key)
+    return [i for i in selected if i.gpu in keys]
+
+
+def check_currency(instances: Sequence[Instance]) -> str:
+    """The one currency of the instances priced together; mixing is refused (no conversion)."""
+    currencies = sorted({i.currency for i in instances})
+    if len(currencies) > 1:
+        odd = sorted({f"{i.card_path} ({i.currency})" for i in instances if i.currency != "USD"})
+        raise BadInput(
+            f"cannot price cards in different currencies together ({', '.join(odd)} "
+            "vs USD): convert the card to USD, or narrow with --instance to one currency"
+        )
+    return currencies[0]
+
+
+def check_scenario(scenario: Scenario, measurements: pd.DataFrame) -> None:
+    ok = measurements[measurements["status"] == "ok"]
+    workloads = sorted(ok["workload"].dropna().unique())
+    if scenario.workload not in workloads:
+        raise BadInput(
+            f"{scenario.path}: workload {scenario.workload!r} is not in the run(s) "
+            f"(they have: {', '.join(workloads)})"
+        )
+    if scenario.batch_size is not None:
+        sizes = sorted(int(b) for b in ok.loc[ok["workload"] == scenario.workload, "batch_size"])
+        if scenario.batch_size not in sizes:
+            raise BadInput(
+                f"{scenario.path}: batch_size {scenario.batch_size} was not measured "
+                f"for {scenario.workload} (measured: {', '.join(map(str, sizes))})"
+            )
+
+
+def price_runs(request: PriceRequest) -> PriceResult:
+    """Everything `gpucost price` shows, or BadInput before anything is written."""
+    given = tuple(parse_price(text) for text in request.price_texts)
+    for plan in request.plans:
+        if plan not in ALL_PLANS:
+            raise BadInput(f"--plan {plan!r}: unknown plan (plans: {', '.join(ALL_PLANS)})")
+    requested_us = check_utilizations(request.utilizations) if request.utilizations else None
+    scenario = load_scenario(request.scenario_path) if request.scenario_path else None
+    runs = tuple(load_runs(request.run_paths))
+    for record in runs:
+        check_priceable(record)
+    measurements = measurements_frame(runs)
+    if scenario is not None:
+        check_scenario(scenario, measurements)
+    cards = load_ratecards(request.ratecard_files, request.include_user_dir)
+    refs = request.instance_refs or ((scenario.instance,) if scenario and scenario.instance else ())
+    selected = [cards.find(ref) for ref in dict.fromkeys(refs)] or list(cards.instances)
+    plans = request.plans or ((scenario.plan,) if scenario and scenario.plan else ())
+    utilizations = requested_us or (
+        (scenario.utilization,) if scenario and scenario.utilization else (1.0,)
+    )
+    gpu = resolve_gpu(request.gpu, cards)
+    matched = match_instances(measurements, selected, cards, gpu, bool(refs))
+    if plans:
+        matched = [i for i in matched if any(p in i.prices_per_hour_usd for p in plans)]
+        if not matched:
+            raise BadInput(
+                f"--plan {', '.join(plans)}: no instance with the run's GPU prices "
+                "that plan (see gpucost ratecards list)"
+            )
+    currency = check_currency(matched)
+    notes: list[str] = []
+    if given:
+        candidates = given
+    elif currency == "USD":
+        candidates = tuple(market_prices(request.ratecard_files, request.include_user_dir))
+    else:
+        candidates = ()
+        notes.append(
+            f"market prices are in USD and the cards in {currency}: no default "
+            "candidate prices (give --price in the cards' currency)"
+        )
+    present = set(measurements.loc[measurements["status"] == "ok", "workload"].dropna())
+    unpriced = sorted(present - set(UNITS_BY_WORKLOAD))
+    if unpriced:
+        notes.append(f"not priced (no units of work known for them): {', '.join(unpriced)}")
+    notes.extend(
+        f"--price {p.key}: no {p.workload} rows in the run(s), not applied"
+        for p in given
+        if p.workload not in present
+    )
+    plan_filter = plans or None
+    costs = unit_costs(measurements, matched, plan_filter, utilizations, gpu)
+    priced = apply_prices(costs, candidates, request.target_margins)
+    sens_us = tuple(sorted({*request.sensitivity_utilizations, *utilizations}))
+    scenario_rows = None
+    sensitivity: tuple[Sensitivity, ...] = ()
+    if scenario is not None:
+        batch = batch_costs(measurements, matched, plan_filter, utilizations, gpu)
+        scenario_rows = scenario_costs(batch, scenario, request.target_margins)
+        if request.with_sensitivity:
+            sensitivity = _scenario_sensitivity(
+                measurements, matched, plan_filter, sens_us, gpu, scenario, scenario_rows
+            )
+    elif request.with_sensitivity:
+        sensitivity = _unit_sensitivity(
+            measurements, matched, plan_filter, sens_us, gpu, priced, candidates
+        )
+    return PriceResult(
+        runs=runs,
+        instances=tuple(matched),
+        candidates=candidates,
+        costs=priced,
+        currency=currency,
+        target_margins=request.target_margins,
+        scenario=scenario,
+        scenario_rows=scenario_rows,
+        sensitivity=sensitivity,
+        notes=tuple(notes),
+    )
+
+
+def cheapest_per_plan(frame: pd.DataFrame, group: Sequence[str] = ()) -> pd.DataFrame:
+    """Keep, per `group` × plan, the instance cheapest at the group's highest utilisation, with
+    all its utilisations; sorted by group, plan and utilisation."""
+    keys = list(group)
+    if keys:
+        highest = frame.groupby(keys, sort=False)["utilization"].transform("max")
+    else:
+        highest = frame["utilization"].max()
+    top = frame[frame["utilization"] == highest]
+    best = top.sort_values(
+        ["cost_per_unit_usd", "provider", "instance"], na_position="last"
+    ).drop_duplicates([*keys, "plan"])[[*keys, "plan", "provider", "instance"]]
+    kept = frame.merge(best, on=[*keys, "plan", "provider", "instance"])
+    kept["_order"] = pd.Categorical(kept["plan"], categories=ALL_PLANS).codes
+    kept = kept.sort_values([*keys, "_order", "utilization"], kind="stable")
+    return kept.drop(columns="_order").reset_index(drop=True)
+
+
+def _best(frame: pd.DataFrame) -> pd.Series | None:
+    costs = frame[frame["cost_per_unit_usd"].notna()]
+    return None if costs.empty else costs.loc[costs["cost_per_unit_usd"].idxmin()]
+
+
+def _unit_sensitivity(
+    measurements: pd.DataFrame,
+    instances: Sequence[Instance],
+    plans: Sequence[str] | None,
+    us: Sequence[float],
+    gpu: str | None,
+    priced: pd.DataFrame,
+    candidates: Sequence[CandidatePrice],
+) -> tuple[Sensitivity, ...]:
+    """Per run × workload: its primary unit (else its last, e.g. text requests when a run has
+    no prefill/decode split) at the batch size where that unit is cheapest."""
+    choices = pd.DataFrame(
+        [(w, PRIMARY_UNIT[w], 0) for w in UNITS_BY_WORKLOAD]
+        + [(w, units[-1], 1) for w, units in UNITS_BY_WORKLOAD.items()],
+        columns=["workload", "unit", "_priority"],
+    )
+    costed = priced[priced["cost_per_unit_usd"].notna()].merge(choices, on=["workload", "unit"])
+    best = costed.sort_values(["_priority", "cost_per_unit_usd"], kind="stable").drop_duplicates(
+        ["run_id", "workload"]
+    )[["run_id", "workload", "batch_size", "unit"]]
+    if best.empty:
+        return ()
+    first: dict[str, CandidatePrice] = {}
+    for price in candidates:
+        first.setdefault(price.key, price)
+    every = apply_prices(unit_costs(measurements, instances, plans, us, gpu), first.values())
+    chosen = cheapest_per_plan(
+        every.merge(best, on=["run_id", "workload", "batch_size", "unit"]), ["run_id", "workload"]
+    )
+    return tuple(
+        Sensitivity(str(run_id), str(workload), int(rows["batch_size"].iloc[0]),
+                    str(rows["unit"].iloc[0]), rows.reset_index(drop=True))
+        for (run_id, workload), rows in chosen.groupby(["run_id", "workload"], sort=True)
+    )  # fmt: skip
+
+
+def _scenario_sensitivity(
+    measurements: pd.DataFrame,
+    instances: Sequence[Instance],
+    plans: Sequence[str] | None,
+    us: Sequence[float],
+    gpu: str | None,
+    scenario: Scenario,
+    rows: pd.DataFrame,
+) -> tuple[Sensitivity, ...]:
+    best = _best(rows)
+    if best is None:
+        return ()
+    every = scenario_costs(batch_costs(measurements, instances, plans, us, gpu), scenario)
+    chosen = every[
+        (every["run_id"] == best["run_id"]) & (every["batch_size"] == best["batch_size"])
+    ]
+    return (
+        Sensitivity(
+            str(best["run_id"]),
+            scenario.workload,
+            int(best["batch_size"]),
+            "call",
+            cheapest_per_plan(chosen),
+        ),
+    )
+
+
+def display_scale(workload: str, unit: str) -> tuple[int, str]:
+    """How a unit's cost is shown: (units per shown figure, name), e.g. (1_000_000, "1M output tokens")."""
+    try:
+        spec = unit_spec(workload, unit)
+    except KeyError:
+        return 1, unit
+    return spec.display_scale, spec.display_name

@@ -1,0 +1,344 @@
+"""Tables for people: cheapest instances, margins, target prices, scenario and sensitivity."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+
+from harness.errors import GpucostError
+from harness.money.console import (
+    cost_text,
+    emit,
+    make_console,
+    margin_text,
+    table_for,
+)
+from harness.money.margin import margin_column
+from harness.money.prices import CandidatePrice
+from harness.money.pricing import PriceRequest, PriceResult, Sensitivity, display_scale, price_runs
+from harness.money.units import PRIMARY_UNIT, UNITS_BY_WORKLOAD
+
+_KEYS = ["batch_size", "provider", "instance", "plan", "utilization"]
+
+
+def _candidates_for(
+    candidates: Sequence[CandidatePrice], workload: str, unit: str
+) -> list[CandidatePrice]:
+    return [p for p in candidates if p.workload == workload and p.unit == unit]
+
+
+_GROUP = ["run_id", "workload"]
+
+
+def _wide(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per run × workload × batch × instance × plan × utilisation with a cost column per
+    unit and a margin column per unit × candidate price."""
+    keys = [*_GROUP, *_KEYS]
+    wide = frame[[*keys, "preset", "batch_cost_usd", "energy_estimated"]].drop_duplicates(keys)
+    first = frame.drop_duplicates([*keys, "unit"]).set_index([*keys, "unit"])
+    costs = first["cost_per_unit_usd"].unstack("unit")
+    costs.columns = [f"cost:{u}" for u in costs.columns]
+    wide = wide.merge(costs.reset_index(), on=keys)
+    priced = frame[frame["price_label"].notna()]
+    if not priced.empty:
+        margins = priced.set_index([*keys, "unit", "price_label"])["gross_margin"]
+        margins = margins[~margins.index.duplicated()].unstack(["unit", "price_label"])
+        margins.columns = [f"margin:{u}:{label}" for u, label in margins.columns]
+        wide = wide.merge(margins.reset_index(), on=keys, how="left")
+    return wide
+
+
+def _grouped(frame: pd.DataFrame) -> dict[tuple[str, str], list[dict]]:
+    """Records of a frame sorted by run and workload, keyed by (run_id, workload)."""
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for record in frame.to_dict("records"):
+        grouped.setdefault((record["run_id"], record["workload"]), []).append(record)
+    return grouped
+
+
+def render_costs(result: PriceResult, console: Console, top: int = 3) -> set[str]:
+    """Per run × workload: the `top` cheapest options per batch size, then prices for the target
+    margins. Returns the instances shown."""
+    frame = result.costs
+    many_us = frame["utilization"].nunique() > 1
+    cheapest = (
+        _wide(frame)
+        .sort_values([*_GROUP, "batch_size", "batch_cost_usd", "provider", "instance"])
+        .groupby([*_GROUP, "batch_size"], sort=False)
+        .head(top)
+    )
+    best = frame[frame["cost_per_unit_usd"].notna()].sort_values("batch_cost_usd", kind="stable")
+    targets = _grouped(best.drop_duplicates([*_GROUP, "batch_size", "unit"]))
+    priced_units = set(
+        zip(*(frame.loc[frame["price_label"].notna(), c] for c in ("workload", "unit")),
+            strict=True)
+    )  # fmt: skip
+    shown: set[str] = set()
+    for (run_id, workload), records in sorted(_grouped(cheapest).items()):
+        units = [u for u in UNITS_BY_WORKLOAD[workload]
+                 if (workload, u) in priced_units or u == PRIMARY_UNIT[workload]]  # fmt: skip
+        table = table_for(
+            f"{workload} ({records[0]['preset']}), run {run_id}: {result.currency} per unit, "
+            f"{top} cheapest options per batch size",
+            console,
+        )
+        table.add_column("batch", justify="right")
+        table.add_column("instance", no_wrap=True)
+        table.add_column("plan", no_wrap=True)
+        if many_us:
+            table.add_column("u", justify="right")
+        columns: list[tuple[str, int]] = []
+        used: list[CandidatePrice] = []
+        for unit in units:
+            scale, name = display_scale(workload, unit)
+            table.add_column(f"per {name}", justify="right")
+            columns.append((f"cost:{unit}", scale))
+            prices = _candidates_for(result.candidates, workload, unit)
+            for price in prices:
+                header = "margin" if len(prices) == 1 else f"margin at {price.quoted}"
+                table.add_column(header, justify="right")
+                columns.append((f"margin:{unit}:{price.label}", 0))
+            used += prices
+        previous = None
+        for record in records:
+            key = f"{record['provider']}:{record['instance']}"
+            shown.add(key)
+            star = "*" if record["energy_estimated"] else ""
+            batch = "" if record["batch_size"] == previous else str(record["batch_size"])
+            previous = record["batch_size"]
+            cells = [batch, key, record["plan"]]
+            if many_us:
+                cells.append(f"{record['utilization']:g}")
+            for column, scale in columns:
+                value = record.get(column, math.nan)
+                cells.append(margin_text(value) if scale == 0 else cost_text(value, scale) + star)
+            table.add_row(*cells)
+        emit(table, console)
+        if used:
+            console.print(
+                "Margins at "
+                + "; ".join(f"{p.key.split('.')[1]} {p.quoted} ({p.label})" for p in used)
+                + ".\n",
+                highlight=False,
+            )
+        _render_targets(workload, targets.get((run_id, workload), []), result, console)
+    return shown
+
+
+def _render_targets(
+    workload: str, records: list[dict], result: PriceResult, console: Console
+) -> None:
+    if not result.target_margins or not records:
+        return
+    order = {u: i for i, u in enumerate(UNITS_BY_WORKLOAD[workload])}
+    records = sorted(records, key=lambda r: (r["batch_size"], order[r["unit"]]))
+    table = table_for(
+        f"{workload}: price for a target gross margin, on the cheapest option of each batch size",
+        console,
+    )
+    table.add_column("batch", justify="right")
+    table.add_column("per")
+    table.add_column("break-even", justify="right")
+    for margin in result.target_margins:
+        table.add_column(f"{margin * 100:g}% margin", justify="right")
+    for record in records:
+        scale, name = display_scale(workload, record["unit"])
+        cells = [str(record["batch_size"]), name, cost_text(record["cost_per_unit_usd"], scale)]
+        cells += [cost_text(record[margin_column(m)], scale) for m in result.target_margins]
+        table.add_row(*cells)
+    emit(table, console)
+
+
+def render_scenario(result: PriceResult, console: Console, top: int = 5) -> set[str]:
+    scenario, rows = result.scenario, result.scenario_rows
+    if scenario is None or rows is None:
+        return set()
+    free = scenario.revenue.model == "free"
+    shown_rows = rows.head(top)
+    many_batches = rows["batch_size"].nunique() > 1
+    many_us = rows["utilization"].nunique() > 1
+    fixed = [] if many_batches else [f"batch {rows['batch_size'].iloc[0]}"] if len(rows) else []
+    fixed += [] if many_us or rows.empty else [f"u={rows['utilization'].iloc[0]:g}"]
+    table = table_for(
+        f"Scenario {scenario.name}: {scenario.workload}"
+        + (f" ({', '.join(fixed)})" if fixed else "")
+        + f", cost per call in {result.currency}, revenue {scenario.revenue.model}, "
+        f"{top} cheapest",
+        console,
+    )
+    if many_batches:
+        table.add_column("batch", justify="right")
+    table.add_column("instance", no_wrap=True)
+    table.add_column("plan", no_wrap=True)
+    if many_us:
+        table.add_column("u", justify="right")
+    for name in ("compute", "direct", "cost"):
+        table.add_column(name, justify="right")
+    if free:
+        table.add_column("per month", justify="right")
+    else:
+        table.add_column("revenue", justify="right")
+        table.add_column("margin", justify="right")
+    shown: set[str] = set()
+    for record in shown_rows.to_dict("records"):
+        key = f"{record['provider']}:{record['instance']}"
+        shown.add(key)
+        star = "*" if record["energy_estimated"] else ""
+        cells = [str(record["batch_size"])] if many_batches else []
+        cells += [key, record["plan"]]
+        cells += [f"{record['utilization']:g}"] if many_us else []
+        cells += [
+            cost_text(record["compute_cost_per_call_usd"]) + star,
+            cost_text(record["direct_cost_per_call_usd"]),
+            cost_text(record["cost_per_unit_usd"]) + star,
+        ]
+        if free:
+            cells.append(cost_text(record["monthly_cost_usd"]))
+        else:
+            cells += [cost_text(record["price_per_unit_usd"]), margin_text(record["gross_margin"])]
+        table.add_row(*cells)
+    emit(table, console)
+    parts = ", ".join(
+        f"{name.replace('_', ' ')} {cost_text(value)}"
+        for name, value in scenario.direct_costs.breakdown_usd().items()
+        if value
+    )
+    lines = [f"Direct costs per call: {parts or 'none'}."]
+    if free:
+        lines.append(
+            f"Free service: no revenue, so no margin; the cost is shown at "
+            f"{scenario.expected_monthly_calls:,.0f} calls a month."
+        )
+    elif not rows.empty and result.target_margins:
+        best = rows.iloc[0]
+        targets = ", ".join(
+            f"{m * 100:g}% {cost_text(best[margin_column(m)])}" for m in result.target_margins
+        )
+        lines.append(
+            f"Price per call for a target margin on {best['provider']}:"
+            f"{best['instance']} ({best['plan']}): break-even "
+            f"{cost_text(best['cost_per_unit_usd'])}; {targets}."
+        )
+    for line in lines:
+        console.print(line, highlight=False)
+    return shown
+
+
+def render_sensitivity(item: Sensitivity, console: Console, currency: str) -> set[str]:
+    scale, name = display_scale(item.workload, item.unit)
+    frame = item.frame
+    us = sorted(frame["utilization"].unique())
+    table = table_for(
+        f"Sensitivity: {item.workload}, batch {item.batch_size}, {currency} per "
+        f"{name} by plan and utilisation u",
+        console,
+    )
+    table.add_column("plan", no_wrap=True)
+    table.add_column("cheapest instance", no_wrap=True)
+    for u in us:
+        table.add_column(f"u={u:g}", justify="right")
+    shown: set[str] = set()
+    for (plan, provider, instance), rows in frame.groupby(
+        ["plan", "provider", "instance"], sort=False
+    ):
+        shown.add(f"{provider}:{instance}")
+        by_u = rows.drop_duplicates("utilization").set_index("utilization")
+        costs = [cost_text(by_u["cost_per_unit_usd"].get(u, math.nan), scale) for u in us]
+        table.add_row(str(plan), f"{provider}:{instance}", *costs)
+        margins = [by_u["gross_margin"].get(u, math.nan) for u in us]
+        if any(math.isfinite(m) for m in margins):
+            table.add_row("", "margin", *[margin_text(m) for m in margins])
+    emit(table, console)
+    return shown
+
+
+def render_footer(result: PriceResult, console: Console, shown: set[str]) -> None:
+    lines: list[str] = []
+    if result.scenario is None:
+        lines += [
+            f"Price {p.key} {p.quoted}: {p.label}"
+            + (f" ({p.source}, {p.as_of})" if p.source else "")
+            for p in result.candidates
+        ]
+    if bool(result.costs["energy_estimated"].any()):
+        lines.append(
+            "* includes an energy estimate (power limit × wall time): the run measured no energy"
+        )
+    lines += [f"{i.key}: {i.caveat}" for i in result.instances if i.key in shown and i.caveat]
+    lines += list(result.notes)
+    cards = sorted({(i.provider, i.as_of, i.source) for i in result.instances})
+    lines += [f"{provider} prices as of {as_of}: {source}" for provider, as_of, source in cards]
+    for line in dict.fromkeys(lines):
+        console.print(line, highlight=False)
+
+
+def render_price_result(result: PriceResult, console: Console, top: int = 3) -> None:
+    if result.scenario is not None:
+        shown = render_scenario(result, console, top=max(top, 5))
+    else:
+        shown = render_costs(result, console, top)
+    for item in result.sensitivity:
+        shown |= render_sensitivity(item, console, result.currency)
+    render_footer(result, console, shown)
+
+
+def print_market_summary(run_dir: Path, console: Console | None = None) -> None:
+    """A compact cost and margin table for one run at market prices (on-demand, u = 1.0).
+
+    Never raises for a run that cannot be priced: it prints one line saying why instead.
+    """
+    console = make_console(console)
+    try:
+        result = price_runs(
+            PriceRequest(
+                run_paths=(Path(run_dir),),
+                plans=("on_demand",),
+                utilizations=(1.0,),
+                target_margins=(),
+                with_sensitivity=False,
+            )
+        )
+    except (GpucostError, OSError) as err:
+        console.print(
+            f"Cost at market prices: not available ({err})", highlight=False, soft_wrap=True
+        )
+        return
+    best = result.costs.sort_values("batch_cost_usd", kind="stable").drop_duplicates(
+        ["run_id", "workload", "batch_size", "unit", "price_label"]
+    )
+    table = table_for(
+        f"Cost and margin at market prices ({result.currency}, on-demand, full utilisation)",
+        console,
+    )
+    for name in ("workload", "batch", "per", "cheapest instance", "cost", "market", "margin"):
+        table.add_column(
+            name, justify="right" if name in ("batch", "cost", "market", "margin") else "left"
+        )
+    for (workload, batch), rows in best.groupby(["workload", "batch_size"], sort=True):
+        priced_units = set(rows.loc[rows["price_label"].notna(), "unit"])
+        units = [
+            u
+            for u in UNITS_BY_WORKLOAD[workload]
+            if u in priced_units or (not priced_units and u == PRIMARY_UNIT[workload])
+        ]
+        for record in rows[rows["unit"].isin(units)].to_dict("records"):
+            scale, name = display_scale(workload, record["unit"])
+            table.add_row(
+                workload,
+                str(batch),
+                name,
+                f"{record['provider']}:{record['instance']}",
+                cost_text(record["cost_per_unit_usd"], scale),
+                cost_text(record["price_per_unit_usd"], scale),
+                margin_text(record["gross_margin"]),
+            )
+    emit(table, console)
+    for price in result.candidates:
+        console.print(
+            f"Market {price.key} {price.quoted}: {price.label} ({price.source}, {price.as_of})",
+            highlight=False,
+        )
