@@ -83,22 +83,11 @@ def headline(row: dict[str, Any]) -> tuple[str | None, float | None, str]:
 
 def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
     table = Table(title="Measurements (per batch; p50 unless marked)", title_justify="left")
-    for name in (
-        "workload",
-        "preset",
-        "batch",
-        "status",
-        "throughput",
-        "p50 s",
-        "p99 s",
-        "TTFT ms",
-        "TPOT ms",
-        "J/unit",
-        "peak mem GiB",
-    ):
-        table.add_column(
-            name, justify="left" if name in {"workload", "preset", "status"} else "right"
-        )
+    left = {"workload", "preset", "status", "unit"}
+    columns = ("workload", "preset", "batch", "status", "throughput", "unit", "p50 ms",
+               "p99 ms", "TTFT ms", "TPOT ms", "J/unit", "mem GiB")  # fmt: skip
+    for name in columns:
+        table.add_column(name, justify="left" if name in left else "right")
     for row in rows:
         _, amount, label = headline(row)
         wall = _num(row.get("wall_s_p50"))
