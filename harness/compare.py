@@ -1,0 +1,303 @@
+"""Runs from different machines side by side: cost per unit on every matched instance and plan.
+
+Runs are compared only where they did the same work: the same workload, preset, model, dtype and
+settings. Runs that differ are kept apart (each its own group) with the reason, or refused with
+`strict`. Within a group, for each batch size, unit and utilisation, the cheapest instance and
+plan is marked and every other choice gets its cost ratio to it. Projected rows (estimates on a
+GPU that was not measured, see harness/projection.py) join their source run's group, marked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import BadInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from harness.money import Instance
+    from harness.runs import RunRecord
+
+WORK_FIELDS = ("preset", "model", "dtype", "settings")
+"""What makes two runs' rows the same work (with the workload)."""
+
+COMPARE_COLUMNS = (
+    "group",
+    "workload",
+    "preset",
+    "model",
+    "dtype",
+    "settings",
+    "batch_size",
+    "unit",
+    "utilization",
+    "run_id",
+    "gpu",
+    "provider",
+    "instance",
+    "plan",
+    "projected",
+    "cost_per_unit_usd",
+    "ratio_to_cheapest",
+    "cheapest",
+    "mfu",
+    "mbu",
+    "ceiling_source",
+)
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    plans: tuple[str, ...] | None = None
+    utilizations: tuple[float, ...] = (1.0,)
+    instance_refs: tuple[str, ...] = ()
+    """`provider:name` of the instances to price on; empty: every instance with the run's GPU."""
+    ratecard_files: tuple[Path, ...] = ()
+    project_gpus: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class Comparison:
+    rows: pd.DataFrame
+    """COMPARE_COLUMNS, one row per group × batch size × unit × utilisation × run × instance × plan."""
+    kept_apart: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def load_instances(
+    refs: Sequence[str], ratecard_files: Sequence[Path] = ()
+) -> tuple[Instance, ...]:
+    """The rate cards' instances, or only those named `provider:name` in `refs`."""
+    from harness.money import load_ratecards
+
+    cards = load_ratecards(extra_files=ratecard_files)
+    return tuple(cards.find(ref) for ref in refs) if refs else cards.instances
+
+
+def work_signature(row: Any) -> tuple[str, ...]:
+    """(workload, preset, model, dtype, settings) with settings JSON in one canonical spelling."""
+    values = [_cell(row.get("workload"))]
+    for field in WORK_FIELDS:
+        value = _cell(row.get(field))
+        if field == "settings" and value:
+            with contextlib.suppress(ValueError):
+                value = json.dumps(json.loads(value), sort_keys=True, separators=(",", ":"))
+        values.append(value)
+    return tuple(values)
+
+
+def describe_signature(signature: tuple[str, ...]) -> str:
+    return ", ".join(
+        f"{name} {value or '—'}" for name, value in zip(WORK_FIELDS, signature[1:], strict=True)
+    )
+
+
+def group_runs(
+    rows: pd.DataFrame,
+) -> tuple[dict[tuple[str, ...], list[str]], list[str]]:
+    """Run ids per work signature, and a reason for each signature kept apart from the largest
+    group of its workload."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for record in rows.to_dict("records"):
+        runs = groups.setdefault(work_signature(record), [])
+        if record["run_id"] not in runs:
+            runs.append(record["run_id"])
+    reasons = []
+    for workload in dict.fromkeys(sig[0] for sig in groups):
+        mine = [sig for sig in groups if sig[0] == workload]
+        main = max(mine, key=lambda sig: len(groups[sig]))
+        for sig in mine:
+            if sig == main:
+                continue
+            differ = [
+                f"{name} {theirs or '—'} vs {ours or '—'}"
+                for name, theirs, ours in zip(WORK_FIELDS, sig[1:], main[1:], strict=True)
+                if theirs != ours
+            ]
+            reasons.append(
+                f"{workload}: run {', '.join(groups[sig])} kept apart from run "
+                f"{', '.join(groups[main])}: different work ({'; '.join(differ)})"
+            )
+    return groups, reasons
+
+
+def compare_runs(
+    runs: Sequence[RunRecord], instances: Sequence[Instance], options: CompareOptions
+) -> Comparison:
+    """Cost per unit of every run's `ok` rows on the matched instances, cheapest marked."""
+    import pandas as pd
+
+    from harness.projection import project
+    from harness.roofline import efficiency
+
+    _check_units(options.units)
+    unique = {run.run_id: run for run in runs}
+    measured = [efficiency(run.ok_rows(), run.meta) for run in unique.values()]
+    rows = pd.concat(measured, ignore_index=True) if measured else pd.DataFrame()
+    if rows.empty:
+        raise BadInput("nothing to compare: no run has a measurement with status ok")
+    groups, kept_apart = group_runs(rows)
+    if options.strict and kept_apart:
+        raise BadInput(f"--strict: {kept_apart[0]}")
+    if len(unique) > 1 and all(len(ids) < 2 for ids in groups.values()):
+        raise BadInput("nothing comparable: " + "; ".join(kept_apart or _only_in(groups)))
+
+    notes: list[str] = []
+    frames = [_costs(rows, instances, options)]
+    for gpu in options.project_gpus:
+        projected, project_notes = project(rows, gpu)
+        notes += [f"--project {gpu}: {n}" for n in project_notes]
+        if not projected.empty:
+            frames.append(_costs(projected, instances, options, projected=True))
+    costs = pd.concat(frames, ignore_index=True)
+    costs = costs[costs["cost_per_unit_usd"].notna()]
+    if costs.empty:
+        gpus = sorted({str(g) for g in rows["gpu_key"].dropna()}) or ["unknown"]
+        raise BadInput(
+            f"no rate-card instance matches the GPUs of these runs ({', '.join(gpus)}); "
+            "add one with --ratecard FILE or name one with --instance"
+        )
+    if options.units:
+        costs = costs[costs["unit"].isin(options.units)]
+        if costs.empty:
+            measured_units = ", ".join(sorted(set(frames[0]["unit"])))
+            raise BadInput(
+                f"--unit {', '.join(options.units)}: not a unit of these runs' workloads "
+                f"(theirs: {measured_units})"
+            )
+    group_names = {sig: f"g{i + 1}" for i, sig in enumerate(groups)}
+    costs["group"] = [group_names[work_signature(r)] for r in costs.to_dict("records")]
+    keys = ["group", "batch_size", "unit", "utilization"]
+    cheapest = costs.groupby(keys)["cost_per_unit_usd"].transform("min")
+    costs["ratio_to_cheapest"] = costs["cost_per_unit_usd"] / cheapest
+    costs["cheapest"] = costs["cost_per_unit_usd"] == cheapest
+    costs = costs.sort_values([*keys, "cost_per_unit_usd"], kind="stable")
+    table = costs.reindex(columns=list(COMPARE_COLUMNS)).reset_index(drop=True)
+    return Comparison(table, tuple(kept_apart), tuple(notes))
+
+
+def matched_unit_costs(
+    rows: pd.DataFrame,
+    instances: Sequence[Instance],
+    plans: Sequence[str] | None,
+    utilizations: Sequence[float],
+    gpu_key: str | None = None,
+) -> pd.DataFrame:
+    """`unit_costs` on the instances carrying the rows' GPU (or `gpu_key`); an empty frame of
+    the same columns when none does."""
+    import pandas as pd
+
+    from harness.money import COST_COLUMNS, canonical_gpu, unit_costs
+
+    keys = {gpu_key} if gpu_key else {canonical_gpu(name) for name in rows["gpu_name"]}
+    matched = [i for i in instances if i.gpu in keys]
+    if rows.empty or not matched:
+        return pd.DataFrame(columns=list(COST_COLUMNS))
+    return unit_costs(rows, matched, plans, utilizations, gpu_key)
+
+
+def _costs(
+    rows: pd.DataFrame,
+    instances: Sequence[Instance],
+    options: CompareOptions,
+    projected: bool = False,
+) -> pd.DataFrame:
+    costs = matched_unit_costs(rows, instances, options.plans, options.utilizations)
+    keep = ["run_id", "workload", "batch_size", *WORK_FIELDS[1:], "mfu", "mbu", "ceiling_source"]
+    merged = costs.merge(
+        rows[keep].drop_duplicates(["run_id", "workload", "batch_size"]),
+        on=["run_id", "workload", "batch_size"],
+        how="left",
+    )
+    merged["projected"] = projected
+    return merged
+
+
+def _check_units(units: Sequence[str]) -> None:
+    from harness.money import UNITS_BY_WORKLOAD
+
+    known = sorted({u for names in UNITS_BY_WORKLOAD.values() for u in names})
+    for unit in units:
+        if unit not in known:
+            raise BadInput(f"--unit {unit!r}: unknown unit (units: {', '.join(known)})")
+
+
+def _only_in(groups: dict[tuple[str, ...], list[str]]) -> list[str]:
+    return [f"{sig[0]} only in run {', '.join(ids)}" for sig, ids in groups.items()]
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
+
+
+def display_unit(workload: str, unit: str) -> tuple[int, str]:
+    """(scale, name) a person reads a unit cost in, e.g. (1_000_000, "1M output tokens")."""
+    from harness.money import UNIT_SPECS
+
+    for spec in UNIT_SPECS:
+        if spec.workload == workload and spec.unit == unit:
+            return spec.display_scale, spec.display_name
+    return 1, unit
+
+
+def choice_label(row: Any) -> str:
+    """`provider:instance plan`, with "(projected)" on estimates."""
+    label = f"{row['provider']}:{row['instance']} {row['plan']}"
+    return f"{label} (projected)" if row.get("projected") else label
+
+
+def format_table(comparison: Comparison) -> str:
+    """Plain-text blocks, one per group × batch size × unit × utilisation, cheapest first."""
+    from harness.report import format as fmt
+
+    lines: list[str] = []
+    frame = comparison.rows
+    headers = ("cost", "×cheapest", "gpu", "instance · plan", "run", "MFU", "MBU")
+    current = None
+    for (group, batch, unit, util), block in frame.groupby(
+        ["group", "batch_size", "unit", "utilization"], sort=False
+    ):
+        first = block.iloc[0]
+        scale, unit_name = display_unit(first["workload"], unit)
+        if group != current:
+            signature = describe_signature(work_signature(first))
+            runs = ", ".join(dict.fromkeys(frame.loc[frame["group"] == group, "run_id"]))
+            lines += [f"{group} · {first['workload']} · {signature}", f"  runs: {runs}", ""]
+            current = group
+        lines.append(f"  batch {batch:g} · USD per {unit_name} · utilization {util:.0%}")
+        cells = [
+            (
+                fmt.usd(r["cost_per_unit_usd"] * scale),
+                fmt.ratio(r["ratio_to_cheapest"]) + (" ★" if r["cheapest"] else ""),
+                str(r["gpu"]),
+                choice_label(r),
+                str(r["run_id"]),
+                fmt.percent(r["mfu"]),
+                fmt.percent(r["mbu"]),
+            )
+            for r in block.to_dict("records")
+        ]
+        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+        for row in (headers, *cells):
+            lines.append("    " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+        lines.append("")
+    lines.append("★ cheapest choice for that batch size and unit; (projected) rows are estimates.")
+    return "\n".join(lines)
+
+
+def to_records(comparison: Comparison) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts: NaN becomes None."""
+    out = []
+    for record in comparison.rows.to_dict("records"):
+        out.append({k: None if isinstance(v, float) and v != v else v for k, v in record.items()})
+    return out

@@ -1,0 +1,76 @@
+"""Cells as people read them: seconds in ms or s, money with its display unit, empty as a dash."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from harness.report.document import Table
+from harness.roofline import number
+
+EMPTY = "—"
+
+
+def sig(value: Any, digits: int = 3) -> str:
+    v = number(value)
+    if v is None:
+        return EMPTY
+    if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-3):
+        return f"{v:.{digits - 1}e}"
+    return f"{v:.{digits}g}" if abs(v) < 10**digits else f"{v:,.0f}"
+
+
+def seconds(value: Any) -> str:
+    v = number(value)
+    if v is None:
+        return EMPTY
+    return f"{v * 1000:.3g} ms" if v < 1 else f"{v:.3g} s"
+
+
+def data_size(value: Any) -> str:
+    v = number(value)
+    if v is None:
+        return EMPTY
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(v) >= size:
+            return f"{v / size:.3g} {unit}"
+    return f"{v:.0f} B"
+
+
+def percent(value: Any) -> str:
+    v = number(value)
+    return EMPTY if v is None else f"{v * 100:.3g}%"
+
+
+def usd(value: Any) -> str:
+    v = number(value)
+    if v is None:
+        return EMPTY
+    if abs(v) >= 100:
+        return f"${v:,.2f}"
+    return f"${v:.4g}"
+
+
+def ratio(value: Any) -> str:
+    v = number(value)
+    return EMPTY if v is None else f"{v:.2f}×"
+
+
+def text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return EMPTY
+    return str(value)
+
+
+Column = tuple[str, str, Callable[[Any], str]]
+"""(header, source column, formatter)."""
+
+
+def table(caption: str, records: Sequence[dict[str, Any]], columns: Sequence[Column]) -> Table:
+    """A Table from row dicts; a source column missing from a row shows as empty."""
+    return Table(
+        caption=caption,
+        columns=tuple(header for header, _, _ in columns),
+        rows=tuple(tuple(fmt(r.get(src)) for _, src, fmt in columns) for r in records),
+    )

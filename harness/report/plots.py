@@ -1,0 +1,220 @@
+"""Plots as PNG bytes (matplotlib, Agg backend): lines over batch size, margins, the timeline."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.report.document import Figure
+
+DPI = 96
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    style: str = "-o"
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    ylabel: str
+    series: tuple[Series, ...]
+    xlabel: str = "batch size"
+    log_y: bool = False
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig: Any) -> bytes:
+    plt = _pyplot()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _batch_axis(ax: Any, xs: Sequence[float]) -> None:
+    if xs and min(xs) > 0 and max(xs) / min(xs) >= 4:
+        ax.set_xscale("log", base=2)
+    ticks = sorted(set(xs))
+    if ticks and len(ticks) <= 12:
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{t:g}" for t in ticks])
+
+
+def panels_figure(name: str, caption: str, panels: Sequence[Panel]) -> Figure:
+    """Side-by-side panels of lines over batch size (one line per series).
+
+    When every panel has the same several lines (one per instance and plan, say), one legend
+    below the panels names them instead of a legend over each panel's lines.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
+    labels = [tuple(s.label for s in p.series) for p in panels]
+    shared = len(panels) > 1 and len(labels[0]) > 1 and all(x == labels[0] for x in labels)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        xs: list[float] = []
+        for series in panel.series:
+            ax.plot(series.x, series.y, series.style, label=series.label, markersize=4)
+            xs += series.x
+        if panel.xlabel == "batch size":
+            _batch_axis(ax, xs)
+        if panel.log_y:
+            ax.set_yscale("log")
+        ax.set_title(panel.title, fontsize=10)
+        ax.set_xlabel(panel.xlabel)
+        ax.set_ylabel(panel.ylabel)
+        ax.grid(True, alpha=0.3)
+        if not shared and len(panel.series) > 1:
+            ax.legend(fontsize=7)
+    if shared:
+        rows = -(-len(labels[0]) // 3)
+        height = 0.06 * rows + 0.04
+        handles, names = axes[0, 0].get_legend_handles_labels()
+        fig.set_figheight(3.4 + 0.25 * rows)
+        fig.legend(handles, names, loc="lower center", ncol=3, fontsize=7, frameon=False)
+        fig.tight_layout(rect=(0, height, 1, 1))
+    else:
+        fig.tight_layout()
+    return Figure(name, caption, _png(fig))
+
+
+@dataclass(frozen=True)
+class MarginCurve:
+    label: str
+    cost_per_display_unit_usd: float
+
+
+@dataclass(frozen=True)
+class MarginPanel:
+    title: str
+    unit_label: str
+    curves: tuple[MarginCurve, ...]
+    candidate_prices: tuple[tuple[str, float], ...]
+    """(label, price per display unit) lines to mark."""
+
+
+def margin_figure(name: str, caption: str, panels: Sequence[MarginPanel]) -> Figure:
+    """Gross margin against candidate price, break-even (margin 0 at price = cost) marked."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.6), squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        costs = [
+            c.cost_per_display_unit_usd for c in panel.curves if c.cost_per_display_unit_usd > 0
+        ]
+        if not costs:
+            continue
+        high = max([*costs, *(p for _, p in panel.candidate_prices)]) * 2.0
+        prices = np.geomspace(min(costs) * 0.5, high, 200)
+        for curve in panel.curves:
+            cost = curve.cost_per_display_unit_usd
+            (line,) = ax.plot(prices, (prices - cost) / prices, label=curve.label)
+            ax.plot([cost], [0.0], "o", color=line.get_color())
+        for label, price in panel.candidate_prices:
+            ax.axvline(price, color="0.3", linestyle="--", linewidth=1)
+            ax.annotate(label, (price, 0.95), fontsize=7, rotation=90, va="top", ha="right")
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set_ylim(-1.0, 1.0)
+        ax.set_xscale("log")
+        ax.set_title(panel.title, fontsize=10)
+        ax.set_xlabel(f"price, USD per {panel.unit_label}")
+        ax.set_ylabel("gross margin (dots: break-even)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return Figure(name, caption, _png(fig))
+
+
+TIMELINE_PANELS = (
+    ("power_w", "power (W)"),
+    ("gpu_util_pct", "GPU utilisation (%)"),
+    ("sm_clock_mhz", "SM clock (MHz)"),
+)
+
+
+def timeline_figure(name: str, caption: str, samples: Any) -> Figure:
+    """Power, utilisation and clock over the run (each reading held until the next sample);
+    spans where the GPU throttled are shaded, and each workload × batch size is labelled."""
+    plt = _pyplot()
+    present = [(c, label) for c, label in TIMELINE_PANELS if samples[c].notna().any()]
+    fig, axes = plt.subplots(
+        len(present), 1, figsize=(9.5, 1.9 * len(present) + 0.8), sharex=True, squeeze=False
+    )
+    t = samples["t_s"].to_numpy(dtype=float)
+    spans = throttled_spans(t, samples["throttled"].tolist())
+    stages = _stages(t, samples)
+    for ax, (column, label) in zip(axes[:, 0], present, strict=True):
+        ax.step(t, samples[column].to_numpy(dtype=float), where="post", linewidth=1)
+        for start, end in spans:
+            ax.axvspan(start, end, color="tab:red", alpha=0.2, linewidth=0)
+        for start, _ in stages[1:]:
+            ax.axvline(start, color="0.5", linestyle=":", linewidth=0.8)
+        ax.set_ylabel(label, fontsize=8)
+        ax.grid(True, alpha=0.3)
+    top = axes[0, 0]
+    for start, text in stages:
+        top.annotate(text, (start, 1.02), xycoords=("data", "axes fraction"), fontsize=7)
+    axes[-1, 0].set_xlabel(
+        "time since the run started (s)" + ("; shaded: throttled" if spans else "")
+    )
+    fig.tight_layout()
+    return Figure(name, caption, _png(fig))
+
+
+def _stages(t: Sequence[float], samples: Any) -> list[tuple[float, str]]:
+    """(start time, "workload bs N") where the sampled workload or batch size changes."""
+    if "workload" not in samples or "batch_size" not in samples:
+        return []
+    stages: list[tuple[float, str]] = []
+    last = None
+    for time_s, workload, batch in zip(
+        t, samples["workload"].tolist(), samples["batch_size"].tolist(), strict=True
+    ):
+        key = (workload, batch)
+        if key != last and workload == workload:  # NaN workload: between measurements
+            batch_text = (
+                f" bs {batch:g}" if isinstance(batch, (int, float)) and batch == batch else ""
+            )
+            stages.append((time_s, f"{workload}{batch_text}"))
+        last = key
+    return stages if len(stages) <= 24 else []
+
+
+def throttled_spans(t: Sequence[float], throttled: Sequence[Any]) -> list[tuple[float, float]]:
+    """Contiguous (start, end) times where samples say throttled; a span runs to the next sample."""
+    spans: list[tuple[float, float]] = []
+    start = None
+    for i, flag in enumerate(throttled):
+        on = _truthy(flag)
+        if on and start is None:
+            start = t[i]
+        if not on and start is not None:
+            spans.append((start, t[i]))
+            start = None
+    if start is not None:
+        spans.append((start, t[-1]))
+    return spans
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes"}
+    try:
+        return bool(value) and value == value  # NaN is not a throttled sample
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,207 @@
+"""`gpucost compare`: cheapest choice on hand-made numbers, work kept apart, projection, formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.compare import COMPARE_COLUMNS
+from tests.report_helpers import L4_NVML, text_row, write_run
+
+CARD = """\
+provider: testcloud
+currency: USD
+as_of: 2026-11-01
+source: made up for tests
+instances:
+  - {name: big-h100, gpu: H100-SXM-80GB, gpu_count: 1, vcpus: 16, memory_gib: 128,
+     region: here, prices_per_hour: {on_demand: 4.0, spot: 2.0}}
+  - {name: small-l4, gpu: L4, gpu_count: 1, vcpus: 4, memory_gib: 16,
+     region: here, prices_per_hour: {on_demand: 0.6}}
+"""
+ONLY_TEST_CARD = ["--instance", "testcloud:big-h100", "--instance", "testcloud:small-l4"]
+# text_row splits wall time 0.2 prefill : 0.8 × 0.99 decode, so output tokens carry this share.
+OUTPUT_SHARE = 0.792 / 0.992
+
+
+@pytest.fixture()
+def card(tmp_path: Path) -> Path:
+    path = tmp_path / "testcloud.yaml"
+    path.write_text(CARD, encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def two_gpus(tmp_path: Path) -> tuple[Path, Path]:
+    h100 = write_run(tmp_path, "run-h100", [text_row(8, wall_s=0.1), text_row(1, wall_s=0.05)])
+    l4 = write_run(
+        tmp_path,
+        "run-l4",
+        [text_row(8, wall_s=0.5, gpu_name=L4_NVML), text_row(1, wall_s=0.2, gpu_name=L4_NVML)],
+        gpu_name=L4_NVML,
+    )
+    return h100, l4
+
+
+def _compare(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["compare", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_compare_marks_the_cheapest_choice_and_ratios(two_gpus, card) -> None:
+    h100, l4 = two_gpus
+    code, out, err = _compare(
+        str(h100),
+        str(l4),
+        "--ratecard",
+        str(card),
+        *ONLY_TEST_CARD,
+        "--unit",
+        "output_token",
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    rows = [r for r in json.loads(out) if r["batch_size"] == 8]
+    by_choice = {(r["instance"], r["plan"]): r for r in rows}
+    tokens = 8 * 32
+    # Hand numbers: wall × $/h ÷ 3600 × output share ÷ output tokens per batch.
+    expected = {
+        ("big-h100", "spot"): 0.1 * 2.0 / 3600 * OUTPUT_SHARE / tokens,
+        ("small-l4", "on_demand"): 0.5 * 0.6 / 3600 * OUTPUT_SHARE / tokens,
+        ("big-h100", "on_demand"): 0.1 * 4.0 / 3600 * OUTPUT_SHARE / tokens,
+    }
+    assert set(by_choice) == set(expected)
+    for choice, cost in expected.items():
+        assert by_choice[choice]["cost_per_unit_usd"] == pytest.approx(cost)
+    assert [r["cheapest"] for r in rows] == [True, False, False]
+    assert (rows[0]["instance"], rows[0]["plan"]) == ("big-h100", "spot")
+    assert by_choice[("small-l4", "on_demand")]["ratio_to_cheapest"] == pytest.approx(1.5)
+    assert by_choice[("big-h100", "on_demand")]["ratio_to_cheapest"] == pytest.approx(2.0)
+    assert by_choice[("small-l4", "on_demand")]["run_id"] == "run-l4"
+    assert by_choice[("big-h100", "spot")]["mfu"] > 0
+    assert not any(r["projected"] for r in rows)
+
+
+def test_table_and_csv_formats(two_gpus, card) -> None:
+    h100, l4 = two_gpus
+    base = [str(h100), str(l4), "--ratecard", str(card), *ONLY_TEST_CARD]
+    code, out, err = _compare(*base, "--plan", "on_demand")
+    assert code == 0, err
+    assert "runs: run-h100, run-l4" in out or "runs: run-l4, run-h100" in out
+    assert "testcloud:small-l4 on_demand" in out and "★" in out
+    assert "spot" not in out.replace("★ cheapest", "")
+    code, out, err = _compare(*base, "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert tuple(rows[0]) == COMPARE_COLUMNS
+    assert {r["unit"] for r in rows} == {"input_token", "output_token", "request"}
+
+
+def test_runs_that_did_different_work_are_kept_apart(tmp_path, card) -> None:
+    a = write_run(tmp_path, "a", [text_row(1, 0.1)])
+    b = write_run(tmp_path, "b", [text_row(1, 0.2, gpu_name=L4_NVML)], gpu_name=L4_NVML)
+    c = write_run(tmp_path, "c", [text_row(1, 0.1, dtype="fp16", input_len=128)])
+    args = [str(a), str(b), str(c), "--ratecard", str(card), *ONLY_TEST_CARD, "--format", "json"]
+    code, out, err = _compare(*args)
+    assert code == 0, err
+    assert "kept apart" in err and "dtype fp16 vs bf16" in err and "input_len" in err
+    groups = {r["run_id"]: r["group"] for r in json.loads(out)}
+    assert groups["a"] == groups["b"] != groups["c"]
+
+    code, _, err = _compare(*args, "--strict")
+    assert code != 0 and "Error: --strict: text: run c kept apart" in err
+
+
+def test_nothing_comparable_is_an_error(tmp_path, card) -> None:
+    a = write_run(tmp_path, "a", [text_row(1, 0.1)])
+    b = write_run(tmp_path, "b", [text_row(1, 0.1, preset="llama-3.2-1b")])
+    code, out, err = _compare(str(a), str(b), "--ratecard", str(card))
+    assert code != 0 and out == ""
+    assert err.startswith("Error: nothing comparable") and "preset llama-3.2-1b vs tiny" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_no_matching_instance_is_an_error(tmp_path, card) -> None:
+    run = write_run(tmp_path, "a", [text_row(1, 0.1, gpu_name=L4_NVML)], gpu_name=L4_NVML)
+    code, _, err = _compare(str(run), "--ratecard", str(card), "--instance", "testcloud:big-h100")
+    assert code != 0 and "no rate-card instance matches" in err and "L4" in err
+
+
+def test_projection_is_marked_and_scaled(two_gpus, card) -> None:
+    h100, _ = two_gpus
+    args = [str(h100), "--ratecard", str(card), *ONLY_TEST_CARD, "--unit", "request"]
+    code, out, err = _compare(*args, "--project", "L4", "--format", "json")
+    assert code == 0, err
+    rows = [r for r in json.loads(out) if r["batch_size"] == 8]
+    projected = [r for r in rows if r["projected"]]
+    assert [r["instance"] for r in projected] == ["small-l4"]
+    # Tiny text is memory-bound everywhere: prefill and decode scale by the bandwidth ratio,
+    # host time (wall − prefill − decode) stays.
+    prefill, decode = 0.02, 0.1 * 0.8 * 0.99
+    wall_l4 = (prefill + decode) * 3.35 / 0.300 + (0.1 - prefill - decode)
+    assert projected[0]["cost_per_unit_usd"] == pytest.approx(wall_l4 * 0.6 / 3600 / 8)
+    code, out, _ = _compare(*args, "--project", "L4")
+    assert "testcloud:small-l4 on_demand (projected)" in out
+
+
+def test_projection_notes_rows_it_cannot_scale(tmp_path, card) -> None:
+    run = write_run(tmp_path, "cpu", [text_row(1, 0.5, gpu_name=None)], gpu_name=None)
+    code, _, err = _compare(str(run), "--project", "L4", "--unit", "request")
+    assert code == 0
+    assert "--project L4: cpu text batch 1: not measured on a GPU" in err
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.tags.append(tag)
+
+
+def test_compare_writes_a_report_page(two_gpus, card, tmp_path) -> None:
+    h100, l4 = two_gpus
+    page = tmp_path / "compare.html"
+    code, _, err = _compare(
+        str(h100),
+        str(l4),
+        "--ratecard",
+        str(card),
+        *ONLY_TEST_CARD,
+        "--unit",
+        "output_token",
+        "--project",
+        "A100-SXM-80GB",
+        "-o",
+        str(page),
+    )
+    assert code == 0, err
+    text = page.read_text(encoding="utf-8")
+    parser = _Tags()
+    parser.feed(text)
+    assert parser.tags.count("img") == 1 and parser.tags.count("table") == 2
+    assert "(projected)" in text and "http://" not in text and "https://" not in text
+
+
+def test_bad_report_suffix_is_refused_before_any_work(two_gpus, tmp_path) -> None:
+    h100, _ = two_gpus
+    code, _, err = _compare(str(h100), "-o", str(tmp_path / "page.pdf"))
+    assert code != 0 and "unknown report format '.pdf'" in err
+    assert not (tmp_path / "page.pdf").exists()
+
+
+def test_unknown_or_absent_units_are_named(two_gpus) -> None:
+    h100, _ = two_gpus
+    code, _, err = _compare(str(h100), "--unit", "foo")
+    assert code != 0 and "--unit 'foo': unknown unit" in err
+    code, _, err = _compare(str(h100), "--unit", "image")
+    assert code != 0 and "not a unit of these runs' workloads" in err and "output_token" in err
