@@ -1,0 +1,226 @@
+"""`gpucost reconcile`: a service's bill ÷ the work it served, beside the benchmark floor."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from harness.errors import BadInput
+
+
+@click.command()
+@click.option(
+    "--bill",
+    "bills",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Cloud bill: AWS CUR (legacy or 2.0) or FOCUS CSV, .gz allowed (repeatable).",
+)
+@click.option(
+    "--requests",
+    "requests_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Request log: .csv, .jsonl/.ndjson (.gz allowed) or .sqlite, one line per inference.",
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Keep bill rows with this resource tag (repeatable: all must match).",
+)
+@click.option(
+    "--period",
+    type=click.Choice(["day", "week", "month"]),
+    default="day",
+    show_default=True,
+    help="Reporting period, in UTC (weeks start on Monday).",
+)
+@click.option(
+    "--run",
+    "run_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Run folder whose measurements give the floor cost per unit.",
+)
+@click.option(
+    "--instance",
+    default=None,
+    metavar="PROVIDER:NAME",
+    help="Rate-card instance for the floor (default: the bill's instance type).",
+)
+@click.option(
+    "--plan",
+    default=None,
+    metavar="PLAN",
+    help="Rate-card plan for the floor (default: the scenario's, else on_demand).",
+)
+@click.option(
+    "--gpu",
+    default=None,
+    metavar="KEY",
+    help="Take the floor as if the run's GPU were KEY (e.g. A10G).",
+)
+@click.option(
+    "--ratecard",
+    "ratecard_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Extra rate card YAML (repeatable).",
+)
+@click.option(
+    "--scenario",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Product scenario YAML: margin at its prices, after its direct costs.",
+)
+@click.option("--workload", default=None, help="Only requests of this workload.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file; a .html name writes a report page with the trend plot.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Stop at request lines that do not parse instead of skipping them.",
+)
+def reconcile(
+    bills: tuple[Path, ...],
+    requests_path: Path,
+    tags: tuple[str, ...],
+    period: str,
+    run_dir: Path | None,
+    instance: str | None,
+    plan: str | None,
+    gpu: str | None,
+    ratecard_files: tuple[Path, ...],
+    scenario: Path | None,
+    workload: str | None,
+    fmt: str,
+    output: Path | None,
+    strict: bool,
+) -> None:
+    """Actual cost per unit of work from bills and a request log, per period, beside the floor a
+    benchmark run shows: implied utilisation and the cost of idle capacity."""
+    from harness.reconcile.bills import read_bills
+    from harness.reconcile.engine import reconcile as run_reconcile
+    from harness.reconcile.periods import check_period
+    from harness.reconcile.requests import read_requests
+    from harness.reconcile.sources import TagFilter, require_file
+    from harness.reconcile.tables import render, render_html
+
+    checked_period = check_period(period)
+    tag_filters = [TagFilter.parse(t) for t in tags]
+    for path in bills:
+        require_file(path, "bill")
+    require_file(requests_path, "request log")
+    if output is not None and not output.parent.is_dir():
+        raise BadInput(f"-o {output}: folder {output.parent} does not exist")
+    loaded_scenario = None
+    if scenario is not None:
+        from harness.money.scenario import load_scenario
+
+        loaded_scenario = load_scenario(scenario)
+    run = None
+    if run_dir is not None:
+        from harness.runs import load_run
+
+        run = load_run(run_dir)
+    elif instance is not None:
+        raise BadInput("--instance picks the instance of the floor: give --run too")
+
+    sizes = [p.stat().st_size for p in (*bills, requests_path)]
+    with _progress(sum(sizes)) as advance:
+        bill_totals = read_bills(bills, checked_period, tag_filters, progress=advance)
+        request_totals = read_requests(
+            requests_path, checked_period, strict=strict, progress=advance, workload=workload
+        )
+    if request_totals.lines_read == 0:
+        click.echo(f"Warning: request log {requests_path} has no lines", err=True)
+    if request_totals.bad_lines.total:
+        click.echo(f"Warning: {request_totals.bad_lines.describe(requests_path)}", err=True)
+    floors = None
+    if run is not None:
+        from harness.reconcile.floor import floor_source
+
+        floors, floor_notes = floor_source(
+            run,
+            bill_totals,
+            instance or (loaded_scenario.instance if loaded_scenario else None),
+            plan or (loaded_scenario.plan if loaded_scenario else None) or "on_demand",
+            gpu,
+            ratecard_files,
+        )
+        for note in floor_notes:
+            click.echo(f"Note: {note}", err=True)
+    result = run_reconcile(bill_totals, request_totals, checked_period, floors, loaded_scenario)
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
+    if output is not None and output.suffix.lower() in (".html", ".htm"):
+        summary = [
+            ("bills", "; ".join(f"{f} ({kind})" for f, kind in bill_totals.formats)),
+            ("tags", ", ".join(tags) or "none"),
+            ("bill rows kept", f"{bill_totals.rows_kept:,} of {bill_totals.rows_read:,}"),
+            (
+                "request log",
+                f"{requests_path} ({request_totals.lines_read:,} lines, "
+                f"{request_totals.bad_lines.total:,} skipped)",
+            ),
+            ("floor", f"run {run.run_id}: lowest-cost ok row per unit" if run else "none"),
+            ("scenario", loaded_scenario.name if loaded_scenario else "none"),
+        ]
+        _write(output, render_html(result, summary))
+        click.echo(f"Wrote {output}", err=True)
+    elif output is not None:
+        _write(output, render(result.table, fmt))
+        click.echo(f"Wrote {output}", err=True)
+    else:
+        click.echo(render(result.table, fmt), nl=False)
+
+
+@contextmanager
+def _progress(total_bytes: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    columns = ("reading", BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("reading", total=total_bytes)
+        yield lambda n: progress.advance(task, n)
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace `path` whole, so a failed write never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # a temp file is private; the output should not be
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,300 @@
+"""Request logs (CSV, JSON Lines, SQLite; gzip allowed for the text ones), counted per period.
+
+One line is one inference. Lines are read in chunks and folded into per-period sums as they
+come, so a log of tens of millions of lines needs memory for one chunk, not for the log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import BadInput
+from harness.reconcile.periods import NAT, Period, parse_timestamps_ns, period_starts_ns
+from harness.reconcile.sources import ProgressFn, first_lines, open_text, require_file
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+UNIT_FIELDS: tuple[str, ...] = (
+    "input_tokens",
+    "output_tokens",
+    "images",
+    "audio_s",
+    "characters",
+    "sequences",
+    "queries",
+)
+"""Units of work one request line may carry (counts, or seconds of audio)."""
+
+MEASURE_FIELDS: tuple[str, ...] = ("wall_s", "gpu_s", "energy_j")
+TEXT_FIELDS: tuple[str, ...] = ("timestamp", "workload", "instance", "status")
+LOG_FIELDS: tuple[str, ...] = (*TEXT_FIELDS, *UNIT_FIELDS, *MEASURE_FIELDS)
+SUM_FIELDS: tuple[str, ...] = (*UNIT_FIELDS, *MEASURE_FIELDS)
+GROUP_KEYS: tuple[str, ...] = ("period_start_ns", "workload", "instance")
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+SQLITE_TABLE = "requests"
+
+
+@dataclass
+class BadLines:
+    """Lines skipped, by reason, with the first few line numbers of each."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, reason: str, lines: Sequence[int]) -> None:
+        if len(lines) == 0:
+            return
+        self.counts[reason] = self.counts.get(reason, 0) + len(lines)
+        shown = self.examples.setdefault(reason, [])
+        shown.extend(int(n) for n in lines[: max(0, 10 - len(shown))])
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def describe(self, path: Path) -> str:
+        parts = [
+            f"{count} with {reason} (line {first_lines(self.examples[reason])})"
+            for reason, count in self.counts.items()
+        ]
+        return f"requests {path}: {self.total} line(s) skipped: " + "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class RequestTotals:
+    """Inferences and unit sums per period start (int64 ns UTC) × workload × instance."""
+
+    counts: pd.DataFrame  # GROUP_KEYS, inferences, errors, then SUM_FIELDS (NaN = never given)
+    lines_read: int
+    bad_lines: BadLines
+
+
+def read_requests(
+    path: Path,
+    period: Period,
+    strict: bool = False,
+    chunk_rows: int = 100_000,
+    progress: ProgressFn | None = None,
+    workload: str | None = None,
+) -> RequestTotals:
+    """Sum a request log per period. Lines that do not parse are skipped and counted, or stop the
+    read with BadInput when `strict`."""
+    import pandas as pd
+
+    require_file(path, "request log")
+    chunks = _chunks(path, chunk_rows, progress)
+    bad = BadLines()
+    partials: list[pd.DataFrame] = []
+    lines_read = 0
+    for chunk, not_json in chunks:
+        bad.add("no JSON object", not_json)
+        lines_read += len(chunk) + len(not_json)
+        partial = _fold_chunk(chunk, period, bad, workload)
+        if strict and bad.total:
+            raise BadInput(bad.describe(path) + " (--strict)")
+        if partial is not None:
+            partials.append(partial)
+    if strict and bad.total:
+        raise BadInput(bad.describe(path) + " (--strict)")
+    if partials:
+        counts = pd.concat(partials).groupby(list(GROUP_KEYS)).sum(min_count=1).reset_index()
+    else:
+        counts = pd.DataFrame(columns=[*GROUP_KEYS, "inferences", "errors", *SUM_FIELDS])
+    return RequestTotals(counts, lines_read, bad)
+
+
+def _kind(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    last = suffixes[-1] if suffixes else ""
+    if last == ".csv":
+        return "csv"
+    if last in JSONL_SUFFIXES:
+        return "jsonl"
+    if last in SQLITE_SUFFIXES and path.suffix.lower() != ".gz":
+        return "sqlite"
+    raise BadInput(
+        f"request log {path}: unknown kind; name it .csv, .jsonl or .ndjson (optionally .gz), "
+        f"or .sqlite"
+    )
+
+
+def _chunks(
+    path: Path, chunk_rows: int, progress: ProgressFn | None
+) -> Iterator[tuple[pd.DataFrame, list[int]]]:
+    """(chunk indexed by line number, line numbers that held no JSON object) per chunk."""
+    kind = _kind(path)
+    if kind == "sqlite":
+        yield from _sqlite_chunks(path, chunk_rows)
+        return
+    with open_text(path, progress) as (fh, counter):
+        if kind == "csv":
+            yield from _csv_chunks(fh, path, chunk_rows, counter)
+        else:
+            yield from _jsonl_chunks(fh, chunk_rows, counter)
+
+
+def _csv_chunks(
+    fh, path: Path, chunk_rows: int, counter
+) -> Iterator[tuple[pd.DataFrame, list[int]]]:
+    import pandas as pd
+
+    try:
+        reader = pd.read_csv(fh, chunksize=chunk_rows, low_memory=False)
+        first_line = 2  # line 1 is the header
+        for chunk in reader:
+            if "timestamp" not in chunk.columns:
+                raise BadInput(
+                    f"request log {path}: no 'timestamp' column (columns: "
+                    f"{', '.join(map(str, chunk.columns))})"
+                )
+            chunk.index = pd.RangeIndex(first_line, first_line + len(chunk))
+            first_line += len(chunk)
+            counter.update()
+            yield chunk, []
+    except pd.errors.EmptyDataError:
+        return
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise BadInput(f"request log {path}: not a readable CSV file ({err})") from None
+
+
+def _jsonl_chunks(fh, chunk_rows: int, counter) -> Iterator[tuple[pd.DataFrame, list[int]]]:
+    import pandas as pd
+
+    line_no = 0
+    while True:
+        lines = list(islice(fh, chunk_rows))
+        if not lines:
+            return
+        numbers = [line_no + i + 1 for i, text in enumerate(lines) if text.strip()]
+        texts = [text for text in lines if text.strip()]
+        line_no += len(lines)
+        records, numbers, not_json = _parse_json_lines(texts, numbers)
+        columns = _columns(records)
+        chunk = pd.DataFrame(columns, index=pd.Index(numbers, dtype="int64"))
+        counter.update()
+        yield chunk, not_json
+
+
+def _parse_json_lines(
+    texts: list[str], numbers: list[int]
+) -> tuple[list[dict[str, Any]], list[int], list[int]]:
+    try:
+        # One parse of the whole chunk is twice as fast as a parse per line.
+        records = json.loads("[" + ",".join(texts) + "]")
+        if all(type(r) is dict for r in records):
+            return records, numbers, []
+    except ValueError:
+        pass
+    good: list[dict[str, Any]] = []
+    good_numbers: list[int] = []
+    bad: list[int] = []
+    for text, number in zip(texts, numbers, strict=True):
+        try:
+            record = json.loads(text)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            good.append(record)
+            good_numbers.append(number)
+        else:
+            bad.append(number)
+    return good, good_numbers, bad
+
+
+def _columns(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    present = set().union(*records) if records else set()
+    return {key: [r.get(key) for r in records] for key in LOG_FIELDS if key in present}
+
+
+def _sqlite_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, list[int]]]:
+    import sqlite3
+
+    import pandas as pd
+
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as err:
+        raise BadInput(f"request log {path}: cannot open as SQLite ({err})") from None
+    try:
+        try:
+            names = [row[1] for row in connection.execute(f"PRAGMA table_info({SQLITE_TABLE})")]
+        except sqlite3.DatabaseError as err:
+            raise BadInput(f"request log {path}: not a SQLite database ({err})") from None
+        if not names:
+            raise BadInput(f"request log {path}: no table '{SQLITE_TABLE}'")
+        wanted = ", ".join(f'"{n}"' for n in names if n in LOG_FIELDS)
+        query = f"SELECT rowid AS line, {wanted} FROM {SQLITE_TABLE} ORDER BY rowid"
+        for chunk in pd.read_sql_query(query, connection, chunksize=chunk_rows):
+            yield chunk.set_index("line"), []
+    finally:
+        connection.close()
+
+
+def _fold_chunk(
+    chunk: pd.DataFrame, period: Period, bad: BadLines, only_workload: str | None
+) -> pd.DataFrame | None:
+    import numpy as np
+    import pandas as pd
+
+    if chunk.empty:
+        return None
+    stamps = (
+        parse_timestamps_ns(chunk["timestamp"])
+        if "timestamp" in chunk
+        else np.full(len(chunk), NAT, dtype=np.int64)
+    )
+    ok = stamps != NAT
+    bad.add("no readable timestamp", chunk.index[~ok])
+    frame = pd.DataFrame(index=chunk.index)
+    for name in SUM_FIELDS:
+        if name in chunk:
+            column = chunk[name]
+            values = pd.to_numeric(column, errors="coerce")
+            given = column.notna()
+            if not pd.api.types.is_numeric_dtype(column.dtype):
+                given &= column.astype(str).str.strip() != ""
+            wrong = (ok & given & ~(values >= 0)).to_numpy()
+            bad.add(f"{name} not a number >= 0", chunk.index[wrong])
+            ok &= ~wrong
+            frame[name] = values.astype("float64")
+        else:
+            frame[name] = np.nan
+    frame.insert(0, "period_start_ns", period_starts_ns(stamps, period))
+    frame.insert(1, "workload", _text(chunk, "workload"))
+    frame.insert(2, "instance", _text(chunk, "instance"))
+    frame.insert(3, "inferences", 1)
+    frame.insert(4, "errors", _text(chunk, "status", is_error).astype("int64"))
+    frame = frame[ok]
+    if only_workload is not None:
+        frame = frame[frame["workload"] == only_workload]
+    if frame.empty:
+        return None
+    return frame.groupby(list(GROUP_KEYS)).sum(min_count=1)
+
+
+def is_error(status: str) -> bool:
+    """A status other than "ok" (any case); an empty status counts as ok."""
+    return status.lower() not in ("ok", "")
+
+
+def _text(chunk: pd.DataFrame, name: str, convert=str.strip) -> np.ndarray:
+    """A text column, stripped, "" where empty; `convert` runs once per distinct value."""
+    import numpy as np
+    import pandas as pd
+
+    if name not in chunk:
+        return np.full(len(chunk), convert(""), dtype=object)
+    codes, uniques = pd.factorize(chunk[name], use_na_sentinel=True)
+    converted = np.array([convert(str(u).strip()) for u in uniques] + [convert("")], dtype=object)
+    return converted[codes]  # code -1 (missing) takes the last entry
