@@ -5,7 +5,8 @@ calibrate` measures on the machine itself. Tensor-core TFLOPS are dense (without
 is the plain (non-TF32) rate, which is what PyTorch uses for fp32 matrix products by default.
 Bandwidth and TFLOPS are decimal (1 TB/s = 1e12 bytes/s); memory is the capacity in the product
 name, in GiB as the driver reports it. Figures listed in `unverified` still need a better source
-than the spec sites they were copied from (see docs: reference GPU figures).
+than the spec sites they were copied from (see docs: reference GPU figures). Board power lives
+in `harness.money.gpus.MAX_POWER_W`, beside the full list of keys the rate cards may name.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ class GpuSpec:
     fp32_tflops: float | None
     memory_bw_bytes_per_s: float
     memory_bytes: int
-    max_power_w: float
     unverified: frozenset[str] = frozenset()
     """Names of the fields whose figures are not yet confirmed by a datasheet."""
 
@@ -49,7 +49,7 @@ _FP32 = frozenset({"fp32_tflops"})
 GPU_SPECS: dict[str, GpuSpec] = {
     spec.key: spec
     for spec in (
-        GpuSpec("H100-SXM-80GB", 989, 989, 67, 3.35 * TERA, 80 * GIB, 700, _FP32),
+        GpuSpec("H100-SXM-80GB", 989, 989, 67, 3.35 * TERA, 80 * GIB, _FP32),
         GpuSpec(
             "H100-PCIE-80GB",
             756,
@@ -57,15 +57,14 @@ GPU_SPECS: dict[str, GpuSpec] = {
             51,
             2.0 * TERA,
             80 * GIB,
-            350,
             _FP32 | {"bf16_dense_tflops", "fp16_dense_tflops"},
         ),
-        GpuSpec("H200-SXM-141GB", 989, 989, 67, 4.8 * TERA, 141 * GIB, 700, _FP32),
-        GpuSpec("A100-SXM-80GB", 312, 312, 19.5, 2.039 * TERA, 80 * GIB, 400, _FP32),
-        GpuSpec("A100-SXM-40GB", 312, 312, 19.5, 1.555 * TERA, 40 * GIB, 400, _FP32),
-        GpuSpec("A100-PCIE-80GB", 312, 312, 19.5, 1.935 * TERA, 80 * GIB, 300, _FP32),
-        GpuSpec("L40S", 362, 362, 91.6, 0.864 * TERA, 48 * GIB, 350, _FP32),
-        GpuSpec("L4", 121, 121, 30.3, 0.300 * TERA, 24 * GIB, 72, _FP32),
+        GpuSpec("H200-SXM-141GB", 989, 989, 67, 4.8 * TERA, 141 * GIB, _FP32),
+        GpuSpec("A100-SXM-80GB", 312, 312, 19.5, 2.039 * TERA, 80 * GIB, _FP32),
+        GpuSpec("A100-SXM-40GB", 312, 312, 19.5, 1.555 * TERA, 40 * GIB, _FP32),
+        GpuSpec("A100-PCIE-80GB", 312, 312, 19.5, 1.935 * TERA, 80 * GIB, _FP32),
+        GpuSpec("L40S", 362, 362, 91.6, 0.864 * TERA, 48 * GIB, _FP32),
+        GpuSpec("L4", 121, 121, 30.3, 0.300 * TERA, 24 * GIB, _FP32),
         # AWS does not publish A10G rates; these are the A10's.
         GpuSpec(
             "A10G",
@@ -74,19 +73,17 @@ GPU_SPECS: dict[str, GpuSpec] = {
             31.2,
             0.6 * TERA,
             24 * GIB,
-            150,
             frozenset(
                 {
                     "bf16_dense_tflops",
                     "fp16_dense_tflops",
                     "fp32_tflops",
                     "memory_bw_bytes_per_s",
-                    "max_power_w",
                 }
             ),
         ),
         # Turing has no bf16 tensor cores.
-        GpuSpec("T4", None, 65, 8.1, 0.320 * TERA, 16 * GIB, 70, _FP32),
+        GpuSpec("T4", None, 65, 8.1, 0.320 * TERA, 16 * GIB, _FP32),
     )
 }
 

@@ -12,12 +12,12 @@ import json
 import math
 import os
 import secrets
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness.atomicfile import replace_file
 from harness.errors import BadInput
 from harness.schema import (
     EXTRA_MEASUREMENT_COLUMNS,
@@ -42,21 +42,8 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _replace_atomically(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    _replace_atomically(path, lambda fh: json.dump(data, fh, indent=2, default=str))
+    replace_file(path, lambda fh: json.dump(data, fh, indent=2, default=str))
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
@@ -66,7 +53,7 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, An
         for row in rows:
             writer.writerow({k: _cell(row.get(k)) for k in columns})
 
-    _replace_atomically(path, write)
+    replace_file(path, write)
 
 
 def ordered_columns(leading: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> list[str]:

@@ -162,8 +162,10 @@ def price(
     if output is None:
         click.echo(text, nl=False)
         return
+    from harness.atomicfile import write_text
+
     try:
-        output.write_text(text, encoding="utf-8")
+        write_text(output, text)
     except OSError as err:
         raise BadInput(f"-o {output}: cannot write ({err.strerror or err})") from None
     click.echo(f"wrote {output}", err=True)

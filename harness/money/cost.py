@@ -181,7 +181,7 @@ def unit_costs(
     batch = batch_costs(measurements, instances, plans, utilizations, gpu)
     long = batch.merge(_unit_frame(), on="workload", how="inner")
     counts = long[list(UNIT_COLUMNS)].to_numpy(dtype=float)
-    position = long["_count_position"].to_numpy()
+    position = long["_count_position"].to_numpy(dtype=int)
     units = counts[np.arange(len(long)), position] / long["_count_divisor"].to_numpy()
     long["units_per_batch"] = np.where(units > 0, units, np.nan)
 
