@@ -246,3 +246,9 @@ def test_cost_is_inverse_in_utilization(price: float, u: float, gpu_count: int) 
     at_u = costs.loc[costs["utilization"] == u, "cost_per_unit_usd"].iloc[0]
     full = costs.loc[costs["utilization"] == 1.0, "cost_per_unit_usd"].iloc[0]
     assert at_u * u == pytest.approx(full, rel=1e-9)
+
+
+def test_no_matching_instance_gives_an_empty_frame(tmp_path: Path) -> None:
+    costs = unit_costs(frame_of(tmp_path, [text_row(8, 2.0, prefill_s=0.5, decode_s=1.5)]), [])
+    assert costs.empty
+    assert list(costs.columns[: len(COST_COLUMNS)]) == list(COST_COLUMNS)
