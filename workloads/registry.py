@@ -26,12 +26,22 @@ def _checkout_entry_points() -> dict[str, str]:
     return dict(data.get("project", {}).get("entry-points", {}).get(ENTRY_POINT_GROUP, {}))
 
 
+BUILT_IN_ORDER = ("text", "image", "asr", "tts", "embedding", "retrieval")
+
+
 def available() -> dict[str, str]:
-    """Workload name -> "module:Class" for every registered workload, without importing them."""
+    """Workload name -> "module:Class" for every registered workload, without importing them.
+
+    Built-ins come first in their usual order, then plugins by name.
+    """
     found = {ep.name: ep.value for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
     for name, target in _checkout_entry_points().items():
         found.setdefault(name, target)
-    return dict(sorted(found.items()))
+
+    def order(name: str) -> tuple[int, str]:
+        return (BUILT_IN_ORDER.index(name) if name in BUILT_IN_ORDER else len(BUILT_IN_ORDER), name)
+
+    return {name: found[name] for name in sorted(found, key=order)}
 
 
 def load(name: str) -> type[Workload]:

@@ -73,8 +73,21 @@ def _fmt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
     return "—" if value is None else f"{value * scale:.{digits}g}"
 
 
+# Built-in workloads' main unit; other workloads use the first unit of HEADLINE_UNITS they have.
+WORKLOAD_HEADLINE = {
+    "text": "output_tokens",
+    "image": "images",
+    "asr": "audio_s",
+    "tts": "characters",
+    "embedding": "input_tokens",
+    "retrieval": "queries",
+}
+
+
 def headline(row: dict[str, Any]) -> tuple[str | None, float | None, str]:
-    for column, label in HEADLINE_UNITS:
+    preferred = WORKLOAD_HEADLINE.get(str(row.get("workload")))
+    ordered = sorted(HEADLINE_UNITS, key=lambda unit: unit[0] != preferred)
+    for column, label in ordered:
         amount = _num(row.get(column))
         if amount is not None:
             return column, amount, label
