@@ -37,7 +37,14 @@ from workloads.base import (
     WorkloadSettings,
     require_positive,
 )
-from workloads.common import generator, load_local_config, param_count, torch_dtype
+from workloads.common import (
+    generator,
+    load_local_config,
+    load_model,
+    param_count,
+    torch_dtype,
+    with_architecture,
+)
 
 MEL_FRAMES_PER_S = 100  # Whisper's feature extractor: 16 kHz audio, hop of 160 samples
 DECODER_PROMPT_TOKENS = 4
@@ -150,21 +157,14 @@ class AsrWorkload(Workload):
     def load(self) -> None:
         from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-        dtype = torch_dtype(self.ctx.dtype)
-        device = torch.device(self.ctx.device)
-        torch.manual_seed(self.ctx.seed)
-        if self.ctx.model_path is not None:
-            model = WhisperForConditionalGeneration.from_pretrained(
-                Path(self.ctx.model_path), dtype=dtype, local_files_only=True
-            ).to(device)
-        else:
-            with device:
-                model = WhisperForConditionalGeneration(WhisperConfig(**PRESETS[self.ctx.preset]))
-            model = model.to(dtype=dtype)
-        self.model = model.eval()
-        self.window_s = window_s(int(model.config.max_source_positions))
+        self.model = load_model(
+            self.ctx,
+            WhisperForConditionalGeneration,
+            lambda: WhisperForConditionalGeneration(WhisperConfig(**PRESETS[self.ctx.preset])),
+        )
+        self.window_s = window_s(int(self.model.config.max_source_positions))
         # Newer transformers call the KV cache argument `cache`; older ones `past_key_values`.
-        forward_params = inspect.signature(model.forward).parameters
+        forward_params = inspect.signature(self.model.forward).parameters
         self.cache_keyword = "cache" if "cache" in forward_params else "past_key_values"
 
     def prepare(self, batch_size: int) -> None:
@@ -235,11 +235,8 @@ class AsrWorkload(Workload):
 
     def describe(self) -> dict[str, Any]:
         assert self.model is not None, "load() first"
-        architecture = self.architecture()
         return {
-            **super().describe(),
-            "model_params": architecture["params"],
-            "architecture": architecture,
+            **with_architecture(super().describe(), self.architecture()),
             "windows_per_request": self.windows,
         }
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from harness.errors import BadInput
+from workloads.base import WorkloadContext
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
@@ -43,3 +46,27 @@ def load_local_config(model_path: Path, workload: str, accepted: tuple[str, ...]
             f"workload (expected {', '.join(accepted)})"
         )
     return config
+
+
+def load_model(
+    ctx: WorkloadContext, pretrained: Any, build: Callable[[], torch.nn.Module]
+) -> torch.nn.Module:
+    """The `--model` folder's weights (`pretrained.from_pretrained`), else `build()` with random
+    weights made on the device; seeded, in the run's dtype, in eval mode."""
+    dtype = torch_dtype(ctx.dtype)
+    device = torch.device(ctx.device)
+    torch.manual_seed(ctx.seed)
+    if ctx.model_path is not None:
+        model = pretrained.from_pretrained(
+            Path(ctx.model_path), dtype=dtype, local_files_only=True
+        ).to(device)
+    else:
+        with device:
+            model = build()
+        model = model.to(dtype=dtype)
+    return model.eval()
+
+
+def with_architecture(described: dict[str, Any], architecture: dict[str, Any]) -> dict[str, Any]:
+    """A workload's run.json description with its model's architecture and parameter count."""
+    return {**described, "model_params": architecture["params"], "architecture": architecture}

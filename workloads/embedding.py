@@ -12,9 +12,8 @@ from typing import Any, ClassVar
 
 import torch
 
-from harness.errors import BadInput
-from workloads.base import Stopwatch, Workload, WorkloadContext, WorkloadSettings, require_positive
-from workloads.encoders import ENCODER_PRESETS, Encoder, load_encoder, max_tokens
+from workloads.base import Stopwatch, WorkloadSettings, require_positive
+from workloads.encoders import EncoderWorkload
 
 
 @dataclass(frozen=True)
@@ -25,39 +24,17 @@ class EmbeddingSettings(WorkloadSettings):
         require_positive("seq_len", self.seq_len)
 
 
-class EmbeddingWorkload(Workload):
+class EmbeddingWorkload(EncoderWorkload):
     name: ClassVar[str] = "embedding"
     settings_type = EmbeddingSettings
-    presets = ENCODER_PRESETS
     preset_settings: ClassVar[dict[str, dict[str, Any]]] = {"tiny": {"seq_len": 32}}
     gpu_default_preset = "bge-base"
     gpu_default_batch_sizes = (1, 32, 256)
     cpu_default_batch_sizes = (1, 2)
     unit_columns = ("input_tokens", "sequences")
+    length_setting = "seq_len"
 
     settings: EmbeddingSettings
-
-    def __init__(self, settings: WorkloadSettings, ctx: WorkloadContext) -> None:
-        super().__init__(settings, ctx)
-        self.encoder: Encoder | None = None
-        self.inputs: tuple[torch.Tensor, torch.Tensor] | None = None
-
-    @classmethod
-    def check(cls, settings: WorkloadSettings, ctx: WorkloadContext) -> None:
-        super().check(settings, ctx)
-        assert isinstance(settings, EmbeddingSettings)
-        limit = max_tokens(ctx, cls.name)
-        if settings.seq_len > limit:
-            raise BadInput(
-                f"--seq-len {settings.seq_len} exceeds the encoder's limit of {limit} tokens"
-            )
-
-    def load(self) -> None:
-        self.encoder = load_encoder(self.ctx)
-
-    def prepare(self, batch_size: int) -> None:
-        assert self.encoder is not None, "load() first"
-        self.inputs = self.encoder.token_batch(batch_size, self.settings.seq_len)
 
     def run_once(self, stopwatch: Stopwatch) -> None:
         assert self.encoder is not None and self.inputs is not None, "prepare() first"
@@ -69,21 +46,3 @@ class EmbeddingWorkload(Workload):
 
     def row_extras(self, batch_size: int) -> dict[str, Any]:
         return {"seq_len": self.settings.seq_len}
-
-    def describe(self) -> dict[str, Any]:
-        assert self.encoder is not None, "load() first"
-        architecture = self.encoder.describe()
-        return {
-            **super().describe(),
-            "model_params": architecture["params"],
-            "architecture": architecture,
-        }
-
-    def release(self) -> None:
-        self.inputs = None
-
-    def close(self) -> None:
-        self.inputs = None
-        if self.encoder is not None:
-            self.encoder.close()
-        self.encoder = None

@@ -1,4 +1,4 @@
-"""BERT-family text encoders shared by the embedding and retrieval workloads.
+"""BERT-family text encoders, and the workload base that embedding and retrieval share.
 
 An encoder turns fixed-length token sequences into L2-normalised vectors: the transformer, then
 pooling (mean over tokens, or the first token for models trained that way, such as bge), then
@@ -18,13 +18,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from harness.errors import BadInput
-from workloads.base import WorkloadContext
-from workloads.common import generator, load_local_config, param_count, torch_dtype
+from workloads.base import Workload, WorkloadContext, WorkloadSettings
+from workloads.common import (
+    generator,
+    load_local_config,
+    load_model,
+    param_count,
+    with_architecture,
+)
 
 
 @dataclass(frozen=True)
@@ -167,21 +173,63 @@ def load_encoder(ctx: WorkloadContext) -> Encoder:
     """Build the preset with random weights, or load the local folder, on the device."""
     from transformers import AutoModel, AutoTokenizer, BertModel
 
-    dtype = torch_dtype(ctx.dtype)
-    device = torch.device(ctx.device)
-    torch.manual_seed(ctx.seed)
+    model = load_model(
+        ctx,
+        AutoModel,
+        lambda: BertModel(ENCODER_PRESETS[ctx.preset].bert_config(), add_pooling_layer=False),
+    )
+    if ctx.model_path is None:
+        return Encoder(model, ENCODER_PRESETS[ctx.preset].pooling, None, ctx.seed)
+    path = Path(ctx.model_path)
     tokenizer = None
-    if ctx.model_path is not None:
-        path = Path(ctx.model_path)
-        model = AutoModel.from_pretrained(path, dtype=dtype, local_files_only=True).to(device)
-        if (path / "tokenizer_config.json").is_file():
-            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        pooling = _local_pooling(path)
-    else:
-        preset = ENCODER_PRESETS[ctx.preset]
-        with device:
-            model = BertModel(preset.bert_config(), add_pooling_layer=False)
-        model = model.to(dtype=dtype)
-        pooling = preset.pooling
-    model.eval()
-    return Encoder(model, pooling, tokenizer, ctx.seed)
+    if (path / "tokenizer_config.json").is_file():
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return Encoder(model, _local_pooling(path), tokenizer, ctx.seed)
+
+
+class EncoderWorkload(Workload):
+    """Base of the workloads that run an encoder over fixed-length token sequences: the length
+    check against the encoder's limit, the encoder and the batch of token ids."""
+
+    presets = ENCODER_PRESETS
+    length_setting: ClassVar[str]
+    """The settings field with the tokens per sequence; `--<field>` in messages."""
+
+    def __init__(self, settings: WorkloadSettings, ctx: WorkloadContext) -> None:
+        super().__init__(settings, ctx)
+        self.encoder: Encoder | None = None
+        self.inputs: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @classmethod
+    def sequence_tokens(cls, settings: WorkloadSettings) -> int:
+        """Tokens in each sequence of a batch."""
+        return int(getattr(settings, cls.length_setting))
+
+    @classmethod
+    def check(cls, settings: WorkloadSettings, ctx: WorkloadContext) -> None:
+        super().check(settings, ctx)
+        tokens = cls.sequence_tokens(settings)
+        limit = max_tokens(ctx, cls.name)
+        if tokens > limit:
+            option = "--" + cls.length_setting.replace("_", "-")
+            raise BadInput(f"{option} {tokens} exceeds the encoder's limit of {limit} tokens")
+
+    def load(self) -> None:
+        self.encoder = load_encoder(self.ctx)
+
+    def prepare(self, batch_size: int) -> None:
+        assert self.encoder is not None, "load() first"
+        self.inputs = self.encoder.token_batch(batch_size, self.sequence_tokens(self.settings))
+
+    def describe(self) -> dict[str, Any]:
+        assert self.encoder is not None, "load() first"
+        return with_architecture(super().describe(), self.encoder.describe())
+
+    def release(self) -> None:
+        self.inputs = None
+
+    def close(self) -> None:
+        self.release()
+        if self.encoder is not None:
+            self.encoder.close()
+        self.encoder = None

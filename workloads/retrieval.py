@@ -15,16 +15,9 @@ from typing import Any, ClassVar
 import torch
 
 from harness.errors import BadInput
-from workloads.base import (
-    Phase,
-    Stopwatch,
-    Workload,
-    WorkloadContext,
-    WorkloadSettings,
-    require_positive,
-)
+from workloads.base import Phase, Stopwatch, WorkloadContext, WorkloadSettings, require_positive
 from workloads.common import generator, torch_dtype
-from workloads.encoders import ENCODER_PRESETS, Encoder, load_encoder, max_tokens
+from workloads.encoders import EncoderWorkload
 
 # Rows generated at a time when building the corpus, to bound the float32 scratch memory.
 _CORPUS_CHUNK_ROWS = 65536
@@ -63,10 +56,9 @@ def exact_top_k(
     return torch.topk(scores, k, dim=1, largest=True, sorted=True)
 
 
-class RetrievalWorkload(Workload):
+class RetrievalWorkload(EncoderWorkload):
     name: ClassVar[str] = "retrieval"
     settings_type = RetrievalSettings
-    presets = ENCODER_PRESETS
     preset_settings: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"query_len": 16, "corpus_size": 10_000}
     }
@@ -75,28 +67,18 @@ class RetrievalWorkload(Workload):
     cpu_default_batch_sizes = (1, 2)
     unit_columns = ("queries", "input_tokens")
     phases = (Phase("embed", "start", "embedded"), Phase("search", "embedded", "end"))
+    length_setting = "query_len"
 
     settings: RetrievalSettings
 
     def __init__(self, settings: WorkloadSettings, ctx: WorkloadContext) -> None:
         super().__init__(settings, ctx)
-        self.encoder: Encoder | None = None
         self.corpus: torch.Tensor | None = None
-        self.inputs: tuple[torch.Tensor, torch.Tensor] | None = None
         self.last_result: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    @classmethod
-    def check(cls, settings: WorkloadSettings, ctx: WorkloadContext) -> None:
-        super().check(settings, ctx)
-        assert isinstance(settings, RetrievalSettings)
-        limit = max_tokens(ctx, cls.name)
-        if settings.query_len > limit:
-            raise BadInput(
-                f"--query-len {settings.query_len} exceeds the encoder's limit of {limit} tokens"
-            )
-
     def load(self) -> None:
-        self.encoder = load_encoder(self.ctx)
+        super().load()
+        assert self.encoder is not None
         self.corpus = random_corpus(
             self.settings.corpus_size,
             self.encoder.hidden_size,
@@ -104,10 +86,6 @@ class RetrievalWorkload(Workload):
             torch_dtype(self.ctx.dtype),
             self.ctx.seed + 1,
         )
-
-    def prepare(self, batch_size: int) -> None:
-        assert self.encoder is not None, "load() first"
-        self.inputs = self.encoder.token_batch(batch_size, self.settings.query_len)
 
     def run_once(self, stopwatch: Stopwatch) -> None:
         assert self.encoder is not None and self.inputs is not None, "prepare() first"
@@ -128,12 +106,9 @@ class RetrievalWorkload(Workload):
         }
 
     def describe(self) -> dict[str, Any]:
-        assert self.encoder is not None and self.corpus is not None, "load() first"
-        architecture = self.encoder.describe()
+        assert self.corpus is not None, "load() first"
         return {
             **super().describe(),
-            "model_params": architecture["params"],
-            "architecture": architecture,
             "corpus": {
                 "rows": int(self.corpus.shape[0]),
                 "dim": int(self.corpus.shape[1]),
@@ -143,12 +118,9 @@ class RetrievalWorkload(Workload):
         }
 
     def release(self) -> None:
-        self.inputs = None
+        super().release()
         self.last_result = None
 
     def close(self) -> None:
-        self.release()
         self.corpus = None
-        if self.encoder is not None:
-            self.encoder.close()
-        self.encoder = None
+        super().close()

@@ -37,7 +37,13 @@ from workloads.base import (
     WorkloadSettings,
     require_positive,
 )
-from workloads.common import generator, load_local_config, param_count, torch_dtype
+from workloads.common import (
+    generator,
+    load_local_config,
+    load_model,
+    param_count,
+    with_architecture,
+)
 
 RANDOM_WEIGHTS_CHARS_PER_S = 14.0
 BLANK_ID = 0  # VitsTokenizer puts id 0 between characters when add_blank is on
@@ -116,18 +122,11 @@ class TtsWorkload(Workload):
     def load(self) -> None:
         from transformers import VitsConfig, VitsModel
 
-        dtype = torch_dtype(self.ctx.dtype)
-        device = torch.device(self.ctx.device)
-        torch.manual_seed(self.ctx.seed)
+        self.model = load_model(
+            self.ctx, VitsModel, lambda: VitsModel(VitsConfig(**PRESETS[self.ctx.preset]))
+        )
         if self.ctx.model_path is not None:
-            path = Path(self.ctx.model_path)
-            model = VitsModel.from_pretrained(path, dtype=dtype, local_files_only=True).to(device)
-            self.add_blank = _folder_adds_blank(path)
-        else:
-            with device:
-                model = VitsModel(VitsConfig(**PRESETS[self.ctx.preset]))
-            model = model.to(dtype=dtype)
-        self.model = model.eval()
+            self.add_blank = _folder_adds_blank(Path(self.ctx.model_path))
         self.model.flow.register_forward_pre_hook(self._mark_encoded)
         if self.ctx.model_path is None:
             self._calibrate_speaking_rate()
@@ -238,11 +237,8 @@ class TtsWorkload(Workload):
 
     def describe(self) -> dict[str, Any]:
         assert self.model is not None, "load() first"
-        architecture = self.architecture()
         return {
-            **super().describe(),
-            "model_params": architecture["params"],
-            "architecture": architecture,
+            **with_architecture(super().describe(), self.architecture()),
             "speaking_rate": float(self.model.speaking_rate),
             "speaking_rate_calibrated": self.calibrated_speaking_rate is not None,
         }

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from harness.errors import BadInput
+from harness.cli.options import (
+    FORMAT,
+    RATECARD_REPLACES_HELP,
+    RUNS,
+    gpu_option,
+    instance_option,
+    output_option,
+    plan_option,
+    price_option,
+    ratecard_option,
+    scenario_option,
+    utilization_option,
+    write_output,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
+
+    from harness.money.ratecard import RateCards
 
 __all__ = ["price", "print_market_summary", "ratecards"]
 
@@ -46,58 +62,16 @@ def _render(result: Any, fmt: str, top: int) -> str:
 
 
 @click.command()
-@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="RUN...")
-@click.option(
-    "--instance",
-    "instances",
-    multiple=True,
-    metavar="PROVIDER:NAME",
-    help="Price on this instance only (repeatable), e.g. aws:g5.xlarge.",
+@RUNS
+@instance_option()
+@plan_option()
+@utilization_option()
+@price_option()
+@scenario_option("Product scenario YAML: direct costs per call and revenue model.")
+@ratecard_option(
+    f"{RATECARD_REPLACES_HELP} A file with a `prices:` list adds market reference prices instead."
 )
-@click.option(
-    "--plan",
-    "plans",
-    multiple=True,
-    metavar="PLAN",
-    help="on_demand, spot, reserved_1y, reserved_3y or owned (repeatable; "
-    "default: every plan a card has).",
-)
-@click.option(
-    "--utilization",
-    "utilizations",
-    multiple=True,
-    type=float,
-    metavar="U",
-    help="Share of paid time doing useful work, 0 < U ≤ 1 (repeatable; default 1.0).",
-)
-@click.option(
-    "--price",
-    "prices",
-    multiple=True,
-    metavar="WORKLOAD.UNIT=VALUE[/SCALE]",
-    help="Candidate price, e.g. text.output_token=0.60/1M (repeatable; default: "
-    "market reference prices).",
-)
-@click.option(
-    "--scenario",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Product scenario YAML: direct costs per call and revenue model.",
-)
-@click.option(
-    "--ratecard",
-    "ratecard_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra rate card YAML (repeatable); same provider + instance replaces. A file with "
-    "a `prices:` list adds market reference prices instead.",
-)
-@click.option(
-    "--gpu",
-    default=None,
-    metavar="KEY",
-    help="Price as if the run's GPU were KEY (e.g. H100-SXM-80GB).",
-)
+@gpu_option("Price as if the run's GPU were KEY (e.g. H100-SXM-80GB).")
 @click.option(
     "--target-margin",
     "target_margins",
@@ -105,13 +79,7 @@ def _render(result: Any, fmt: str, top: int) -> str:
     metavar="PCT",
     help="Target gross margin in % for suggested prices (repeatable; default 50, 70, 80).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@FORMAT
 @click.option(
     "--top",
     type=click.IntRange(min=1),
@@ -119,19 +87,13 @@ def _render(result: Any, fmt: str, top: int) -> str:
     show_default=True,
     help="Cheapest options shown per batch size in the table.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write to this file instead of the screen.",
-)
+@output_option("Write to this file instead of the screen.", files_only=True)
 def price(
     runs: tuple[Path, ...],
-    instances: tuple[str, ...],
+    instance_refs: tuple[str, ...],
     plans: tuple[str, ...],
     utilizations: tuple[float, ...],
-    prices: tuple[str, ...],
+    price_texts: tuple[str, ...],
     scenario: Path | None,
     ratecard_files: tuple[Path, ...],
     gpu: str | None,
@@ -148,10 +110,10 @@ def price(
     margins = tuple(parse_target_margin(t) for t in target_margins) or DEFAULT_TARGET_MARGINS
     request = PriceRequest(
         run_paths=runs,
-        instance_refs=instances,
+        instance_refs=instance_refs,
         plans=plans,
         utilizations=utilizations,
-        price_texts=prices,
+        price_texts=price_texts,
         scenario_path=scenario,
         ratecard_files=ratecard_files,
         gpu=gpu,
@@ -162,12 +124,7 @@ def price(
     if output is None:
         click.echo(text, nl=False)
         return
-    from harness.atomicfile import write_text
-
-    try:
-        write_text(output, text)
-    except OSError as err:
-        raise BadInput(f"-o {output}: cannot write ({err.strerror or err})") from None
+    write_output(output, text)
     click.echo(f"wrote {output}", err=True)
 
 
@@ -177,40 +134,33 @@ def ratecards() -> None:
 
 
 @ratecards.command("list")
-@click.option(
-    "--ratecard",
-    "ratecard_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra rate card YAML (repeatable).",
-)
+@ratecard_option()
 def list_cards(ratecard_files: tuple[Path, ...]) -> None:
     """Every instance of the shipped and user cards, with its prices per hour."""
-    from harness.money.console import render_text
-    from harness.money.ratecard import load_ratecards
     from harness.money.ratecard_tables import print_card_list
 
-    cards = load_ratecards(ratecard_files)
-    click.echo(render_text(lambda console: print_card_list(cards.instances, console)), nl=False)
+    _echo_cards(ratecard_files, lambda cards, console: print_card_list(cards.instances, console))
 
 
 @ratecards.command("show")
 @click.argument("name")
-@click.option(
-    "--ratecard",
-    "ratecard_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra rate card YAML (repeatable).",
-)
+@ratecard_option()
 def show_card(name: str, ratecard_files: tuple[Path, ...]) -> None:
     """Details of a provider (aws) or one instance (aws:g5.xlarge)."""
-    from harness.money.console import render_text
-    from harness.money.ratecard import load_ratecards
     from harness.money.ratecard_tables import print_card_details
 
+    _echo_cards(ratecard_files, lambda cards, console: print_card_details(cards, name, console))
+
+
+def _echo_cards(
+    ratecard_files: tuple[Path, ...], show: Callable[[RateCards, Console], None]
+) -> None:
+    """The rate cards, `ratecard_files` included, printed by `show`."""
+    from harness.money.console import render_text
+    from harness.money.ratecard import load_ratecards
+
     cards = load_ratecards(ratecard_files)
-    click.echo(render_text(lambda console: print_card_details(cards, name, console)), nl=False)
+    click.echo(render_text(lambda console: show(cards, console)), nl=False)
 
 
 @ratecards.command("validate")

@@ -9,6 +9,16 @@ from pathlib import Path
 
 import click
 
+from harness.cli.options import (
+    FORMAT,
+    gpu_option,
+    instance_option,
+    output_option,
+    plan_option,
+    ratecard_option,
+    scenario_option,
+    write_output,
+)
 from harness.errors import BadInput
 
 
@@ -49,51 +59,20 @@ from harness.errors import BadInput
     default=None,
     help="Run folder whose measurements give the floor cost per unit.",
 )
-@click.option(
-    "--instance",
-    default=None,
-    metavar="PROVIDER:NAME",
-    help="Rate-card instance for the floor (default: the bill's instance type).",
+@instance_option(
+    "Rate-card instance for the floor (default: the bill's instance type).", repeatable=False
 )
-@click.option(
-    "--plan",
-    default=None,
-    metavar="PLAN",
-    help="Rate-card plan for the floor (default: the scenario's, else on_demand).",
+@plan_option(
+    "Rate-card plan for the floor (default: the scenario's, else on_demand).", repeatable=False
 )
-@click.option(
-    "--gpu",
-    default=None,
-    metavar="KEY",
-    help="Take the floor as if the run's GPU were KEY (e.g. A10G).",
-)
-@click.option(
-    "--ratecard",
-    "ratecard_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra rate card YAML (repeatable).",
-)
-@click.option(
-    "--scenario",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Product scenario YAML: margin at its prices, after its direct costs.",
-)
+@gpu_option("Take the floor as if the run's GPU were KEY (e.g. A10G).")
+@ratecard_option()
+@scenario_option("Product scenario YAML: margin at its prices, after its direct costs.")
 @click.option("--workload", default=None, help="Only requests of this workload.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write to this file; a .html name writes a report page with the trend plot.",
+@FORMAT
+@output_option(
+    "Write to this file; a .html name writes a report page with the trend plot.",
+    files_only=True,
 )
 @click.option(
     "--strict",
@@ -106,7 +85,7 @@ def reconcile(
     tags: tuple[str, ...],
     period: str,
     run_dir: Path | None,
-    instance: str | None,
+    instance_ref: str | None,
     plan: str | None,
     gpu: str | None,
     ratecard_files: tuple[Path, ...],
@@ -142,7 +121,7 @@ def reconcile(
         from harness.runs import load_run
 
         run = load_run(run_dir)
-    elif instance is not None:
+    elif instance_ref is not None:
         raise BadInput("--instance picks the instance of the floor: give --run too")
 
     sizes = [p.stat().st_size for p in (*bills, requests_path)]
@@ -162,7 +141,7 @@ def reconcile(
         floors, floor_notes = floor_source(
             run,
             bill_totals,
-            instance or (loaded_scenario.instance if loaded_scenario else None),
+            instance_ref or (loaded_scenario.instance if loaded_scenario else None),
             plan or (loaded_scenario.plan if loaded_scenario else None) or "on_demand",
             gpu,
             ratecard_files,
@@ -185,10 +164,10 @@ def reconcile(
             ("floor", f"run {run.run_id}: lowest-cost ok row per unit" if run else "none"),
             ("scenario", loaded_scenario.name if loaded_scenario else "none"),
         ]
-        _write(output, render_html(result, summary))
+        write_output(output, render_html(result, summary))
         click.echo(f"Wrote {output}", err=True)
     elif output is not None:
-        _write(output, render(result.table, fmt))
+        write_output(output, render(result.table, fmt))
         click.echo(f"Wrote {output}", err=True)
     else:
         click.echo(render(result.table, fmt), nl=False)
@@ -207,10 +186,3 @@ def _progress(total_bytes: int) -> Iterator[Callable[[int], None] | None]:
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("reading", total=total_bytes)
         yield lambda n: progress.advance(task, n)
-
-
-def _write(path: Path, text: str) -> None:
-    """Replace `path` whole, so a failed write never leaves half a file."""
-    from harness.atomicfile import write_text
-
-    write_text(path, text)

@@ -7,100 +7,41 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from harness.errors import BadInput
-
-if TYPE_CHECKING:
-    from harness.money import CandidatePrice, Instance
+from harness.cli.options import (
+    FORMAT,
+    RATECARD_REPLACES_HELP,
+    RUNS,
+    candidate_prices,
+    gpu_key,
+    gpu_option,
+    instance_option,
+    output_option,
+    plan_filter,
+    plan_option,
+    price_option,
+    ratecard_option,
+    selected_instances,
+    utilization_option,
+)
 
 __all__ = ["calibrate", "compare", "report"]
-
-RUNS = click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
-INSTANCES = click.option(
-    "--instance",
-    "instance_refs",
-    multiple=True,
-    metavar="PROVIDER:NAME",
-    help="Price on this instance only (repeatable), e.g. aws:g5.xlarge.",
-)
-RATECARDS = click.option(
-    "--ratecard",
-    "ratecard_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra rate card YAML (repeatable); same provider + instance replaces.",
-)
-PLANS = click.option(
-    "--plan",
-    "plans",
-    multiple=True,
-    metavar="PLAN",
-    help="on_demand, spot, reserved_1y, reserved_3y or owned (repeatable; default: all).",
-)
-
-
-def _instances(refs: tuple[str, ...], files: tuple[Path, ...]) -> tuple[Instance, ...]:
-    from harness.compare import load_instances
-
-    return load_instances(refs, files)
-
-
-def _plans(plans: tuple[str, ...]) -> tuple[str, ...] | None:
-    from harness.money import ALL_PLANS
-
-    for plan in plans:
-        if plan not in ALL_PLANS:
-            raise BadInput(f"--plan {plan!r}: unknown plan (plans: {', '.join(ALL_PLANS)})")
-    return plans or None
-
-
-def _prices(texts: tuple[str, ...]) -> tuple[CandidatePrice, ...]:
-    from harness.money import market_prices, parse_price
-
-    return tuple(parse_price(t) for t in texts) if texts else tuple(market_prices())
-
-
-def _gpu_key(key: str | None) -> str | None:
-    from harness.money import GPU_KEYS, canonical_gpu
-
-    if key is None:
-        return None
-    canonical = canonical_gpu(key)
-    if canonical is None or canonical not in GPU_KEYS:
-        raise BadInput(f"--gpu {key!r}: unknown GPU (known: {', '.join(GPU_KEYS)})")
-    return canonical
 
 
 @click.command()
 @RUNS
-@click.option(
-    "-o",
-    "--output",
+@output_option(
+    "Report file: .html (one self-contained page) or .md (PNGs in <name>_files/).",
     required=True,
-    type=click.Path(path_type=Path),
-    help="Report file: .html (one self-contained page) or .md (PNGs in <name>_files/).",
 )
-@click.option(
-    "--price",
-    "price_texts",
-    multiple=True,
-    metavar="WORKLOAD.UNIT=VALUE[/SCALE]",
-    help="Candidate price, e.g. text.output_token=0.60/1M (repeatable; default: market prices).",
-)
-@INSTANCES
-@RATECARDS
-@PLANS
-@click.option("--gpu", default=None, metavar="KEY", help="Price as if the runs' GPU were KEY.")
-@click.option(
-    "--utilization",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="Share of paid time doing useful work (0 < U ≤ 1).",
-)
+@price_option()
+@instance_option()
+@ratecard_option(RATECARD_REPLACES_HELP)
+@plan_option()
+@gpu_option("Price as if the runs' GPU were KEY.")
+@utilization_option(repeatable=False)
 def report(
     runs: tuple[Path, ...],
     output: Path,
@@ -120,10 +61,10 @@ def report(
     check_output(output)
     check_utilizations((utilization,))
     options = ReportOptions(
-        instances=_instances(instance_refs, ratecard_files),
-        prices=_prices(price_texts),
-        gpu_key=_gpu_key(gpu),
-        plans=_plans(plans),
+        instances=selected_instances(instance_refs, ratecard_files),
+        prices=candidate_prices(price_texts),
+        gpu_key=gpu_key(gpu),
+        plans=plan_filter(plans),
         utilization=utilization,
     )
     records = load_runs(runs)
@@ -135,17 +76,10 @@ def report(
 
 @click.command()
 @RUNS
-@INSTANCES
-@RATECARDS
-@PLANS
-@click.option(
-    "--utilization",
-    "utilizations",
-    multiple=True,
-    type=float,
-    metavar="U",
-    help="Share of paid time doing useful work, 0 < U ≤ 1 (repeatable; default 1.0).",
-)
+@instance_option()
+@ratecard_option(RATECARD_REPLACES_HELP)
+@plan_option()
+@utilization_option()
 @click.option(
     "--unit",
     "units",
@@ -161,20 +95,8 @@ def report(
     help="Also estimate the runs on this GPU by roofline scaling (repeatable; marked projected).",
 )
 @click.option("--strict", is_flag=True, help="Refuse runs that did different work.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Write a report page (.html or .md) instead of printing.",
-)
+@FORMAT
+@output_option("Write a report page (.html or .md) instead of printing.")
 def compare(
     runs: tuple[Path, ...],
     instance_refs: tuple[str, ...],
@@ -199,7 +121,7 @@ def compare(
     from harness.money.cost import check_utilizations
 
     options = CompareOptions(
-        plans=_plans(plans),
+        plans=plan_filter(plans),
         utilizations=check_utilizations(utilizations or (1.0,)),
         instance_refs=instance_refs,
         ratecard_files=ratecard_files,
@@ -208,7 +130,7 @@ def compare(
         strict=strict,
     )
     records = load_runs(runs)
-    comparison = compare_runs(records, _instances(instance_refs, ratecard_files), options)
+    comparison = compare_runs(records, selected_instances(instance_refs, ratecard_files), options)
     for line in (*comparison.kept_apart, *comparison.notes):
         click.echo(line, err=True)
     if output is not None:

@@ -13,7 +13,7 @@ from harness.money.cost import batch_costs, check_utilizations, unit_costs
 from harness.money.gpus import CPU_ONLY, canonical_gpu
 from harness.money.margin import DEFAULT_TARGET_MARGINS, apply_prices
 from harness.money.prices import CandidatePrice, market_prices, parse_price
-from harness.money.ratecard import ALL_PLANS, Instance, RateCards, load_ratecards
+from harness.money.ratecard import ALL_PLANS, Instance, RateCards, check_plan, load_ratecards
 from harness.money.scenario import Scenario, load_scenario
 from harness.money.scenario_cost import scenario_costs
 from harness.money.units import PRIMARY_UNIT, UNITS_BY_WORKLOAD, unit_spec
@@ -168,8 +168,7 @@ def price_runs(request: PriceRequest) -> PriceResult:
     """Everything `gpucost price` shows, or BadInput before anything is written."""
     given = tuple(parse_price(text) for text in request.price_texts)
     for plan in request.plans:
-        if plan not in ALL_PLANS:
-            raise BadInput(f"--plan {plan!r}: unknown plan (plans: {', '.join(ALL_PLANS)})")
+        check_plan(plan)
     requested_us = check_utilizations(request.utilizations) if request.utilizations else None
     scenario = load_scenario(request.scenario_path) if request.scenario_path else None
     runs = tuple(load_runs(request.run_paths))

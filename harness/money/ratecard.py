@@ -43,6 +43,13 @@ _SELF_HOSTED_FIELDS = (
 )
 
 
+def check_plan(plan: str) -> str:
+    """`plan` when it is one of ALL_PLANS; BadInput naming `--plan` and the plans otherwise."""
+    if plan not in ALL_PLANS:
+        raise BadInput(f"--plan {plan!r}: unknown plan (plans: {', '.join(ALL_PLANS)})")
+    return plan
+
+
 @dataclass(frozen=True)
 class SelfHostedCost:
     """Owned hardware. Money is in the card's currency; `power_w_per_gpu` (optional) is the draw

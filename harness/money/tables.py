@@ -337,7 +337,10 @@ def print_market_summary(run_dir: Path, console: Console | None = None) -> None:
                 margin_text(record["gross_margin"]),
             )
     emit(table, console)
+    measured = set(best["workload"])
     for price in result.candidates:
+        if price.key.partition(".")[0] not in measured:
+            continue
         console.print(
             f"Market {price.key} {price.quoted}: {price.label} ({price.source}, {price.as_of})",
             highlight=False,

@@ -196,10 +196,9 @@ def floor_source(
 ) -> tuple[FloorSource, list[str]]:
     """Floors for the instance named (`provider:name`), else for each bill instance type the rate
     cards know. BadInput when no instance can give a floor; notes for those that cannot."""
-    from harness.money.ratecard import ALL_PLANS, load_ratecards
+    from harness.money.ratecard import check_plan, load_ratecards
 
-    if plan not in ALL_PLANS:
-        raise BadInput(f"--plan {plan!r}: unknown plan (plans: {', '.join(ALL_PLANS)})")
+    check_plan(plan)
     cards = load_ratecards(extra_files=ratecard_files)
     groups = sorted({str(g) for g in bills.costs["instance"]})
     known: dict[str, Instance] = {}

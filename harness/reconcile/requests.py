@@ -16,21 +16,15 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import BadInput
 from harness.reconcile.periods import NAT, Period, parse_timestamps_ns, period_starts_ns
 from harness.reconcile.sources import ProgressFn, first_lines, open_text, require_file
+from harness.schema import UNIT_COLUMNS
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-UNIT_FIELDS: tuple[str, ...] = (
-    "input_tokens",
-    "output_tokens",
-    "images",
-    "audio_s",
-    "characters",
-    "sequences",
-    "queries",
-)
-"""Units of work one request line may carry (counts, or seconds of audio)."""
+UNIT_FIELDS: tuple[str, ...] = tuple(c for c in UNIT_COLUMNS if c != "requests")
+"""Units of work one request line may carry (counts, or seconds of audio): the results
+contract's unit columns, but `requests`, since a line is one request."""
 
 MEASURE_FIELDS: tuple[str, ...] = ("wall_s", "gpu_s", "energy_j")
 TEXT_FIELDS: tuple[str, ...] = ("timestamp", "workload", "instance", "status")
