@@ -141,7 +141,7 @@ def save_word_tokenizer(folder: Path) -> None:
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    words = "[UNK] The quick brown fox jumps over the lazy dog .".split()
+    words = ["[UNK]", "The", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "."]
     tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained(folder)

@@ -73,7 +73,9 @@ def test_energy_counter_gives_energy_per_batch(test_plugin: Path, tmp_path: Path
     assert not any(name.startswith("nvmlDeviceGetComputeRunningProcesses") for name in fake.calls)
 
 
-def test_no_energy_counter_falls_back_to_power_integration(test_plugin: Path, tmp_path: Path) -> None:
+def test_no_energy_counter_falls_back_to_power_integration(
+    test_plugin: Path, tmp_path: Path
+) -> None:
     fake = FakeNvml(power_w=120.0, energy_supported=False)
     for row in read(sweep(tmp_path, fake) / "measurements.csv"):
         assert row["energy_method"] == "power_integration"
