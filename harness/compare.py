@@ -211,7 +211,9 @@ def _costs(
     projected: bool = False,
 ) -> pd.DataFrame:
     costs = matched_unit_costs(rows, instances, options.plans, options.utilizations)
-    keep = ["run_id", "workload", "batch_size", *WORK_FIELDS[1:], "mfu", "mbu", "ceiling_source"]
+    wanted = ["run_id", "workload", "batch_size", *WORK_FIELDS[1:], "mfu", "mbu", "ceiling_source"]
+    # Hand-made or older run folders may lack optional columns such as `settings`.
+    keep = [c for c in wanted if c in rows.columns]
     merged = costs.merge(
         rows[keep].drop_duplicates(["run_id", "workload", "batch_size"]),
         on=["run_id", "workload", "batch_size"],

@@ -205,3 +205,19 @@ def test_unknown_or_absent_units_are_named(two_gpus) -> None:
     assert code != 0 and "--unit 'foo': unknown unit" in err
     code, _, err = _compare(str(h100), "--unit", "image")
     assert code != 0 and "not a unit of these runs' workloads" in err and "output_token" in err
+
+
+def test_a_run_folder_without_optional_columns_still_compares(two_gpus, card) -> None:
+    h100, l4 = two_gpus
+    for run in (h100, l4):
+        path = run / "measurements.csv"
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        columns = [c for c in rows[0] if c != "settings"]
+        with open(path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+    code, out, err = _compare(str(h100), str(l4), "--ratecard", str(card), *ONLY_TEST_CARD)
+    assert code == 0, err
+    assert "★" in out
