@@ -187,3 +187,17 @@ def test_throttled_spans_run_to_the_next_sample() -> None:
     ]
     assert throttled_spans(t, [False] * 6) == []
     assert throttled_spans([0.0, 1.0], [True, True]) == [(0.0, 1.0)]
+
+
+def test_market_prices_from_a_ratecard_file_are_used(gpu_run: Path, tmp_path: Path) -> None:
+    market = tmp_path / "my-market.yaml"
+    market.write_text(
+        "currency: USD\nas_of: 2026-11-01\nsource: our own price list\nprices:\n"
+        "  - {unit: text.output_token, price: 0.90, per: 1M, product: OurPlan, default: true,\n"
+        "     source: our price list, date: 2026-11-01}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "report.html"
+    code, _, stderr = _report(str(gpu_run), "-o", str(out), "--ratecard", str(market))
+    assert code == 0, stderr
+    assert "OurPlan" in " ".join(_parse(out)[1].text)

@@ -165,11 +165,16 @@ def plan_filter(plans: tuple[str, ...]) -> tuple[str, ...] | None:
     return plans or None
 
 
-def candidate_prices(texts: tuple[str, ...]) -> tuple[CandidatePrice, ...]:
-    """The `--price` values parsed, or the market reference prices when there are none."""
+def candidate_prices(
+    texts: tuple[str, ...], ratecard_files: tuple[Path, ...] = ()
+) -> tuple[CandidatePrice, ...]:
+    """The `--price` values parsed, or the market reference prices when there are none
+    (the shipped ones, the user's, and any `--ratecard` file holding a `prices:` list)."""
     from harness.money import market_prices, parse_price
 
-    return tuple(parse_price(t) for t in texts) if texts else tuple(market_prices())
+    if texts:
+        return tuple(parse_price(t) for t in texts)
+    return tuple(market_prices(ratecard_files))
 
 
 def gpu_key(key: str | None) -> str | None:

@@ -62,7 +62,7 @@ def report(
     check_utilizations((utilization,))
     options = ReportOptions(
         instances=selected_instances(instance_refs, ratecard_files),
-        prices=candidate_prices(price_texts),
+        prices=candidate_prices(price_texts, ratecard_files),
         gpu_key=gpu_key(gpu),
         plans=plan_filter(plans),
         utilization=utilization,
