@@ -32,6 +32,11 @@ TEXT_COLUMNS: tuple[str, ...] = (
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("run_id", "workload", "batch_size", "status", "wall_s_p50")
 
+NUMERIC_COLUMNS: tuple[str, ...] = tuple(
+    c for c in MEASUREMENT_COLUMNS if c not in TEXT_COLUMNS and c not in ("batch_size", "throttled")
+)
+"""Contract columns that hold a non-negative number or nothing."""
+
 
 @dataclass(frozen=True, eq=False)
 class RunRecord:
@@ -85,7 +90,50 @@ def load_run(path: str | Path) -> RunRecord:
             frame[column] = pd.Series(
                 index=frame.index, dtype=object if column in TEXT_COLUMNS else float
             )
-    return RunRecord(path=folder, run_id=str(meta["run_id"]), meta=meta, measurements=frame)
+    _check_numbers(frame, csv_path)
+    record = RunRecord(path=folder, run_id=str(meta["run_id"]), meta=meta, measurements=frame)
+    # Rows written before the power limit was recorded per row take the run's device limit.
+    limit = device_power_limit_w(record)
+    if "power_limit_w" not in frame.columns:
+        frame["power_limit_w"] = float("nan")
+    frame["power_limit_w"] = pd.to_numeric(frame["power_limit_w"], errors="coerce")
+    if limit is not None:
+        frame["power_limit_w"] = frame["power_limit_w"].fillna(limit)
+    return record
+
+
+def _check_numbers(frame: pd.DataFrame, csv_path: Path) -> None:
+    """Turn number columns numeric; RunFolderError naming line and column for a bad value."""
+    import pandas as pd
+
+    def fail(index: Any, column: str, value: Any, expected: str) -> None:
+        line = int(index) + 2  # the header is line 1
+        if isinstance(value, str):
+            shown = repr(value)
+        elif pd.isna(value):
+            shown = "(empty)"
+        else:
+            shown = f"{float(value):g}"
+        raise RunFolderError(f"{csv_path}: line {line}: {column} {shown} is not {expected}")
+
+    for column in ("batch_size", *NUMERIC_COLUMNS):
+        raw = frame[column]
+        numbers = pd.to_numeric(raw, errors="coerce")
+        bad = raw.notna() & numbers.isna()
+        if bad.any():
+            index = bad.idxmax()
+            fail(index, column, raw[index], "a number")
+        negative = numbers < 0
+        if negative.any():
+            index = negative.idxmax()
+            fail(index, column, raw[index], "a number >= 0")
+        frame[column] = numbers.astype(float)
+    sizes = frame["batch_size"]
+    whole = sizes.notna() & (sizes >= 1) & (sizes == sizes.round())
+    if not whole.all():
+        index = (~whole).idxmax()
+        fail(index, "batch_size", sizes[index], "a whole number >= 1")
+    frame["batch_size"] = sizes.astype(int)
 
 
 def load_runs(paths: Iterable[str | Path]) -> list[RunRecord]:
@@ -99,18 +147,16 @@ def device_power_limit_w(record: RunRecord) -> float | None:
 
 
 def measurements_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
-    """All runs' rows in one frame; a row without `power_limit_w` takes its run's device limit."""
+    """All runs' rows in one frame (each run once, even when given twice)."""
     import pandas as pd
 
+    seen: set[str] = set()
     frames = []
     for record in records:
-        frame = record.measurements.copy()
-        limit = device_power_limit_w(record)
-        if "power_limit_w" not in frame.columns:
-            frame["power_limit_w"] = float("nan")
-        if limit is not None:
-            frame["power_limit_w"] = frame["power_limit_w"].astype(float).fillna(limit)
-        frames.append(frame)
+        if record.run_id in seen:
+            continue
+        seen.add(record.run_id)
+        frames.append(record.measurements)
     if not frames:
         return pd.DataFrame(columns=list(MEASUREMENT_COLUMNS))
     return pd.concat(frames, ignore_index=True)

@@ -404,3 +404,39 @@ def test_example_user_card_and_market_file_through_ratecard(run_dir: Path, tmp_p
     query = next(r for r in json.loads(result.stdout) if r["unit"] == "query")
     assert query["price_per_unit_usd"] == pytest.approx(0.001)
     assert query["price_label"] == "our search API"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("batch_size", "abc", "line 2: batch_size 'abc' is not a number"),
+        ("batch_size", "", "line 2: batch_size (empty) is not a whole number >= 1"),
+        ("batch_size", "1.5", "line 2: batch_size 1.5 is not a whole number >= 1"),
+        ("wall_s_p50", "-1", "line 2: wall_s_p50 -1 is not a number >= 0"),
+        ("energy_j", "lots", "line 2: energy_j 'lots' is not a number"),
+    ],
+)
+def test_a_corrupt_measurement_is_refused_with_line_and_column(
+    tmp_path: Path, column: str, value: str, expected: str
+) -> None:
+    import csv
+
+    run = write_run(tmp_path / "results", [image_row(8, 2.0)])
+    path = run / "measurements.csv"
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    rows[0][column] = value
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    for command in ("price", "compare"):
+        error = one_line_error(invoke(command, run))
+        assert f"{path}: {expected}" in error
+
+
+def test_a_run_given_twice_is_priced_once(run_dir: Path) -> None:
+    once = invoke("price", run_dir, "--format", "csv")
+    twice = invoke("price", run_dir, run_dir, "--format", "csv")
+    assert once.exit_code == twice.exit_code == 0
+    assert twice.stdout == once.stdout

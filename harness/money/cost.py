@@ -160,8 +160,9 @@ def batch_costs(
     joined["energy_j_used"] = energy_j.where(owned)
     joined["energy_estimated"] = owned & ~measured
     joined["compute_cost_usd"] = compute
-    joined["energy_cost_usd"] = energy_cost.where(owned, 0.0)
-    joined["batch_cost_usd"] = compute + joined["energy_cost_usd"]
+    # Empty on cloud rows: their hourly price already covers electricity.
+    joined["energy_cost_usd"] = energy_cost.where(owned)
+    joined["batch_cost_usd"] = compute + joined["energy_cost_usd"].fillna(0.0)
     return joined
 
 

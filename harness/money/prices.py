@@ -114,7 +114,9 @@ def _priced(
     workload: str, unit: str, value_text: str, scale_text: str | None, where: str
 ) -> CandidatePrice:
     value = float(value_text)
-    if value < 0 or not math.isfinite(value):
+    if not math.isfinite(value):
+        raise BadInput(f"{where}: a price must be a finite number (got {value_text})")
+    if value < 0:
         raise BadInput(f"{where}: a price must not be negative (got {value_text})")
     scale = parse_scale(scale_text, where)
     return CandidatePrice(workload, unit, value / scale, scale)

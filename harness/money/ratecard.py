@@ -255,7 +255,8 @@ def _parse_instance(
     else:
         self_hosted = _parse_self_hosted(entry["self_hosted"], where)
         prices = {OWNED_PLAN: self_hosted.price_per_hour_usd(gpu_count)}
-    caveat = entry.get("caveat") or file_caveat
+    # An instance's own caveat adds to the file's, which holds for every entry.
+    caveat = "; ".join(c for c in (file_caveat, entry.get("caveat")) if c) or None
     return Instance(
         provider=provider,
         name=name,
