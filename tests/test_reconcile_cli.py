@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import subprocess
@@ -41,6 +42,28 @@ instances:
     memory_gib: 16
     region: test-1
     prices_per_hour: {on_demand: 3.6}
+"""
+
+# Owned: $35,040 over 4 years is $1.00/h, + $0.80/h hosting = $1.80/h, $0.0005 per GPU-second;
+# no power on the card, so an unmetered run draws its power limit, else the A10G's 150 W.
+OWNED_CARD = """\
+provider: lab
+currency: USD
+as_of: 2026-11-01
+source: written by the test
+instances:
+  - name: gx.test
+    gpu: A10G
+    gpu_count: 1
+    vcpus: 4
+    memory_gib: 16
+    region: basement
+    self_hosted:
+      capital_cost_per_gpu: 35040
+      depreciation_years: 4
+      hosting_cost_per_hour: 0.80
+      electricity_price_per_kwh: 0.10
+      pue: 1.5
 """
 
 SCENARIO = """\
@@ -85,6 +108,19 @@ def write_inputs(root: Path) -> dict[str, Path]:
     run = root / "run"
     run.mkdir()
     (run / "run.json").write_text(json.dumps({"run_id": "run-1", "device": {}}), encoding="utf-8")
+    write_text_rows(run, [(1, 1.0, 0.2, 0.8, 100, 50), (4, 2.0, 0.5, 1.5, 400, 200)])
+    card = root / "card.yaml"
+    card.write_text(CARD, encoding="utf-8")
+    scenario = root / "scenario.yaml"
+    scenario.write_text(SCENARIO, encoding="utf-8")
+    return {"bill": bill, "requests": requests, "run": run, "card": card, "scenario": scenario}
+
+
+def write_text_rows(
+    run: Path, rows: list[tuple[int, float, float, float, int, int]], **extra: object
+) -> None:
+    """Text rows (batch size, wall, prefill and decode seconds, input and output tokens) on an
+    A10G, one request per batch item; `extra` adds a column with one value for every row."""
     columns = [
         "run_id",
         "workload",
@@ -98,21 +134,14 @@ def write_inputs(root: Path) -> dict[str, Path]:
         "input_tokens",
         "output_tokens",
         "requests",
+        *extra,
     ]
     with open(run / "measurements.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
-        writer.writerow(
-            ["run-1", "text", "tiny", "NVIDIA A10G", 1, "ok", 1.0, 0.2, 0.8, 100, 50, 1]
-        )
-        writer.writerow(
-            ["run-1", "text", "tiny", "NVIDIA A10G", 4, "ok", 2.0, 0.5, 1.5, 400, 200, 4]
-        )
-    card = root / "card.yaml"
-    card.write_text(CARD, encoding="utf-8")
-    scenario = root / "scenario.yaml"
-    scenario.write_text(SCENARIO, encoding="utf-8")
-    return {"bill": bill, "requests": requests, "run": run, "card": card, "scenario": scenario}
+        for size, wall, prefill, decode, tokens_in, tokens_out in rows:
+            fixed = ["run-1", "text", "tiny", "NVIDIA A10G", size, "ok", wall, prefill, decode]
+            writer.writerow([*fixed, tokens_in, tokens_out, size, *extra.values()])
 
 
 def base_args(files: dict[str, Path]) -> list[str]:
@@ -276,3 +305,79 @@ def test_subprocess_runs_without_importing_torch(tmp_path: Path) -> None:
     }
     assert "pandas" in imported  # the check sees real imports
     assert not any(name == "torch" or name.startswith("torch.") for name in imported)
+
+
+def test_split_rows_share_the_whole_cost_from_one_benchmark_row(tmp_path: Path) -> None:
+    files = write_inputs(tmp_path)
+    # Batch 1 is cheapest per input token on its prefill share (0.01 of 1.01 s for 100 tokens),
+    # batch 2 per output token (1.1 s for 100 tokens): batch 2 sets the output-token floor, so
+    # both split rows take its prefill : decode = 0.5 : 0.6.
+    write_text_rows(files["run"], [(1, 1.01, 0.01, 1.0, 100, 50), (2, 1.1, 0.5, 0.6, 200, 100)])
+    result = invoke([*base_args(files), *floor_args(files), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout))
+    day1 = table[table["period_start"] == "2026-11-01T00:00:00+00:00"]
+    split = day1[day1["split"] == "benchmark"].set_index("unit")
+    assert sorted(split.index) == ["input_token", "output_token"]
+    allocated = (split["cost_per_unit_usd"] * split["units"]).sum()
+    assert allocated == pytest.approx(day1["cost_usd"].iloc[0]) == pytest.approx(12.0)
+    assert list(split["floor_batch_size"]) == [2, 2]
+    assert split.loc["input_token", "cost_per_unit_usd"] == pytest.approx(12.0 * 5 / 11 / 100_000)
+    assert split.loc["input_token", "floor_cost_per_unit_usd"] == pytest.approx(0.0005 / 200)
+    assert split.loc["output_token", "floor_cost_per_unit_usd"] == pytest.approx(0.0006 / 100)
+
+
+@pytest.mark.parametrize("spelling", ["L4", "l4", "NVIDIA L4"])
+def test_gpu_option_takes_any_spelling_of_a_known_gpu(tmp_path: Path, spelling: str) -> None:
+    files = write_inputs(tmp_path)
+    card = files["card"].read_text(encoding="utf-8").replace("gpu: A10G", "gpu: L4")
+    files["card"].write_text(card, encoding="utf-8")
+    forced = invoke([*base_args(files), *floor_args(files), "--gpu", spelling, "--format", "csv"])
+    assert forced.exit_code == 0, forced.output
+    table = pd.read_csv(io.StringIO(forced.stdout)).set_index(["period_start", "unit", "split"])
+    row = table.loc[("2026-11-01T00:00:00+00:00", "request", "whole")]
+    assert row["floor_cost_per_unit_usd"] == pytest.approx(0.0005)
+
+
+def test_an_unknown_gpu_is_refused(tmp_path: Path) -> None:
+    files = write_inputs(tmp_path)
+    for extra in (floor_args(files), []):
+        result = CliRunner().invoke(main, [*base_args(files), *extra, "--gpu", "bogus"])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("Error: --gpu 'bogus': unknown GPU (known: ")
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("which", ["bill", "requests"])
+@pytest.mark.parametrize("damage", ["truncated", "not gzip"])
+def test_a_broken_gzip_input_is_one_line_naming_it(tmp_path: Path, which: str, damage: str) -> None:
+    files = write_inputs(tmp_path)
+    source = files[which]
+    broken = source.with_name(source.name + ".gz")
+    data = gzip.compress(source.read_bytes())
+    broken.write_bytes(data[: len(data) // 2] if damage == "truncated" else source.read_bytes())
+    files[which] = broken
+    result = CliRunner().invoke(main, base_args(files))
+    assert result.exit_code == 2, result.output
+    what = "bill" if which == "bill" else "request log"
+    assert result.stderr.startswith(f"Error: {what} {broken}: not a readable gzip file (")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_floor_of_owned_hardware_takes_the_power_limit_from_run_json(tmp_path: Path) -> None:
+    files = write_inputs(tmp_path)
+    run = files["run"]
+    meta = {"run_id": "run-1", "device": {"power_limit_w": 300.0}}
+    (run / "run.json").write_text(json.dumps(meta), encoding="utf-8")
+    # The per-row power limit is empty (rows written before it was recorded per row).
+    write_text_rows(run, [(4, 2.0, 0.5, 1.5, 400, 200)], power_limit_w="")
+    card = tmp_path / "owned.yaml"
+    card.write_text(OWNED_CARD, encoding="utf-8")
+    args = [*base_args(files), "--run", str(run), "--ratecard", str(card), "--plan", "owned"]
+    result = invoke([*args, "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout)).set_index(["period_start", "unit", "split"])
+    row = table.loc[("2026-11-01T00:00:00+00:00", "request", "whole")]
+    # Batch of 4: 2.0 s × $0.0005 + 300 W × 2.0 s × PUE 1.5 = 900 J at $0.10/kWh.
+    batch_cost_usd = 2.0 * 0.0005 + 900 / 3.6e6 * 0.10
+    assert row["floor_cost_per_unit_usd"] == pytest.approx(batch_cost_usd / 4)

@@ -90,3 +90,26 @@ def test_requests_without_a_bill_show_no_cost(tmp_path: Path) -> None:
     assert list(nov1["inferences"]) == [0] and nov1["cost_per_unit_usd"].isna().all()
     assert nov2["cost_usd"].isna().all() and nov2["cost_per_unit_usd"].isna().all()
     assert set(nov2["instance"]) == {"all"} and nov2["units"].max() == 5
+
+
+def test_unnamed_requests_leave_every_group_without_unit_costs(tmp_path: Path) -> None:
+    # Nov 1: g5 $5, g6 $8; one request names g5, one g6, one names no instance (either served it).
+    records = [
+        {"timestamp": "2026-11-01T08:00:00Z", "workload": "text", "output_tokens": 10, **named}
+        for named in ({"instance": "g5.xlarge"}, {"instance": "g6.xlarge"}, {})
+    ]
+    result = reconcile(
+        bills([(NOV1, "g5.xlarge", 5.0), (NOV1, "g6.xlarge", 8.0)]),
+        requests(tmp_path, records),
+        "day",
+    )
+    table = result.table
+    groups = table[table["instance"] != "all"]
+    assert list(groups["instance"]) == ["g5.xlarge", "g6.xlarge"]
+    assert list(groups["cost_usd"]) == [5.0, 8.0]
+    assert groups["inferences"].isna().all() and groups["units"].isna().all()
+    assert groups["cost_per_unit_usd"].isna().all()
+    total = table[table["instance"] == "all"].set_index("unit")
+    assert total.loc["request", "inferences"] == 3
+    assert total.loc["request", "cost_per_unit_usd"] == pytest.approx(13 / 3)
+    assert total.loc["output_token", "cost_per_unit_usd"] == pytest.approx(13 / 30)

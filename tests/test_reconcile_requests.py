@@ -179,6 +179,47 @@ def test_bad_lines_are_counted_with_line_numbers_then_skipped_or_fatal(tmp_path:
         read_requests(path, "day", strict=True)
 
 
+def test_lists_objects_and_booleans_are_bad_lines_not_a_crash(tmp_path: Path) -> None:
+    records = [
+        LINES[0],
+        {**LINES[1], "workload": ["text"]},
+        {**LINES[2], "instance": {"a": 1}},
+        {**LINES[1], "status": True},
+        {**LINES[2], "output_tokens": True},
+        {**LINES[1], "timestamp": True},
+        {**LINES[3], "instance": 42},  # a number is read as text
+    ]
+    path = write_jsonl(tmp_path / "log.jsonl", records)
+    for chunk_rows in (2, 100):
+        result = read_requests(path, "day", chunk_rows=chunk_rows)
+        assert result.bad_lines.counts == {
+            "no readable timestamp": 1,
+            "workload not text": 1,
+            "instance not text": 1,
+            "status not text": 1,
+            "output_tokens not a number >= 0": 1,
+        }
+        assert result.bad_lines.examples["output_tokens not a number >= 0"] == [5]
+        assert by_day(result) == {
+            "2026-11-01": (1, 0, 100.0, 10.0),
+            "2026-11-02": (1, 0, 400.0, 40.0),
+        }
+        assert set(result.counts["instance"]) == {"", "42"}
+    with pytest.raises(BadInput, match=r"workload not text \(line 2\).*--strict"):
+        read_requests(path, "day", strict=True)
+
+
+def test_csv_text_columns_stay_text_and_a_boolean_count_is_refused(tmp_path: Path) -> None:
+    records = [{**LINES[0], "status": "true", "instance": "007"}, {**LINES[2], "status": "false"}]
+    result = read_requests(write_csv(tmp_path / "log.csv", records), "day")
+    assert result.bad_lines.total == 0
+    assert set(result.counts["instance"]) == {"007", ""}
+    assert int(result.counts["errors"].sum()) == 2  # "true" and "false" are not "ok"
+    flags = [{**LINES[0], "output_tokens": "true"}, {**LINES[2], "output_tokens": "false"}]
+    refused = read_requests(write_csv(tmp_path / "flags.csv", flags), "day")
+    assert refused.bad_lines.counts == {"output_tokens not a number >= 0": 2}
+
+
 def test_workload_filter_units_never_given_stay_empty(tmp_path: Path) -> None:
     records = [*LINES, {"timestamp": "2026-11-01T10:00:00Z", "workload": "image", "images": 2}]
     result = read_requests(write_jsonl(tmp_path / "log.jsonl", records), "month", workload="image")

@@ -11,6 +11,7 @@ import click
 
 from harness.cli.options import (
     FORMAT,
+    gpu_key,
     gpu_option,
     instance_option,
     output_option,
@@ -106,6 +107,7 @@ def reconcile(
 
     checked_period = check_period(period)
     tag_filters = [TagFilter.parse(t) for t in tags]
+    floor_gpu = gpu_key(gpu)
     for path in bills:
         require_file(path, "bill")
     require_file(requests_path, "request log")
@@ -143,7 +145,7 @@ def reconcile(
             bill_totals,
             instance_ref or (loaded_scenario.instance if loaded_scenario else None),
             plan or (loaded_scenario.plan if loaded_scenario else None) or "on_demand",
-            gpu,
+            floor_gpu,
             ratecard_files,
         )
         for note in floor_notes:

@@ -175,7 +175,7 @@ def read_bills(
     rows_read = rows_kept = 0
     for path in paths:
         require_file(path, "bill")
-        with open_text(path, progress) as (fh, counter):
+        with open_text(path, "bill", progress) as (fh, counter):
             try:
                 header = list(pd.read_csv(fh, nrows=0).columns)
             except (ValueError, UnicodeDecodeError) as err:

@@ -3,10 +3,12 @@
 A period's bill rows are kept apart by resource group (instance type, else resource id). The
 requests of a period go to a group when a line names that instance type, or when the period has
 just that one group; a row `instance = "all"` then carries the period's whole cost and all its
-requests whenever the period has several groups or requests no group could claim. Every unit row
-of a group divides the group's whole cost by that unit's count (cost per request, per output
-token, ...); with a benchmark, text also gets `split = "benchmark"` rows that give input and
-output tokens the prefill : decode share of the cost.
+requests whenever the period has several groups or requests no group could claim. When some
+lines of a period with several groups name no instance, no group's share of the work is known,
+and the group rows show only their cost. Every unit row of a group divides the group's whole
+cost by that unit's count (cost per request, per output token, ...); with a benchmark, text also
+gets `split = "benchmark"` rows that give input and output tokens the prefill : decode share of
+the cost, both from the benchmark row of the output-token floor.
 """
 
 from __future__ import annotations
@@ -120,6 +122,10 @@ def _carriers(
         if len(groups) == 1:
             only = next(iter(groups))
             claimed[only] = requests[(named == only) | (named == "")]
+        elif (named == "").any():
+            # Any group may have served the lines naming none: a group's own lines would be only
+            # part of its work, so its cost per unit would be overstated. The `all` row has them.
+            claimed = {}
         taken = sum(len(frame) for frame in claimed.values())
         requests_left = requests if taken < len(requests) else None
     for label in sorted(groups):
@@ -202,10 +208,11 @@ def _unit_row(
     actual = cost / count if count > 0 and cost == cost else NAN
     row = {**common, "unit": unit, "units": count, "split": split, "cost_per_unit_usd": actual}
     floor = floors.lookup(floor_key, workload, unit, split) if floors and floor_key else None
-    if floor is not None and actual == actual and actual > 0:
-        utilization = float(floor["floor_cost_per_unit_usd"]) / actual
+    floor_cost = float(floor["floor_cost_per_unit_usd"]) if floor is not None else NAN
+    if floor is not None and floor_cost == floor_cost and actual == actual and actual > 0:
+        utilization = floor_cost / actual
         row.update(
-            floor_cost_per_unit_usd=float(floor["floor_cost_per_unit_usd"]),
+            floor_cost_per_unit_usd=floor_cost,
             implied_utilization=utilization,
             # Above 1 the bill is below the floor (a cheaper plan than the card's): no idle.
             idle_cost_usd=cost * max(0.0, 1.0 - utilization),

@@ -4,7 +4,8 @@ From a run's `ok` rows and a rate-card instance: the batch cost (harness.money's
 utilisation 1.0) divided by the units the batch served. The floor for each unit is the best
 (lowest-cost) row of the run: the batch size at which the instance is cheapest per unit.
 Text also gets the benchmark's split rows: input tokens carry the prefill share of the batch
-cost, output tokens the decode share.
+cost, output tokens the decode share. Both shares come from one row, the one that sets the
+output-token floor, so that they add up to the whole cost.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def find_instance(cards: RateCards, name: str) -> Instance | None:
 def benchmark_floors(
     run: RunRecord, instances: Sequence[Instance], plan: str, gpu: str | None = None
 ) -> pd.DataFrame:
-    """Per instance × workload × unit × split: the lowest cost per unit over the run's rows.
+    """Per instance × workload × unit: the lowest cost per unit over the run's rows (split
+    `whole`); for text, the split rows of the row that sets the output-token floor.
 
     Rows are priced on instances with the GPU they were measured on (`gpu` overrides it)."""
     import numpy as np
@@ -92,10 +94,11 @@ def benchmark_floors(
 
     from harness.money.cost import batch_costs
     from harness.money.scenario_cost import calls_per_batch
+    from harness.runs import measurements_frame
 
     if run.ok_rows().empty:
         raise BadInput(f"run {run.path}: no ok rows, nothing to take a floor from")
-    batch = batch_costs(run.measurements, instances, plans=[plan], gpu=gpu)
+    batch = batch_costs(measurements_frame([run]), instances, plans=[plan], gpu=gpu)
     if batch.empty:
         return pd.DataFrame(columns=list(FLOOR_COLUMNS))
     batch = batch.reset_index(drop=True)
@@ -117,6 +120,7 @@ def benchmark_floors(
                     "floor_cost_per_unit_usd": cost,
                     "floor_batch_size": batch["batch_size"],
                     "cost_share": share,
+                    "batch_row": batch.index,
                 }
             )[rows]
         )
@@ -140,10 +144,31 @@ def benchmark_floors(
                     share,
                 )
     floors = pd.concat(parts, ignore_index=True)
-    floors = floors[np.isfinite(floors["floor_cost_per_unit_usd"].astype(float))]
-    keys = ["instance_key", "workload", "unit", "split"]
-    best = floors.sort_values("floor_cost_per_unit_usd", kind="stable").groupby(keys).head(1)
-    return best.reset_index(drop=True).reindex(columns=list(FLOOR_COLUMNS))
+    cost = floors["floor_cost_per_unit_usd"].astype(float)
+    floors["floor_cost_per_unit_usd"] = cost.where(np.isfinite(cost))
+    whole = floors[(floors["split"] == WHOLE) & floors["floor_cost_per_unit_usd"].notna()]
+    keys = ["instance_key", "workload", "unit"]
+    best = whole.sort_values("floor_cost_per_unit_usd", kind="stable").groupby(keys).head(1)
+    # A share per unit from each unit's own cheapest row would not add up to the whole cost
+    # when the rows differ: both shares come from the row of the output-token floor.
+    decode_units = pd.DataFrame(
+        [
+            (workload, log_unit.unit)
+            for workload in batch["workload"].unique()
+            for log_unit in log_units(str(workload))
+            if log_unit.share == "decode"
+        ],
+        columns=["workload", "unit"],
+    )
+    setters = best.merge(decode_units, on=["workload", "unit"])[
+        ["instance_key", "workload", "batch_row"]
+    ]
+    split = floors[floors["split"] == BENCHMARK_SPLIT].merge(
+        setters, on=["instance_key", "workload", "batch_row"]
+    )
+    split = split[np.isfinite(split["cost_share"].astype(float))]
+    chosen = pd.concat([best, split], ignore_index=True)
+    return chosen.reindex(columns=list(FLOOR_COLUMNS))
 
 
 def run_gpus(run: RunRecord) -> str:

@@ -131,7 +131,7 @@ def _chunks(
     if kind == "sqlite":
         yield from _sqlite_chunks(path, chunk_rows)
         return
-    with open_text(path, progress) as (fh, counter):
+    with open_text(path, "request log", progress) as (fh, counter):
         if kind == "csv":
             yield from _csv_chunks(fh, path, chunk_rows, counter)
         else:
@@ -144,7 +144,9 @@ def _csv_chunks(
     import pandas as pd
 
     try:
-        reader = pd.read_csv(fh, chunksize=chunk_rows, low_memory=False)
+        # Text columns stay text: a CSV cell "true" is no boolean, "007" no number.
+        text = {name: str for name in TEXT_FIELDS if name != "timestamp"}
+        reader = pd.read_csv(fh, chunksize=chunk_rows, low_memory=False, dtype=text)
         first_line = 2  # line 1 is the header
         for chunk in reader:
             if "timestamp" not in chunk.columns:
@@ -243,6 +245,10 @@ def _fold_chunk(
 
     if chunk.empty:
         return None
+    # JSON may put a list, an object or a boolean where text belongs: such a value is no text.
+    not_text = {name: _not_text(chunk[name]) for name in TEXT_FIELDS if name in chunk}
+    if any(wrong.any() for wrong in not_text.values()):
+        chunk = chunk.assign(**{n: chunk[n].mask(w) for n, w in not_text.items() if w.any()})
     stamps = (
         parse_timestamps_ns(chunk["timestamp"])
         if "timestamp" in chunk
@@ -250,6 +256,11 @@ def _fold_chunk(
     )
     ok = stamps != NAT
     bad.add("no readable timestamp", chunk.index[~ok])
+    for name, wrong_type in not_text.items():
+        if name != "timestamp":
+            wrong = ok & wrong_type
+            bad.add(f"{name} not text", chunk.index[wrong])
+            ok &= ~wrong
     frame = pd.DataFrame(index=chunk.index)
     for name in SUM_FIELDS:
         if name in chunk:
@@ -258,6 +269,7 @@ def _fold_chunk(
             given = column.notna()
             if not pd.api.types.is_numeric_dtype(column.dtype):
                 given &= column.astype(str).str.strip() != ""
+            values = values.mask(_is_boolean(column))  # JSON true is no count of 1
             wrong = (ok & given & ~(values >= 0)).to_numpy()
             bad.add(f"{name} not a number >= 0", chunk.index[wrong])
             ok &= ~wrong
@@ -275,6 +287,45 @@ def _fold_chunk(
     if frame.empty:
         return None
     return frame.groupby(list(GROUP_KEYS)).sum(min_count=1)
+
+
+def _is_text(value: Any) -> bool:
+    """Text, a number (read as text: an instance named 42) or missing; not a list, an object or
+    a boolean."""
+    import numpy as np
+
+    if value is None or isinstance(value, str):
+        return True
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _not_text(column: pd.Series) -> np.ndarray:
+    """Where a text column holds something that is not text (see `_is_text`)."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return column.notna().to_numpy()
+    if column.dtype != object:  # strings or numbers only
+        return np.zeros(len(column), dtype=bool)
+    try:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    except TypeError:  # unhashable: a list or an object somewhere in the column
+        return np.array([not _is_text(v) for v in column], dtype=bool)
+    wrong = np.array([not _is_text(u) for u in uniques] + [False], dtype=bool)
+    return wrong[codes]
+
+
+def _is_boolean(column: pd.Series) -> np.ndarray:
+    """Where a unit or measurement column holds a boolean (pandas would count true as 1)."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return column.notna().to_numpy()
+    if column.dtype != object:
+        return np.zeros(len(column), dtype=bool)
+    return np.array([isinstance(v, (bool, np.bool_)) for v in column], dtype=bool)
 
 
 def is_error(status: str) -> bool:

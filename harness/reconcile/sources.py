@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,16 +59,24 @@ class _ByteCounter:
             self._reported = position
 
 
+GZIP_ERRORS: tuple[type[Exception], ...] = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
+"""What reading a corrupt or truncated gzip stream raises (EOFError would read as an abort)."""
+
+
 @contextmanager
 def open_text(
-    path: Path, progress: ProgressFn | None = None
+    path: Path, what: str, progress: ProgressFn | None = None
 ) -> Iterator[tuple[IO[str], _ByteCounter]]:
-    """Open `path` (gzip when it ends in .gz) as UTF-8 text; the counter reports raw bytes read."""
+    """Open `path` (gzip when it ends in .gz) as UTF-8 text; the counter reports raw bytes read.
+    A gzip file that cannot be read to its end raises BadInput naming `what` ("bill") and path."""
     with open(path, "rb") as raw:
         counter = _ByteCounter(raw, progress)
         if path.suffix == ".gz":
-            with gzip.open(raw, "rb") as unzipped:
-                yield io.TextIOWrapper(unzipped, encoding="utf-8", newline=""), counter
+            try:
+                with gzip.open(raw, "rb") as unzipped:
+                    yield io.TextIOWrapper(unzipped, encoding="utf-8", newline=""), counter
+            except GZIP_ERRORS as err:
+                raise BadInput(f"{what} {path}: not a readable gzip file ({err})") from None
         else:
             yield io.TextIOWrapper(raw, encoding="utf-8", newline=""), counter
         counter.update()
