@@ -234,3 +234,47 @@ def test_presets_have_the_real_models_sizes(preset: str, params: int) -> None:
         else:
             model = VitsModel(VitsConfig(**TTS_PRESETS[preset]))
     assert param_count(model) == params
+
+
+def _modules(workload: Any) -> list[torch.nn.Module]:
+    found = [getattr(workload, a, None) for a in ("model", "unet", "vae")]
+    found += list(getattr(workload, "text_encoders", []))
+    encoder = getattr(workload, "encoder", None)
+    found.append(getattr(encoder, "model", None))
+    return [m for m in found if isinstance(m, torch.nn.Module)]
+
+
+@pytest.mark.parametrize("name", ["asr", "tts", "embedding", "image"])
+def test_models_are_built_in_the_run_dtype(name: str) -> None:
+    workload = build(name, dtype="bf16")
+    modules = _modules(workload)
+    assert modules
+    kept = getattr(getattr(workload, "model", None), "duration_predictor", None)
+    kept_ids = {id(p) for p in kept.parameters()} if kept is not None else set()
+    dtypes = {p.dtype for m in modules for p in m.parameters() if id(p) not in kept_ids}
+    assert dtypes == {torch.bfloat16}
+
+
+def test_tts_duration_predictor_stays_fp32_in_bf16_runs() -> None:
+    workload = build("tts", dtype="bf16")
+    predictor = workload.model.duration_predictor
+    assert {p.dtype for p in predictor.parameters()} == {torch.float32}
+    assert workload.model.flow.parameters().__next__().dtype == torch.bfloat16
+    run_iteration(workload, 2)
+    assert workload.units(2)["audio_s"] > 0
+
+
+def test_random_weights_are_made_in_the_run_dtype_not_cast_from_fp32() -> None:
+    from workloads.base import WorkloadContext
+    from workloads.common import load_model
+
+    seen: list[torch.dtype] = []
+
+    def build() -> torch.nn.Module:
+        layer = torch.nn.Linear(4, 4)
+        seen.append(layer.weight.dtype)
+        return layer
+
+    model = load_model(WorkloadContext(preset="tiny", device="cpu", dtype="fp16"), None, build)
+    assert seen == [torch.float16] and model.weight.dtype == torch.float16
+    assert torch.get_default_dtype() == torch.float32

@@ -30,6 +30,7 @@ def build(
     options: Mapping[str, Any] | None = None,
     model_path: Path | None = None,
     seed: int = 0,
+    dtype: str = "fp32",
 ) -> Workload:
     """Resolve settings as `gpucost run` does, check them, and load the model on the CPU."""
     cls = registry.load(name)
@@ -37,7 +38,7 @@ def build(
     ctx = WorkloadContext(
         preset=preset if model_path is None else "local",
         device="cpu",
-        dtype="fp32",
+        dtype=dtype,
         seed=seed,
         model_path=model_path,
     )

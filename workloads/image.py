@@ -30,7 +30,7 @@ import torch
 from harness.errors import BadInput
 from workloads.base import Phase, Stopwatch, Workload, WorkloadContext, WorkloadSettings
 from workloads.base import require_positive as _positive
-from workloads.common import generator, param_count, torch_dtype
+from workloads.common import default_dtype, generator, param_count, torch_dtype
 from workloads.image_presets import (
     PRESETS,
     ImagePreset,
@@ -113,7 +113,8 @@ class ImageWorkload(Workload):
         if self.ctx.model_path is not None:
             self._load_folder(Path(self.ctx.model_path), dtype)
         else:
-            self._build_preset(PRESETS[self.ctx.preset], device)
+            with default_dtype(dtype):
+                self._build_preset(PRESETS[self.ctx.preset], device)
         for module in [*self.text_encoders, self.unet, self.vae]:
             # Plain Module.to: diffusers' override warns on every dtype cast, even with nothing
             # to keep in float32.

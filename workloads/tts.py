@@ -127,6 +127,7 @@ class TtsWorkload(Workload):
         )
         if self.ctx.model_path is not None:
             self.add_blank = _folder_adds_blank(Path(self.ctx.model_path))
+        _duration_predictor_in_fp32(self.model)
         self.model.flow.register_forward_pre_hook(self._mark_encoded)
         if self.ctx.model_path is None:
             self._calibrate_speaking_rate()
@@ -250,3 +251,31 @@ class TtsWorkload(Workload):
     def close(self) -> None:
         self.release()
         self.model = None
+
+
+def _duration_predictor_in_fp32(model: torch.nn.Module) -> None:
+    """Run VITS's stochastic duration predictor in fp32 whatever the run's dtype.
+
+    Its spline flow solves a quadratic whose discriminant rounds below zero in bf16/fp16 almost
+    every call (transformers then raises); serving stacks keep it in fp32 for the same reason.
+    It is a small share of the model's work.
+    """
+    predictor = model.duration_predictor
+    model_dtype = next(model.parameters()).dtype
+    if model_dtype == torch.float32:
+        return
+    predictor.float()
+
+    def to_fp32(module: torch.nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        def cast(value: Any) -> Any:
+            return value.float() if torch.is_tensor(value) and value.is_floating_point() else value
+
+        return tuple(cast(a) for a in args), {k: cast(v) for k, v in kwargs.items()}
+
+    def back(module: torch.nn.Module, args: tuple, kwargs: dict, output: Any) -> Any:
+        if torch.is_tensor(output) and output.is_floating_point():
+            return output.to(model_dtype)
+        return output
+
+    predictor.register_forward_pre_hook(to_fp32, with_kwargs=True)
+    predictor.register_forward_hook(back, with_kwargs=True)
