@@ -100,7 +100,8 @@ def describe_machine() -> dict[str, Any]:
     }
     gpus: dict[str, Any] = {}
     for index in range(torch.cuda.device_count() if cuda else 0):
-        meter = open_meter(f"cuda:{index}")
+        uuid = getattr(torch.cuda.get_device_properties(index), "uuid", None)
+        meter = open_meter(f"cuda:{index}", device_uuid=str(uuid) if uuid else None)
         try:
             info = meter.info
             if info is None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from harness import __version__
 from harness.environment import device_info, host_info, library_versions
-from harness.meters import open_meter
+from harness.errors import MeterError
+from harness.meters import GpuMeter, NullMeter, open_meter
 from harness.meters.monitor import EnergyMonitor
 from harness.meters.sampler import Sampler
 from harness.plan import RunConfig
@@ -26,18 +27,21 @@ def execute_run(
     out: Path,
     command: Sequence[str] = (),
     progress: Progress | None = None,
-    meter=None,
+    meter: GpuMeter | None = None,
 ) -> RunStore:
     """Run the sweep into a new folder under `out`. Raises KeyboardInterrupt after marking the
     run `interrupted`; the rows measured so far stay on disk either way."""
     store = RunStore.create(out)
-    meter = (
-        meter
-        if meter is not None
-        else open_meter(config.device, device_uuid=_cuda_uuid(config.device))
-    )
+    if meter is None:
+        meter = open_meter(config.device, device_uuid=_cuda_uuid(config.device))
     try:
-        info = meter.info
+        try:
+            info = meter.info
+        except MeterError as err:
+            # A driver that cannot even name the device: measure without it, and say why.
+            meter.close()
+            meter = NullMeter(reason=str(err))
+            info = None
         store.write_meta(
             {
                 "run_id": store.run_id,
@@ -57,29 +61,32 @@ def execute_run(
         )
         sampler = Sampler(meter, interval_s=config.sample_interval_s)
         monitor = EnergyMonitor(meter, sampler)
-        started = time.perf_counter()
-        with sampler:
-            idle_w = monitor.measure_idle_power_w(config.idle_power_s) if info else None
-            store.update_meta(idle_power_w=idle_w)
-            sweep = Sweep(
-                config=config,
-                store=store,
-                meter=meter,
-                monitor=monitor,
-                sampler=sampler,
-                progress=progress or SilentProgress(),
-                idle_power_w=idle_w,
-                gpu_name=info.name if info else None,
-                started_perf_s=started,
-            )
-            try:
-                sweep.run()
-            except KeyboardInterrupt:
-                store.update_meta(status="interrupted", finished_at=_now())
-                raise
-            except BaseException:
-                store.update_meta(status="failed", finished_at=_now())
-                raise
+        sweep = Sweep(
+            config=config,
+            store=store,
+            meter=meter,
+            monitor=monitor,
+            sampler=sampler,
+            progress=progress or SilentProgress(),
+            gpu_name=info.name if info else None,
+            started_perf_s=time.perf_counter(),
+        )
+        try:
+            with sampler:
+                try:
+                    if info is not None:
+                        sweep.idle_power_w = monitor.measure_idle_power_w(config.idle_power_s)
+                        store.update_meta(idle_power_w=sweep.idle_power_w)
+                    sweep.run()
+                except KeyboardInterrupt:
+                    store.update_meta(status="interrupted", finished_at=_now())
+                    raise
+                except BaseException:
+                    store.update_meta(status="failed", finished_at=_now())
+                    raise
+        finally:
+            # With the sampler stopped: the samples after the last batch size (teardown).
+            sweep.flush_samples()
         store.update_meta(status="complete", finished_at=_now())
     finally:
         meter.close()

@@ -91,7 +91,10 @@ def resolve_dtype(requested: str | None, device: str) -> str:
     if requested is None:
         if device == "cpu":
             return "fp32"
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        # Ampere (8.x) and newer have bf16 tensor cores; older cards only emulate it, which
+        # `is_bf16_supported()` still reports as supported.
+        major, _ = torch.cuda.get_device_capability(torch.device(device))
+        return "bf16" if major >= 8 else "fp16"
     if requested not in DTYPE_NAMES:
         raise BadInput(f"--dtype {requested!r}: unknown (valid: {', '.join(DTYPE_NAMES)})")
     return requested

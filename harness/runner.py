@@ -86,6 +86,10 @@ class Sweep:
     clock: Callable[[], float] = time.perf_counter
 
     def run(self) -> None:
+        device = torch.device(self.config.device)
+        if device.type == "cuda":
+            # CUDA events record on the current device's stream: make it the measured one.
+            torch.cuda.set_device(device)
         for plan in self.config.workloads:
             self.progress.workload_started(plan)
             self.run_workload(plan)
@@ -116,7 +120,7 @@ class Sweep:
                     self._write_failed(plan, size, "error", _message(err))
                     continue
                 finally:
-                    self._flush_samples()
+                    self.flush_samples()
                 self.store.add_measurement(row, iterations)
                 self.progress.batch_finished(plan, row)
         finally:
@@ -128,24 +132,29 @@ class Sweep:
         self, plan: WorkloadPlan, workload: Workload, batch_size: int, device: torch.device
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         cfg = self.config
-        workload.prepare(batch_size)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
         self.sampler.set_label(plan.name, batch_size)
-        phases = plan.workload_type.phases
-        for _ in range(cfg.warmup):
-            time_iteration(device, phases, workload.run_once)
-        key = f"{plan.name}/{batch_size}"
-        timings: list[IterationTiming] = []
-        self.monitor.begin_window(key)
-        started = self.clock()
         try:
-            while len(timings) < cfg.iterations or (
-                self.clock() - started < cfg.min_duration_s and len(timings) < cfg.max_iterations
-            ):
-                timings.append(time_iteration(device, phases, workload.run_once))
+            workload.prepare(batch_size)
+            if device.type == "cuda":
+                # Empty the cache first: the reserved peak restarts from what is reserved now.
+                free_device_memory(device)
+                torch.cuda.reset_peak_memory_stats(device)
+            phases = plan.workload_type.phases
+            for _ in range(cfg.warmup):
+                time_iteration(device, phases, workload.run_once)
+            key = f"{plan.name}/{batch_size}"
+            timings: list[IterationTiming] = []
+            self.monitor.begin_window(key)
+            started = self.clock()
+            try:
+                while len(timings) < cfg.iterations or (
+                    self.clock() - started < cfg.min_duration_s
+                    and len(timings) < cfg.max_iterations
+                ):
+                    timings.append(time_iteration(device, phases, workload.run_once))
+            finally:
+                window = self.monitor.end_window(key)
         finally:
-            window = self.monitor.end_window(key)
             self.sampler.set_label(None, None)
         timed_s = self.clock() - started
         row = self._summarise(plan, workload, batch_size, timings, window, timed_s, device)
@@ -241,7 +250,7 @@ class Sweep:
         described[plan.name] = workload.describe()
         self.store.update_meta(workloads=described)
 
-    def _flush_samples(self) -> None:
+    def flush_samples(self) -> None:
         rows = []
         for (workload, batch_size), s in self.sampler.drain():
             rows.append(

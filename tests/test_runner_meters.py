@@ -88,3 +88,26 @@ def test_throttling_during_the_window_marks_the_row(test_plugin: Path, tmp_path:
     fake.set_reasons(fake.nvmlClocksEventReasonSwPowerCap)
     rows = read(sweep(tmp_path, fake) / "measurements.csv")
     assert {r["throttled"] for r in rows} == {"True"}
+
+
+def test_a_driver_that_cannot_name_the_gpu_still_gives_a_run(
+    test_plugin: Path, tmp_path: Path
+) -> None:
+    plans = plan_workloads(
+        ["noop"],
+        device="cpu",
+        dtype="fp32",
+        preset=None,
+        model_path=None,
+        batch_sizes=(1,),
+        options={},
+        seed=0,
+        engine="eager",
+    )
+    config = RunConfig(workloads=plans, device="cpu", dtype="fp32", warmup=0, iterations=2)
+    meter = NvmlMeter(0, FakeNvml(lose_gpu_after_calls=0)).open()
+    run = execute_run(config, tmp_path, meter=meter).path
+    (row,) = read(run / "measurements.csv")
+    assert row["status"] == "ok" and row["energy_j"] == "" and row["gpu_name"] == ""
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["status"] == "complete"

@@ -236,9 +236,11 @@ class TextWorkload(Workload):
             )
         self._marker.stopwatch = None
         produced = out.shape[1] - self.settings.input_len
-        if produced != self.settings.output_len:
+        # One logits call per new token; any other count would shift the prefill/decode marks.
+        if produced != self.settings.output_len or self._marker.calls != produced:
             raise RuntimeError(
-                f"generate produced {produced} tokens instead of {self.settings.output_len}"
+                f"generate produced {produced} tokens in {self._marker.calls} steps "
+                f"instead of {self.settings.output_len}"
             )
 
     def units(self, batch_size: int) -> dict[str, float]:
