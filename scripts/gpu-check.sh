@@ -1,41 +1,53 @@
 #!/usr/bin/env bash
 # The GPU check: gpu-marked tests, this machine's ceilings, and a short sweep of every workload on
-# its GPU preset. Everything lands under $OUT (flat, at most a few files); a table prints last.
-# Run from the repository root:  OUT=/tmp/out bash scripts/gpu-check.sh
+# its GPU preset. Everything lands flat under $OUT (a log, a summary, the run folders as one
+# tarball, refreshed after each step so a time-out keeps what finished); a table prints last.
+#
+# From the repository root, on a machine with the project's dependencies (diffusers, pytest and
+# hypothesis included; where they are missing, install wheels carried in .whl with
+# `pip install --no-index --no-deps --target /tmp/site .whl/*.whl` and put /tmp/site on
+# PYTHONPATH together with the checkout):
+#   OUT=/tmp/out bash scripts/gpu-check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$(mktemp -d)}"
 mkdir -p "$OUT"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
-gpucost() { python3 -m harness "$@"; }
+export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD"
 results="$(mktemp -d)/results"
+mkdir -p "$results"
 log="$OUT/gpu-check.log"
 : > "$log"
 step() { echo "== $*" | tee -a "$log"; }
+# gpucost SECONDS ARGS...: one command under a time limit, its output in the log.
+gpucost() {
+  local limit=$1; shift
+  timeout --signal=INT --kill-after=20 "$limit" python3 -m harness "$@" >> "$log" 2>&1
+  local rc=$?
+  echo "exit code: $rc" | tee -a "$log"
+  tar -C "$results" -czf "$OUT/runs.tar.gz" . 2>/dev/null
+  return $rc
+}
 
 step "environment"
-gpucost env >> "$log" 2>&1
+gpucost 60 env
 nvidia-smi --query-gpu=name,driver_version,power.limit,clocks.max.sm --format=csv >> "$log" 2>&1
 
 step "gpu-marked tests"
-if python3 -c "import pytest" 2>/dev/null; then
-  python3 -m pytest -m gpu -q -p no:cacheprovider tests >> "$log" 2>&1
-  echo "gpu tests exit code: $?" | tee -a "$log"
-else
-  echo "pytest is not installed here: carry its wheels in .whl" | tee -a "$log"
-fi
+timeout --kill-after=20 150 python3 -m pytest -m gpu -q -p no:cacheprovider tests >> "$log" 2>&1
+echo "gpu tests exit code: $?" | tee -a "$log"
 
 step "calibrate"
-gpucost calibrate --out "$OUT/calibration.json" >> "$log" 2>&1 || echo "calibrate failed" | tee -a "$log"
+gpucost 60 calibrate --out "$OUT/calibration.json"
 
-step "text (llama-3.2-1b)"
-gpucost run -w text --preset llama-3.2-1b -b 1,8,64 --input-len 128 --output-len 64 \
-  --iterations 5 --warmup 2 --min-duration 2 --out "$results" --no-price >> "$log" 2>&1
-step "other workloads (GPU default presets)"
-gpucost run -w image,asr,tts,embedding,retrieval --iterations 5 --warmup 2 --min-duration 2 \
-  --out "$results" --no-price >> "$log" 2>&1
+step "text (llama-3.2-1b, 128 in / 64 out)"
+gpucost 150 run -w text --preset llama-3.2-1b -b 1,8,64 --input-len 128 --output-len 64 \
+  --iterations 5 --warmup 2 --min-duration 2 --out "$results" --no-price
 
-tar -C "$results" -czf "$OUT/runs.tar.gz" . 2>/dev/null
+step "image, asr, tts, embedding, retrieval (GPU default presets)"
+gpucost 200 run -w image,asr,tts,embedding,retrieval --iterations 5 --warmup 2 --min-duration 2 \
+  --out "$results" --no-price
+
 step "summary"
 python3 - "$results" <<'PY' | tee "$OUT/summary.txt"
 import sys
@@ -52,4 +64,7 @@ cols = ["workload", "preset", "batch_size", "status", "wall_s_p50", "wall_s_cv",
         "idle_power_w", "peak_mem_allocated_bytes", "gpu_util_mean", "throttled", "gpu_name"]
 with pd.option_context("display.width", 250, "display.max_columns", 30):
     print(df[[c for c in cols if c in df.columns]].to_string(index=False))
+errors = df[df["status"] != "ok"]
+for _, row in errors.iterrows():
+    print(f"{row['workload']} batch {row['batch_size']}: {row['status']}: {row['error']}")
 PY
