@@ -104,12 +104,10 @@ def describe_machine() -> dict[str, Any]:
         meter = open_meter(f"cuda:{index}", device_uuid=str(uuid) if uuid else None)
         try:
             info = meter.info
-            if info is None:
-                gpus[f"cuda:{index}_nvml"] = getattr(meter, "reason", None) or "NVML unavailable"
             sample = meter.read_sample()
             gpus[f"cuda:{index}"] = {
                 "name": info.name if info else torch.cuda.get_device_name(index),
-                "nvml": info is not None,
+                "nvml": True if info else (getattr(meter, "reason", None) or "unavailable"),
                 "driver": info.driver_version if info else None,
                 "energy_counter": info.has_energy_counter if info else False,
                 "power_reading": sample.power_w is not None,
@@ -120,7 +118,8 @@ def describe_machine() -> dict[str, Any]:
             }
         finally:
             meter.close()
-    facts["gpus"] = (
-        gpus or "none: CPU runs measure wall time and memory only (no GPU time, energy or power)"
+    facts["gpus"] = gpus or (
+        "none: CPU runs measure wall time and phases only "
+        "(GPU time, energy, power and device memory stay empty)"
     )
     return facts
