@@ -47,6 +47,7 @@ class RunConfig:
     sample_interval_s: float | None = 0.1
     idle_power_s: float = 1.0
     engine: str = "eager"
+    count_flops: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -61,6 +62,7 @@ class RunConfig:
             "sample_interval_s": self.sample_interval_s,
             "idle_power_s": self.idle_power_s,
             "engine": self.engine,
+            "count_flops": self.count_flops,
             "workloads": [w.as_dict() for w in self.workloads],
         }
 

@@ -27,8 +27,10 @@ Encoders (embedding; retrieval's query encoder) with `params`, `hidden_size`, `n
 `vocab_size` and a sequence length s: FLOPs = 2·(P − V·d)·tokens + 4·L·d·s²·sequences
 (bidirectional attention), bytes = (P − V·d)·e (the position table stays in P − V·d: a small
 overcount). Retrieval adds the exact search, 2·rows·dim FLOPs per query and the whole corpus
-read once (`corpus` in run.json). Other workloads (image, asr, tts) get no figures: what run.json
-records of them is not enough to count their work.
+read once (`corpus` in run.json). Other workloads (image, asr, tts) take the FLOPs the runner
+counted in one untimed iteration (`counted_flops`, torch's FlopCounterMode: matrix products,
+convolutions, attention) and get MFU only: no formula gives their least bytes moved.
+`flops_source` says which (`formula` or `counted`).
 
 MFU = FLOPs / wall_s_p50 / peak FLOP/s and MBU = bytes / wall_s_p50 / peak bytes/s, against the
 ceilings `gpucost calibrate` measured when the run carries them (`meta["calibration"]`), else
@@ -53,6 +55,7 @@ DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 EFFICIENCY_COLUMNS = (
     "gpu_key",
     "model_flops",
+    "flops_source",
     "min_bytes",
     "arithmetic_intensity",
     "prefill_flops",
@@ -251,11 +254,13 @@ def _row_efficiency(
 ) -> dict[str, Any]:
     out: dict[str, Any] = dict.fromkeys(EFFICIENCY_COLUMNS)
     out["gpu_key"] = key
-    phases = row_work(row, meta) if row.get("status") == "ok" else None
-    if phases is None:
+    if row.get("status") != "ok":
         return out
+    phases = row_work(row, meta)
+    if phases is None:
+        return _counted_efficiency(out, row, key, calibration)
     total = Work(sum(w.flops for w in phases.values()), sum(w.min_bytes for w in phases.values()))
-    out.update(model_flops=total.flops, min_bytes=total.min_bytes)
+    out.update(model_flops=total.flops, min_bytes=total.min_bytes, flops_source="formula")
     out["arithmetic_intensity"] = total.flops / total.min_bytes if total.min_bytes else None
     for name in ("prefill", "decode"):
         if name in phases:
@@ -276,6 +281,26 @@ def _row_efficiency(
             seconds = number(row.get(f"{name}_s_p50"))
             out[f"{name}_mfu"], out[f"{name}_mbu"] = utilisation(phases[name], seconds, ceiling)
     out["bound"] = bound_of(total, ceiling.flops_per_s, ceiling.bytes_per_s)
+    return out
+
+
+def _counted_efficiency(
+    out: dict[str, Any], row: Mapping[str, Any], key: str | None, calibration: Any
+) -> dict[str, Any]:
+    """MFU from the FLOPs the runner counted, for rows no formula covers."""
+    flops = number(row.get("counted_flops"))
+    if flops is None:
+        return out
+    out.update(model_flops=flops, flops_source="counted")
+    ceiling = ceiling_for(
+        key, str(row.get("dtype")), calibration if isinstance(calibration, Mapping) else None
+    )
+    seconds = number(row.get("wall_s_p50"))
+    if ceiling is None or str(row.get("device", "")).startswith("cpu"):
+        return out
+    out.update(peak_flops_per_s=ceiling.flops_per_s, ceiling_source=ceiling.source)
+    if ceiling.flops_per_s and seconds:
+        out["mfu"] = flops / seconds / ceiling.flops_per_s
     return out
 
 

@@ -7,7 +7,6 @@ propagates after the finished rows are on disk.
 
 from __future__ import annotations
 
-import gc
 import json
 import time
 from collections.abc import Callable
@@ -17,6 +16,8 @@ from typing import Any, Protocol
 import torch
 
 from harness import stats
+from harness.devicemem import free_device_memory, is_out_of_memory
+from harness.flops import count_iteration_flops
 from harness.meters.base import EnergyWindow, GpuMeter, Sample
 from harness.plan import RunConfig, WorkloadPlan
 from harness.stopwatch import IterationTiming, time_iteration
@@ -53,21 +54,6 @@ class LabelledSampler(Protocol):
     def set_label(self, workload: str | None, batch_size: int | None) -> None: ...
 
     def drain(self) -> list[tuple[tuple[str | None, int | None], Sample]]: ...
-
-
-def is_out_of_memory(err: BaseException) -> bool:
-    if isinstance(err, torch.OutOfMemoryError):
-        return True
-    message = str(err).lower()
-    return isinstance(err, RuntimeError) and (
-        "out of memory" in message or "not enough memory" in message
-    )
-
-
-def free_device_memory(device: torch.device) -> None:
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
 
 
 @dataclass
@@ -142,6 +128,7 @@ class Sweep:
             phases = plan.workload_type.phases
             for _ in range(cfg.warmup):
                 time_iteration(device, phases, workload.run_once)
+            counted_flops = count_iteration_flops(workload) if cfg.count_flops else None
             key = f"{plan.name}/{batch_size}"
             timings: list[IterationTiming] = []
             self.monitor.begin_window(key)
@@ -158,6 +145,7 @@ class Sweep:
             self.sampler.set_label(None, None)
         timed_s = self.clock() - started
         row = self._summarise(plan, workload, batch_size, timings, window, timed_s, device)
+        row["counted_flops"] = counted_flops
         iterations = [
             {
                 "workload": plan.name,

@@ -53,6 +53,7 @@ EXTRA_MEASUREMENT_COLUMNS: tuple[str, ...] = (
     "timed_s",
     "engine",
     "settings",
+    "counted_flops",
 )
 """Columns every row has after the core ones; workload phase and setting columns come last."""
 

@@ -196,3 +196,18 @@ def test_encoder_and_search_work_match_a_hand_count(tmp_path) -> None:
     assert search["batch"].flops == encode + 2 * 10_000 * 32 * 4
     assert search["batch"].min_bytes == body * 4 + 1_280_000
     assert row_work({**row, "workload": "image"}, meta) is None
+
+
+def test_workloads_without_a_formula_take_the_counted_flops(tmp_path) -> None:
+    image = {**text_row(2, 0.5), "workload": "image", "settings": "{}", "counted_flops": 4.0e13}
+    image["prefill_s_p50"] = image["decode_s_p50"] = None
+    rows = [image, {**text_row(2, 0.1), "counted_flops": 1.0}]
+    eff = _efficiency(tmp_path, rows)
+    counted, formula = eff.iloc[0], eff.iloc[1]
+    assert (counted["flops_source"], counted["model_flops"]) == ("counted", 4.0e13)
+    # 4e13 FLOPs in 0.5 s against the H100's 989 TFLOP/s datasheet bf16 peak.
+    assert counted["mfu"] == pytest.approx(4.0e13 / 0.5 / 989e12)
+    assert pd.isna(counted["mbu"]) and pd.isna(counted["min_bytes"])
+    # A row the formula covers keeps the formula, whatever was counted.
+    assert formula["flops_source"] == "formula"
+    assert formula["model_flops"] == 21_348_352 + 19_847_936

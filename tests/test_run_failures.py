@@ -145,3 +145,16 @@ def test_out_that_cannot_be_written(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert f"--out {blocker / 'sub'}: cannot create the folder" in result.output
     assert blocker.read_text() == "not a folder"
+
+
+def test_model_flops_are_counted_in_an_untimed_iteration(test_plugin: Path, tmp_path: Path) -> None:
+    result = invoke(["-w", "flaky", "-b", "1,2", "--out", str(tmp_path / "on")])
+    assert result.exit_code == 0, result.output
+    # flaky multiplies (b, 32, 32) by (32, 32) twice: 2 products × 2·32³ FLOPs × b.
+    counted = [float(r["counted_flops"]) for r in rows_of(tmp_path / "on")]
+    assert counted == [2 * 2 * 32**3 * 1, 2 * 2 * 32**3 * 2]
+    # The count is not a timed iteration: the timed ones are exactly the --iterations asked for.
+    assert [r["iterations"] for r in rows_of(tmp_path / "on")] == ["2", "2"]
+    result = invoke(["-w", "flaky", "-b", "1", "--no-count-flops", "--out", str(tmp_path / "off")])
+    assert result.exit_code == 0, result.output
+    assert [r["counted_flops"] for r in rows_of(tmp_path / "off")] == [""]

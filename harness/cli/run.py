@@ -134,6 +134,12 @@ def _split_names(values: tuple[str, ...]) -> list[str]:
     default=True,
     help="End with the cost and margin table at market prices.",
 )
+@click.option(
+    "--count-flops/--no-count-flops",
+    default=True,
+    show_default=True,
+    help="Count model FLOPs in one extra untimed iteration per batch size (for MFU).",
+)
 def run(**kw: Any) -> None:
     """Measure workloads on this machine and write a new run folder."""
     from harness.cli.run_output import RichProgress, print_summary
@@ -188,6 +194,7 @@ def run(**kw: Any) -> None:
         sample_interval_s=kw["sample_interval"] or None,
         idle_power_s=kw["idle_seconds"],
         engine=kw["engine"],
+        count_flops=kw["count_flops"],
     )
     progress = RichProgress(plans)
     command = ["gpucost", *sys.argv[1:]]
