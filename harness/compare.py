@@ -79,7 +79,10 @@ def load_instances(
     from harness.money import load_ratecards
 
     cards = load_ratecards(extra_files=ratecard_files)
-    return tuple(cards.find(ref) for ref in refs) if refs else cards.instances
+    if not refs:
+        return cards.instances
+    # A repeated --instance names the same choice once.
+    return tuple(cards.find(ref) for ref in dict.fromkeys(refs))
 
 
 def work_signature(row: Any) -> tuple[str, ...]:

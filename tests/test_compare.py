@@ -221,3 +221,12 @@ def test_a_run_folder_without_optional_columns_still_compares(two_gpus, card) ->
     code, out, err = _compare(str(h100), str(l4), "--ratecard", str(card), *ONLY_TEST_CARD)
     assert code == 0, err
     assert "★" in out
+
+
+def test_a_repeated_instance_is_compared_once(two_gpus, card) -> None:
+    h100, l4 = two_gpus
+    base = [str(h100), str(l4), "--ratecard", str(card), "--format", "csv", "--plan", "on_demand"]
+    once = _compare(*base, *ONLY_TEST_CARD)
+    twice = _compare(*base, *ONLY_TEST_CARD, *ONLY_TEST_CARD)
+    assert once[0] == twice[0] == 0
+    assert twice[1] == once[1]
