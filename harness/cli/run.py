@@ -72,7 +72,9 @@ def _split_names(values: tuple[str, ...]) -> list[str]:
 @click.option("--batch-sizes", "-b", default=None, help="Comma-separated batch sizes, e.g. 1,8,32.")
 @click.option("--device", default=None, help="cuda:N or cpu (default: cuda:0 when there is a GPU).")
 @click.option(
-    "--dtype", default=None, help="bf16, fp16 or fp32 (default: bf16 on GPU, fp32 on CPU)."
+    "--dtype",
+    default=None,
+    help="bf16, fp16 or fp32 (default: bf16 on GPUs with bf16 tensor cores, else fp16; fp32 on CPU).",
 )
 @click.option(
     "--out",
