@@ -103,6 +103,8 @@ def resolve_dtype(requested: str | None, device: str) -> str:
 
 
 def parse_batch_sizes(text: str) -> tuple[int, ...]:
+    if not text.strip():
+        raise BadInput("--batch-sizes is empty (give e.g. 1,8,32)")
     sizes = []
     for part in text.split(","):
         part = part.strip()

@@ -100,6 +100,8 @@ def test_two_runs_never_collide(test_plugin: Path, tmp_path: Path) -> None:
         (["-w", "text", "--preset", "sd-1.5"], "unknown preset 'sd-1.5' for workload 'text'"),
         (["-w", "text", "-b", "0"], "batch sizes must be > 0"),
         (["-w", "text", "-b", "1,x"], "'x' is not a whole number"),
+        (["-w", "text", "-b", ""], "--batch-sizes is empty"),
+        (["-w", "text", "--model", __file__], f"--model {__file__}: not a folder"),
         (["-w", "text", "--input-len", "0"], "--input-len must be > 0"),
         (["-w", "text", "--output-len", "-3"], "--output-len must be > 0"),
         (["-w", "text", "--model", "/no/such/folder"], "--model /no/such/folder: no such folder"),

@@ -140,7 +140,8 @@ class Workload(ABC):
                 f"unknown preset {ctx.preset!r} for workload {cls.name!r} (valid: {valid})"
             )
         if ctx.model_path is not None and not Path(ctx.model_path).is_dir():
-            raise BadInput(f"--model {ctx.model_path}: no such folder")
+            what = "not a folder" if Path(ctx.model_path).exists() else "no such folder"
+            raise BadInput(f"--model {ctx.model_path}: {what}")
         if ctx.engine not in cls.engines:
             valid = ", ".join(cls.engines)
             raise BadInput(

@@ -179,7 +179,7 @@ def run(**kw: Any) -> None:
         dtype=dtype,
         preset=kw["preset"],
         model_path=kw["model_path"],
-        batch_sizes=parse_batch_sizes(kw["batch_sizes"]) if kw["batch_sizes"] else None,
+        batch_sizes=None if kw["batch_sizes"] is None else parse_batch_sizes(kw["batch_sizes"]),
         options=settings,
         seed=kw["seed"],
         engine=kw["engine"],
