@@ -105,21 +105,21 @@ class RateCards:
     instances: tuple[Instance, ...]
     files: tuple[CardFile, ...]
 
-    def find(self, ref: str) -> Instance:
-        """An instance by `provider:name`, or BadInput saying what exists."""
+    def find(self, ref: str, option: str = "--instance") -> Instance:
+        """An instance by `provider:name`, or BadInput (naming `option`) saying what exists."""
         provider, sep, name = ref.partition(":")
         if not sep or not provider or not name:
-            raise BadInput(f"--instance {ref!r}: expected PROVIDER:NAME, e.g. aws:g5.xlarge")
+            raise BadInput(f"{option} {ref!r}: expected PROVIDER:NAME, e.g. aws:g5.xlarge")
         for instance in self.instances:
             if instance.provider == provider and instance.name == name:
                 return instance
         if provider not in self.providers():
             raise BadInput(
-                f"--instance {ref!r}: unknown provider {provider!r} "
+                f"{option} {ref!r}: unknown provider {provider!r} "
                 f"(providers: {', '.join(self.providers())})"
             )
         names = ", ".join(i.name for i in self.instances if i.provider == provider)
-        raise BadInput(f"--instance {ref!r}: {provider} has no instance {name!r} (has: {names})")
+        raise BadInput(f"{option} {ref!r}: {provider} has no instance {name!r} (has: {names})")
 
     def providers(self) -> list[str]:
         return sorted({i.provider for i in self.instances})

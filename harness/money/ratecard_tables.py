@@ -53,7 +53,7 @@ def print_card_list(instances: Sequence[Instance], console: Console | None = Non
 def print_card_details(cards: RateCards, name: str, console: Console | None = None) -> None:
     console = make_console(console)
     if ":" in name:
-        instances = [cards.find(name)]
+        instances = [cards.find(name, option="ratecards show")]
     else:
         instances = [i for i in cards.instances if i.provider == name]
         if not instances:
