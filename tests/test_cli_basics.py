@@ -43,7 +43,7 @@ def test_every_listed_command_module_is_importable_or_absent() -> None:
     listed = [
         line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()
     ]
-    assert set(listed) <= set(COMMANDS)
+    assert listed == list(COMMANDS)
 
 
 def test_env_on_a_machine_without_gpu_says_what_is_not_measured() -> None:

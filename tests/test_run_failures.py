@@ -64,7 +64,15 @@ def test_ctrl_c_keeps_finished_rows_and_marks_the_run(test_plugin: Path, tmp_pat
     cmd = [sys.executable, "-m", "harness", "run", "-w", "sleepy", "-b", "1,2", "--out", str(out)]
     cmd += ["--iterations", "3", "--warmup", "0", "--min-duration", "0", "--idle-seconds", "0"]
     cmd += ["-o", "sleep_s=0.2", "--no-price"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A shell's background job starts with Ctrl-C ignored; the child must take it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     # Wait until the first batch size's row is on disk, then press Ctrl-C.
     while time.monotonic() < deadline:
