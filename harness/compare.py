@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
+from harness.money.units import display_scale
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -227,9 +228,9 @@ def _costs(
 
 
 def _check_units(units: Sequence[str]) -> None:
-    from harness.money import UNITS_BY_WORKLOAD
+    from harness.money.units import units_by_workload
 
-    known = sorted({u for names in UNITS_BY_WORKLOAD.values() for u in names})
+    known = sorted({u for names in units_by_workload().values() for u in names})
     for unit in units:
         if unit not in known:
             raise BadInput(f"--unit {unit!r}: unknown unit (units: {', '.join(known)})")
@@ -243,16 +244,6 @@ def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
     return str(value)
-
-
-def display_unit(workload: str, unit: str) -> tuple[int, str]:
-    """(scale, name) a person reads a unit cost in, e.g. (1_000_000, "1M output tokens")."""
-    from harness.money import UNIT_SPECS
-
-    for spec in UNIT_SPECS:
-        if spec.workload == workload and spec.unit == unit:
-            return spec.display_scale, spec.display_name
-    return 1, unit
 
 
 def choice_label(row: Any) -> str:
@@ -273,7 +264,7 @@ def format_table(comparison: Comparison) -> str:
         ["group", "batch_size", "unit", "utilization"], sort=False
     ):
         first = block.iloc[0]
-        scale, unit_name = display_unit(first["workload"], unit)
+        scale, unit_name = display_scale(first["workload"], unit)
         if group != current:
             signature = describe_signature(work_signature(first))
             runs = ", ".join(dict.fromkeys(frame.loc[frame["group"] == group, "run_id"]))

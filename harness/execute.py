@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,11 +18,48 @@ from harness.meters.monitor import EnergyMonitor
 from harness.meters.sampler import Sampler
 from harness.plan import RunConfig
 from harness.runner import Progress, SilentProgress, Sweep
-from harness.store import RunStore
+from harness.store import RunStore, StoreWriteError
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (what containers, systemd, Slurm and Kubernetes send), taken like
+    Ctrl-C: the run is marked `interrupted` and the rows measured so far stay."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextmanager
+def signals_interrupt(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[None]:
+    """Within the block, the first of `signals` raises Interrupted; later ones are ignored
+    while the run is being closed. Only the main thread can take signals: elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = False
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def execute_run(
@@ -28,10 +68,57 @@ def execute_run(
     command: Sequence[str] = (),
     progress: Progress | None = None,
     meter: GpuMeter | None = None,
+    on_created: Callable[[RunStore], None] | None = None,
 ) -> RunStore:
-    """Run the sweep into a new folder under `out`. Raises KeyboardInterrupt after marking the
-    run `interrupted`; the rows measured so far stay on disk either way."""
-    store = RunStore.create(out)
+    """Run the sweep into a new folder under `out`. Raises KeyboardInterrupt (Interrupted for
+    SIGTERM/SIGHUP) after marking the run `interrupted`, and StoreWriteError when a file cannot
+    be written; the rows measured so far stay on disk either way. `on_created` is told the
+    store as soon as its folder exists."""
+    with signals_interrupt():
+        store = RunStore.create(
+            out,
+            {
+                "created_at": _now(),
+                "finished_at": None,
+                "status": "running",
+                "gpucost_version": __version__,
+                "command": list(command),
+                "config": config.as_dict(),
+            },
+        )
+        if on_created is not None:
+            on_created(store)
+        try:
+            _sweep_into(store, config, meter, progress or SilentProgress())
+        except KeyboardInterrupt as err:
+            _close_meta(store, "interrupted", getattr(err, "signum", None))
+            raise
+        except BaseException:
+            _close_meta(store, "failed", None)
+            raise
+        _count_rows(store)
+        store.update_meta(status="complete", finished_at=_now())
+    return store
+
+
+def _count_rows(store: RunStore) -> None:
+    statuses = [str(row.get("status")) for row in store.measurements[: store.rows_kept]]
+    store.meta["rows"] = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
+
+
+def _close_meta(store: RunStore, status: str, signum: int | None) -> None:
+    """Mark how the run ended; a failure to write that (a full disk) must not hide the cause."""
+    _count_rows(store)
+    changes: dict[str, object] = {"status": status, "finished_at": _now()}
+    if signum is not None:
+        changes["stopped_by"] = signal.Signals(signum).name
+    with suppress(StoreWriteError):
+        store.update_meta(**changes)
+
+
+def _sweep_into(
+    store: RunStore, config: RunConfig, meter: GpuMeter | None, progress: Progress
+) -> None:
     if meter is None:
         meter = open_meter(config.device, device_uuid=_cuda_uuid(config.device))
     try:
@@ -42,22 +129,13 @@ def execute_run(
             meter.close()
             meter = NullMeter(reason=str(err))
             info = None
-        store.write_meta(
-            {
-                "run_id": store.run_id,
-                "created_at": _now(),
-                "finished_at": None,
-                "status": "running",
-                "gpucost_version": __version__,
-                "command": list(command),
-                "host": host_info(),
-                "device": device_info(config.device, info),
-                "libraries": library_versions(),
-                "config": config.as_dict(),
-                "workloads": {},
-                "idle_power_w": None,
-                "calibration": None,
-            }
+        store.update_meta(
+            host=host_info(),
+            device=device_info(config.device, info),
+            libraries=library_versions(),
+            workloads={},
+            idle_power_w=None,
+            calibration=None,
         )
         sampler = Sampler(meter, interval_s=config.sample_interval_s)
         monitor = EnergyMonitor(meter, sampler)
@@ -67,30 +145,25 @@ def execute_run(
             meter=meter,
             monitor=monitor,
             sampler=sampler,
-            progress=progress or SilentProgress(),
+            progress=progress,
             gpu_name=info.name if info else None,
             started_perf_s=time.perf_counter(),
         )
         try:
             with sampler:
-                try:
-                    if info is not None:
-                        sweep.idle_power_w = monitor.measure_idle_power_w(config.idle_power_s)
-                        store.update_meta(idle_power_w=sweep.idle_power_w)
-                    sweep.run()
-                except KeyboardInterrupt:
-                    store.update_meta(status="interrupted", finished_at=_now())
-                    raise
-                except BaseException:
-                    store.update_meta(status="failed", finished_at=_now())
-                    raise
-        finally:
-            # With the sampler stopped: the samples after the last batch size (teardown).
-            sweep.flush_samples()
-        store.update_meta(status="complete", finished_at=_now())
+                if info is not None:
+                    sweep.idle_power_w = monitor.measure_idle_power_w(config.idle_power_s)
+                    store.update_meta(idle_power_w=sweep.idle_power_w)
+                sweep.run()
+        except BaseException:
+            # The cause goes on; samples that cannot be written then must not replace it.
+            with suppress(StoreWriteError):
+                sweep.flush_samples()
+            raise
+        # With the sampler stopped: the samples after the last batch size (teardown).
+        sweep.flush_samples()
     finally:
         meter.close()
-    return store
 
 
 def _cuda_uuid(device: str) -> str | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
@@ -48,6 +49,8 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("gpucost.metering")
 
 _UNIT_SET = frozenset(UNIT_FIELDS)
 
@@ -104,8 +107,8 @@ class MeteredRequest:
         meter = self._meter
         self._token = _current.set(self)
         if meter.energy is not None:
-            self._energy_start_mj = meter.energy.energy_mj()
-        self._events = meter._start_gpu_timer()
+            self._energy_start_mj = meter._guarded(meter.energy.energy_mj)
+        self._events = meter._guarded(meter._start_gpu_timer)
         self._start_s = time.time()
         self._t0 = time.perf_counter()
         return self
@@ -113,14 +116,19 @@ class MeteredRequest:
     def __exit__(self, exc_type: type[BaseException] | None, exc: object, tb: object) -> None:
         wall_s = time.perf_counter() - self._t0
         meter = self._meter
-        gpu_s = meter._stop_gpu_timer(self._events)
-        energy_j = None
-        if meter.energy is not None and self._energy_start_mj is not None:
-            end_mj = meter.energy.energy_mj()
-            if end_mj is not None and end_mj >= self._energy_start_mj:
-                energy_j = (end_mj - self._energy_start_mj) / 1000.0
         if self._token is not None:
             _current.reset(self._token)
+        # The inference is done: nothing from here on may raise into the caller's request.
+        meter._guarded(self._record, wall_s, exc_type)
+
+    def _record(self, wall_s: float, exc_type: type[BaseException] | None) -> None:
+        meter = self._meter
+        gpu_s = meter._guarded(meter._stop_gpu_timer, self._events)
+        energy_j = None
+        if meter.energy is not None and self._energy_start_mj is not None:
+            end_mj = meter._guarded(meter.energy.energy_mj)
+            if end_mj is not None and end_mj >= self._energy_start_mj:
+                energy_j = (end_mj - self._energy_start_mj) / 1000.0
         record = RequestRecord(
             timestamp_s=self._start_s,
             workload=self.workload,
@@ -133,7 +141,7 @@ class MeteredRequest:
             instance=meter.instance,
         )
         for sink in meter.sinks:
-            sink.write(record)
+            meter._guarded(sink.write, record)
 
 
 def _checked(counts: Mapping[str, float]) -> dict[str, float]:
@@ -152,7 +160,13 @@ class RequestMeter:
     for when the block exits, which costs nothing when the block already copied its results to
     the host. `energy` is any object with `energy_mj()`. `instance` (e.g. "g5.xlarge") is written
     on every line so reconcile can match requests to a bill's instance type.
+
+    A metering failure (a full disk, a closed log, a meter that stops answering) never raises
+    into the caller: it is counted in `failures` and logged as a warning on the
+    `gpucost.metering` logger (at most once a minute); the request itself goes on.
     """
+
+    warn_every_s = 60.0
 
     def __init__(
         self,
@@ -170,6 +184,25 @@ class RequestMeter:
         self.energy = energy
         self.cuda_device = cuda_device
         self._torch: Any = None
+        self.failures = 0
+        self._last_warning = -float("inf")
+
+    def _guarded(self, call: Callable[..., Any], *args: Any) -> Any:
+        """`call(*args)`, or None (counted and warned) when it raises."""
+        try:
+            return call(*args)
+        except Exception as err:
+            self.failures += 1
+            now = time.monotonic()
+            if now - self._last_warning >= self.warn_every_s:
+                self._last_warning = now
+                log.warning(
+                    "request metering failed (%s: %s); the request went on, %d failure(s) so far",
+                    type(err).__name__,
+                    err,
+                    self.failures,
+                )
+            return None
 
     def request(self, workload: str | None = None) -> MeteredRequest:
         return MeteredRequest(self, self.workload if workload is None else workload)
@@ -231,11 +264,11 @@ class RequestMeter:
 
     def flush(self) -> None:
         for sink in self.sinks:
-            sink.flush()
+            self._guarded(sink.flush)
 
     def close(self) -> None:
         for sink in self.sinks:
-            sink.close()
+            self._guarded(sink.close)
 
     def __enter__(self) -> RequestMeter:
         return self

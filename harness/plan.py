@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,52 @@ from workloads import registry
 from workloads.base import Workload, WorkloadContext, WorkloadSettings
 
 DTYPE_NAMES = ("bf16", "fp16", "fp32")
+
+MAX_BATCH_SIZE = 1 << 20
+"""Larger batch sizes are refused up front: they only ever end as `oom` or `error` rows."""
+MAX_SEED = (1 << 32) - 1
+UNSTABLE_CV = 0.10
+"""A row whose per-iteration wall-time CV (stdev / mean) is above this is flagged `unstable`:
+its cost moves with the noise of the machine, not with the workload."""
+DEFAULT_THREADS = 1
+"""torch's CPU threads by default: one thread is the least noisy on a shared or busy machine and
+the same on every machine; give `--threads N` to measure what N cores serve on a CPU instance."""
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, not the whole machine)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+# field: (option, kind, low, high); a float must also be finite. None: no bound.
+_LIMITS: dict[str, tuple[str, type, float | None, float | None]] = {
+    "seed": ("--seed", int, 0, MAX_SEED),
+    "warmup": ("--warmup", int, 0, 100_000),
+    "iterations": ("--iterations", int, 1, 1_000_000),
+    "min_duration_s": ("--min-duration", float, 0, 3600),
+    "max_iterations": ("--max-iterations", int, 1, 1_000_000),
+    "sample_interval_s": ("--sample-interval", float, 0.01, 3600),
+    "idle_power_s": ("--idle-seconds", float, 0, 3600),
+    "threads": ("--threads", int, 1, None),
+    "unstable_cv": ("unstable_cv", float, 0, None),
+}
+
+
+def check_number(option: str, value: Any, kind: type, low: float | None, high: float | None) -> None:
+    """BadInput naming `option` unless `value` is a finite `kind` within [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadInput(f"{option} must be a number (got {type(value).__name__})")
+    if kind is int and not isinstance(value, int):
+        raise BadInput(f"{option} must be a whole number (got {value})")
+    if not math.isfinite(value):
+        raise BadInput(f"{option} must be a finite number (got {value})")
+    if low is not None and value < low:
+        raise BadInput(f"{option} must be >= {low} (got {value})")
+    if high is not None and value > high:
+        raise BadInput(f"{option} must be <= {high} (got {value})")
 
 
 @dataclass(frozen=True)
@@ -48,7 +96,28 @@ class RunConfig:
     idle_power_s: float = 1.0
     engine: str = "eager"
     count_flops: bool = True
+    threads: int = DEFAULT_THREADS
+    unstable_cv: float = UNSTABLE_CV
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse what cannot run, here, so a library caller meets the CLI's checks too and
+        nothing is created before they pass."""
+        for name, (option, kind, low, high) in _LIMITS.items():
+            value = getattr(self, name)
+            if value is None and name == "sample_interval_s":
+                continue  # the sampler is off
+            check_number(option, value, kind, low, high)
+        if self.iterations > self.max_iterations:
+            raise BadInput(
+                f"--iterations {self.iterations} is more than --max-iterations "
+                f"{self.max_iterations}"
+            )
+        cpus = available_cpus()
+        if self.threads > cpus:
+            raise BadInput(f"--threads {self.threads}: this process may use {cpus} CPU(s)")
+        if not self.workloads:
+            raise BadInput("no workload to run")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +132,8 @@ class RunConfig:
             "idle_power_s": self.idle_power_s,
             "engine": self.engine,
             "count_flops": self.count_flops,
+            "threads": self.threads,
+            "unstable_cv": self.unstable_cv,
             "workloads": [w.as_dict() for w in self.workloads],
         }
 
@@ -76,6 +147,8 @@ def resolve_device(requested: str | None) -> str:
     except RuntimeError:
         raise BadInput(f"--device {requested!r}: not a device (use cpu, cuda or cuda:N)") from None
     if device.type == "cpu":
+        if device.index not in (None, 0):
+            raise BadInput(f"--device {requested}: the CPU has no device index (use cpu)")
         return "cpu"
     if device.type != "cuda":
         raise BadInput(f"--device {requested!r}: only cpu and cuda devices are supported")
@@ -114,6 +187,10 @@ def parse_batch_sizes(text: str) -> tuple[int, ...]:
             raise BadInput(f"--batch-sizes {text!r}: {part!r} is not a whole number") from None
         if size <= 0:
             raise BadInput(f"--batch-sizes {text!r}: batch sizes must be > 0 (got {size})")
+        if size > MAX_BATCH_SIZE:
+            raise BadInput(
+                f"--batch-sizes {text!r}: batch sizes must be <= {MAX_BATCH_SIZE} (got {size})"
+            )
         sizes.append(size)
     if not sizes:
         raise BadInput("--batch-sizes is empty")
@@ -133,6 +210,10 @@ def plan_workloads(
     engine: str,
 ) -> tuple[WorkloadPlan, ...]:
     """Resolve each workload's preset, settings and batch sizes, checking each before the run."""
+    if not names:
+        raise BadInput("--workload: no workload name given")
+    if preset is not None and not preset.strip():
+        raise BadInput("--preset is empty (give a preset name)")
     if model_path is not None and len(names) != 1:
         raise BadInput("--model needs exactly one --workload (the folder holds one model)")
     types = [registry.load(name) for name in names]
@@ -154,9 +235,19 @@ def plan_workloads(
             model_path=model_path,
             engine=engine,
         )
+        _check_finite_settings(settings)
         cls.check(settings, ctx)
         sizes = batch_sizes or (
             cls.gpu_default_batch_sizes if on_gpu else cls.cpu_default_batch_sizes
         )
+        for size in sizes:
+            check_number("--batch-sizes", size, int, 1, MAX_BATCH_SIZE)
         plans.append(WorkloadPlan(name, cls, settings, ctx, tuple(sizes)))
     return tuple(plans)
+
+
+def _check_finite_settings(settings: WorkloadSettings) -> None:
+    """A float setting of nan or inf passes every `> 0` check and yields a nonsense row."""
+    for name, value in settings.as_dict().items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BadInput(f"--{name.replace('_', '-')} must be a finite number (got {value})")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
 from harness.gpuspecs import GpuSpec, gpu_spec
-from harness.roofline import Ceiling, Work, bound_of, number, utilisation
+from harness.roofline import Ceiling, Work, bound_of, number, roofline_formula, utilisation
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,7 +102,8 @@ def _project_row(row: dict[str, Any], target: GpuSpec) -> tuple[dict[str, Any] |
             None,
             f"needs {need / 2**30:.1f} GiB, {target.key} has {target.memory_bytes / 2**30:.0f} GiB",
         )
-    names = ("prefill", "decode") if row.get("workload") == "text" else ("batch",)
+    split = roofline_formula(str(row.get("workload"))) == "decoder"
+    names = ("prefill", "decode") if split else ("batch",)
     ratios: dict[str, float] = {}
     bounds: dict[str, str] = {}
     for name in names:

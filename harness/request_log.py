@@ -3,12 +3,15 @@ reads. `harness.metering.RequestMeter` writes them; any serving code may too."""
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -78,28 +81,72 @@ class RequestSink(Protocol):
     def close(self) -> None: ...
 
 
+log = logging.getLogger("gpucost.metering")
+
+
+class WriteFailed(Exception):
+    """A flush wrote only the first `done` items (a full disk, a quota, a locked database)."""
+
+    def __init__(self, done: int, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.done = done
+        self.cause = cause
+
+
 class _BufferedSink:
     """Buffers lines and flushes every `flush_every` lines, when `flush_interval_s` has passed
-    since the last flush (checked on write), and on close. Safe to share between threads."""
+    since the last flush (checked on write), and on close. Safe to share between threads.
 
-    def __init__(self, flush_every: int, flush_interval_s: float) -> None:
-        if flush_every < 1 or flush_interval_s < 0:
-            raise BadInput("flush_every must be >= 1 and flush_interval_s >= 0")
+    A flush that fails (a full disk) keeps the lines not written and retries at the next flush,
+    no sooner than `retry_interval_s` later; it never raises into the caller. Failures are
+    counted (`write_failures`) and logged as warnings on the `gpucost.metering` logger, at most
+    once a minute. Past `max_pending` buffered lines the oldest are dropped and counted
+    (`dropped_lines`), so a disk that stays full cannot take the service's memory."""
+
+    warn_every_s = 60.0
+
+    def __init__(
+        self,
+        flush_every: int,
+        flush_interval_s: float,
+        max_pending: int = 100_000,
+        retry_interval_s: float = 1.0,
+    ) -> None:
+        if flush_every < 1 or flush_interval_s < 0 or max_pending < flush_every:
+            raise BadInput(
+                "flush_every must be >= 1, flush_interval_s >= 0 and max_pending >= flush_every"
+            )
         self._flush_every = flush_every
         self._flush_interval_s = flush_interval_s
+        self._max_pending = max_pending
+        self._retry_interval_s = retry_interval_s
         self._lock = threading.Lock()
         self._buffer: list[Any] = []
         self._last_flush = time.monotonic()
+        self._retry_after = 0.0
+        self._last_warning = -float("inf")
         self._closed = False
+        self.write_failures = 0
+        self.dropped_lines = 0
+
+    @property
+    def pending(self) -> int:
+        """Lines buffered and not yet on disk."""
+        return len(self._buffer)
 
     def _append(self, item: Any) -> None:
         with self._lock:
             if self._closed:
                 raise ValueError("request log is closed")
             self._buffer.append(item)
-            if (
+            if len(self._buffer) > self._max_pending:
+                excess = len(self._buffer) - self._max_pending
+                del self._buffer[:excess]
+                self.dropped_lines += excess
+            now = time.monotonic()
+            if now >= self._retry_after and (
                 len(self._buffer) >= self._flush_every
-                or time.monotonic() - self._last_flush >= self._flush_interval_s
+                or now - self._last_flush >= self._flush_interval_s
             ):
                 self._flush_locked()
 
@@ -113,15 +160,58 @@ class _BufferedSink:
                 return
             try:
                 self._flush_locked()
+                if self._buffer or self._has_partial():
+                    # A line the disk cut short stays cut: it counts as lost too.
+                    self.dropped_lines += len(self._buffer) + int(self._has_partial())
+                    log.error(
+                        "request log %s: %d line(s) could not be written before closing and are "
+                        "lost (%d write failure(s))",
+                        self._name(),
+                        len(self._buffer),
+                        self.write_failures,
+                    )
+                    self._buffer = []
             finally:
                 self._closed = True
-                self._release()
+                with suppress(Exception):
+                    self._release()
 
     def _flush_locked(self) -> None:
-        if self._buffer:
+        if self._buffer or self._has_partial():
             items, self._buffer = self._buffer, []
-            self._write_out(items)
+            try:
+                self._write_out(items)
+            except WriteFailed as failed:
+                self._buffer = items[failed.done :] + self._buffer
+                self._failed(failed.cause)
+                return
+            except Exception as err:  # any other failure: nothing was written
+                self._buffer = items + self._buffer
+                self._failed(err)
+                return
         self._last_flush = time.monotonic()
+
+    def _failed(self, err: BaseException) -> None:
+        self.write_failures += 1
+        now = time.monotonic()
+        self._retry_after = now + self._retry_interval_s
+        if now - self._last_warning >= self.warn_every_s:
+            self._last_warning = now
+            log.warning(
+                "request log %s: cannot write (%s); %d line(s) kept in memory and retried, "
+                "%d dropped so far, %d failure(s)",
+                self._name(),
+                getattr(err, "strerror", None) or err,
+                len(self._buffer),
+                self.dropped_lines,
+                self.write_failures,
+            )
+
+    def _has_partial(self) -> bool:
+        return False
+
+    def _name(self) -> str:
+        return type(self).__name__
 
     def _write_out(self, items: list[Any]) -> None:
         raise NotImplementedError
@@ -138,20 +228,88 @@ class _BufferedSink:
 
 class JsonlSink(_BufferedSink):
     """JSON Lines. Each flush is one append to a file opened with O_APPEND, so several processes
-    may share one log without interleaving lines."""
+    may share one log without interleaving lines.
 
-    def __init__(self, handle: IO[bytes], flush_every: int = 1000, flush_interval_s: float = 5.0):
-        super().__init__(flush_every, flush_interval_s)
+    With `path` given, a log that was rotated away (renamed or removed, as logrotate does) is
+    reopened at `path` before the next flush. A line cut short by a full disk is finished
+    first at the next flush, so a single writer's log never keeps half a line."""
+
+    def __init__(
+        self,
+        handle: IO[bytes],
+        flush_every: int = 1000,
+        flush_interval_s: float = 5.0,
+        path: str | Path | None = None,
+        **limits: Any,
+    ):
+        super().__init__(flush_every, flush_interval_s, **limits)
         self._handle = handle
+        self._path = None if path is None else Path(path)
+        self._partial = b""
+        self._last_error: OSError | None = None
 
     def write(self, record: RequestRecord) -> None:
         self._append(_encode_line(record.log_fields()))
 
+    def _has_partial(self) -> bool:
+        return bool(self._partial)
+
+    def _name(self) -> str:
+        return str(self._path) if self._path is not None else "(jsonl)"
+
+    def _reopen_if_rotated(self) -> None:
+        if self._path is None:
+            return
+        try:
+            on_disk = os.stat(self._path)
+            mine = os.fstat(self._handle.fileno())
+            if (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino):
+                return
+        except FileNotFoundError:
+            pass
+        handle = _open_append(self._path)
+        with suppress(OSError):
+            self._handle.close()
+        self._handle = handle
+        # The rest of a cut line belongs to the old file; a new file starts with whole lines.
+        self._partial = b""
+
     def _write_out(self, items: list[str]) -> None:
-        data = memoryview(("\n".join(items) + "\n").encode("utf-8"))
-        while data:
-            written = self._handle.write(data)
-            data = data[written or 0 :]
+        self._reopen_if_rotated()
+        lines = [(item + "\n").encode("utf-8") for item in items]
+        data = self._partial + b"".join(lines)
+        written = self._write_all(data)
+        if written == len(data):
+            self._partial = b""
+            return
+        # Which lines are whole on disk; the rest of a cut one is written first next time.
+        done, end = 0, len(self._partial)
+        if written < end:
+            self._partial = self._partial[written:]
+            raise WriteFailed(0, self._last_error)
+        for line in lines:
+            if end + len(line) > written:
+                break
+            end += len(line)
+            done += 1
+        cut = written - end
+        self._partial = lines[done][cut:] if cut else b""
+        raise WriteFailed(done + (1 if cut else 0), self._last_error)
+
+    def _write_all(self, data: bytes) -> int:
+        """Write `data` (one O_APPEND write when the disk takes it all); the bytes written."""
+        view = memoryview(data)
+        total = 0
+        while total < len(data):
+            try:
+                written = self._handle.write(view[total:])
+                if not written:
+                    raise OSError(errno.ENOSPC, "nothing was written")
+            except OSError as err:
+                self._last_error = err
+                return total
+            total += written
+        return total
 
     def _release(self) -> None:
         self._handle.close()
@@ -174,9 +332,13 @@ class SqliteSink(_BufferedSink):
     """A `requests` table in SQLite (WAL mode, so a reader can run while the service writes)."""
 
     def __init__(
-        self, connection: sqlite3.Connection, flush_every: int = 1000, flush_interval_s: float = 5.0
+        self,
+        connection: sqlite3.Connection,
+        flush_every: int = 1000,
+        flush_interval_s: float = 5.0,
+        **limits: Any,
     ):
-        super().__init__(flush_every, flush_interval_s)
+        super().__init__(flush_every, flush_interval_s, **limits)
         self._connection = connection
         names = ", ".join(name for name, _ in SQLITE_COLUMNS)
         marks = ", ".join("?" for _ in SQLITE_COLUMNS)
@@ -194,6 +356,11 @@ class SqliteSink(_BufferedSink):
         self._connection.close()
 
 
+def _open_append(path: Path) -> IO[bytes]:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    return os.fdopen(fd, "ab", buffering=0)
+
+
 def open_request_log(
     path: str | Path,
     kind: str | None = None,
@@ -208,8 +375,7 @@ def open_request_log(
             "jsonl" if suffix in JSONL_SUFFIXES else "sqlite" if suffix in SQLITE_SUFFIXES else ""
         )
     if kind == "jsonl":
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        return JsonlSink(os.fdopen(fd, "ab", buffering=0), flush_every, flush_interval_s)
+        return JsonlSink(_open_append(path), flush_every, flush_interval_s, path=path)
     if kind == "sqlite":
         connection = sqlite3.connect(path, check_same_thread=False, timeout=5.0)
         connection.execute("PRAGMA journal_mode=WAL")

@@ -185,6 +185,14 @@ def ceiling_for(
     return Ceiling(flops, bw, source)
 
 
+def roofline_formula(workload: str) -> str | None:
+    """The workload spec's roofline formula; None means MFU/MBU from counted FLOPs only."""
+    from harness.money.units import workload_spec
+
+    spec = workload_spec(workload)
+    return None if spec is None else spec.roofline
+
+
 def row_work(row: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Work] | None:
     """Work of one measurement row: {"prefill", "decode"} for text, {"batch"} for encoders."""
     dtype_bytes = DTYPE_BYTES.get(str(row.get("dtype")))
@@ -195,23 +203,24 @@ def row_work(row: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Work]
     if dtype_bytes is None or batch is None:
         return None
     settings = _settings(row)
-    if workload == "text":
+    formula = roofline_formula(workload)
+    if formula == "decoder":
         shape = DecoderShape.from_architecture(arch)
         s, t = number(settings.get("input_len")), number(settings.get("output_len"))
         if shape is None or s is None or t is None:
             return None
         prefill, decode = text_work(shape, int(batch), int(s), int(t), dtype_bytes)
         return {"prefill": prefill, "decode": decode}
-    if workload == "embedding":
+    if formula == "encoder":
         seq_len, sequences = number(settings.get("seq_len")), number(row.get("sequences"))
-    elif workload == "retrieval":
+    elif formula == "encoder+search":
         seq_len, sequences = number(settings.get("query_len")), number(row.get("queries"))
     else:
         return None
     if seq_len is None or sequences is None:
         return None
     work = encoder_work(arch, sequences, int(seq_len), dtype_bytes)
-    if work is None or workload == "embedding":
+    if work is None or formula == "encoder":
         return None if work is None else {"batch": work}
     search = search_work(recorded.get("corpus") or {}, sequences)
     if search is None:

@@ -76,9 +76,16 @@ class Sweep:
         if device.type == "cuda":
             # CUDA events record on the current device's stream: make it the measured one.
             torch.cuda.set_device(device)
-        for plan in self.config.workloads:
-            self.progress.workload_started(plan)
-            self.run_workload(plan)
+        # Set, never left to torch's default (one per core): on a busy machine that default
+        # makes small models several times slower and their timings noisy.
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(self.config.threads)
+        try:
+            for plan in self.config.workloads:
+                self.progress.workload_started(plan)
+                self.run_workload(plan)
+        finally:
+            torch.set_num_threads(previous_threads)
 
     def run_workload(self, plan: WorkloadPlan) -> None:
         device = torch.device(self.config.device)
@@ -129,6 +136,8 @@ class Sweep:
             for _ in range(cfg.warmup):
                 time_iteration(device, phases, workload.run_once)
             counted_flops = count_iteration_flops(workload) if cfg.count_flops else None
+            compile_s = workload.compile_s()
+            graphs_before = _compiled_graphs() if compile_s is not None else None
             key = f"{plan.name}/{batch_size}"
             timings: list[IterationTiming] = []
             self.monitor.begin_window(key)
@@ -141,11 +150,21 @@ class Sweep:
                     timings.append(time_iteration(device, phases, workload.run_once))
             finally:
                 window = self.monitor.end_window(key)
+            recompiles = _compiled_graphs() - graphs_before if graphs_before is not None else None
         finally:
             self.sampler.set_label(None, None)
         timed_s = self.clock() - started
         row = self._summarise(plan, workload, batch_size, timings, window, timed_s, device)
         row["counted_flops"] = counted_flops
+        row["compile_s"] = compile_s
+        row["recompiles"] = recompiles
+        if recompiles:
+            # The timings include compile time: keep the numbers, but not as a valid row.
+            row["status"] = "error"
+            row["error"] = (
+                f"{recompiles} recompilation(s) inside the timed window: the timings include "
+                "compilation"
+            )
         iterations = [
             {
                 "workload": plan.name,
@@ -194,6 +213,7 @@ class Sweep:
         }
         n = len(timings)
         wall_p50 = stats.percentile(walls, 50)
+        wall_cv = stats.cv(walls)
         row = self._base_row(plan, batch_size)
         row.update(
             status="ok",
@@ -203,7 +223,8 @@ class Sweep:
             wall_s_p50=wall_p50,
             wall_s_p90=stats.percentile(walls, 90),
             wall_s_p99=stats.percentile(walls, 99),
-            wall_s_cv=stats.cv(walls),
+            wall_s_cv=wall_cv,
+            unstable=None if wall_cv is None else wall_cv > self.config.unstable_cv,
             gpu_s_p50=stats.percentile(gpus, 50),
             gpu_s_mean=stats.mean(gpus),
             prefill_s_p50=phases_p50.get("prefill"),
@@ -257,6 +278,13 @@ class Sweep:
                 }
             )
         self.store.append_samples(rows)
+
+
+def _compiled_graphs() -> int:
+    """Graphs torch.compile has built in this process (rises with every compilation)."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
 
 
 def _message(err: BaseException) -> str:

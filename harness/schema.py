@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 MEASUREMENT_COLUMNS: tuple[str, ...] = (
     "run_id",
     "workload",
@@ -41,6 +43,7 @@ MEASUREMENT_COLUMNS: tuple[str, ...] = (
 """Core columns of measurements.csv, in order. Extra columns (phases, settings) follow them."""
 
 EXTRA_MEASUREMENT_COLUMNS: tuple[str, ...] = (
+    "unstable",
     "energy_method",
     "gpu_s_mean",
     "ttft_s_p50",
@@ -52,6 +55,8 @@ EXTRA_MEASUREMENT_COLUMNS: tuple[str, ...] = (
     "warmup_iterations",
     "timed_s",
     "engine",
+    "compile_s",
+    "recompiles",
     "settings",
     "counted_flops",
 )
@@ -96,3 +101,88 @@ SAMPLE_COLUMNS: tuple[str, ...] = (
     "throttled",
 )
 """samples.csv: the background sampler's timeline. t_s is seconds since the run started."""
+
+
+# -- the typed declaration: every results column, its type, unit and whether it may be empty ----
+
+@dataclass(frozen=True)
+class Column:
+    """One measurements.csv column. `kind` is "text", "int", "float" or "bool"; `unit` is the
+    quantity's unit ("s", "J", "W", "bytes", "share", a unit of work, "" for none)."""
+
+    name: str
+    kind: str
+    unit: str = ""
+    nullable: bool = True
+
+
+def _columns(kind: str, unit: str, *names: str, nullable: bool = True) -> tuple[Column, ...]:
+    return tuple(Column(n, kind, unit, nullable) for n in names)
+
+
+_PERCENTILES = ("p50", "p90", "p99")
+
+COLUMNS: tuple[Column, ...] = (
+    *_columns("text", "", "run_id", "workload", nullable=False),
+    *_columns("text", "", "preset", "model", "device", "gpu_name", "dtype"),
+    Column("batch_size", "int", "requests", nullable=False),
+    Column("status", "text", "", nullable=False),
+    Column("error", "text"),
+    Column("iterations", "int"),
+    *_columns("float", "s", "wall_s_mean", "wall_s_p50", "wall_s_p90", "wall_s_p99"),
+    Column("wall_s_cv", "float", "share"),
+    *_columns("float", "s", "gpu_s_p50", "prefill_s_p50", "decode_s_p50"),
+    Column("input_tokens", "float", "tokens"),
+    Column("output_tokens", "float", "tokens"),
+    Column("images", "float", "images"),
+    Column("audio_s", "float", "s"),
+    Column("characters", "float", "characters"),
+    Column("sequences", "float", "sequences"),
+    Column("queries", "float", "queries"),
+    Column("requests", "float", "requests"),
+    Column("energy_j", "float", "J"),
+    *_columns("float", "W", "avg_power_w", "idle_power_w"),
+    *_columns("float", "bytes", "peak_mem_allocated_bytes", "peak_mem_reserved_bytes"),
+    Column("gpu_util_mean", "float", "%"),
+    Column("throttled", "bool"),
+    # after the core columns
+    Column("unstable", "bool"),
+    Column("energy_method", "text"),
+    *_columns("float", "s", "gpu_s_mean", "ttft_s_p50", "tpot_s_p50"),
+    Column("nvml_mem_used_bytes_max", "float", "bytes"),
+    Column("sm_clock_mhz_mean", "float", "MHz"),
+    Column("temperature_c_max", "float", "°C"),
+    Column("power_limit_w", "float", "W"),
+    Column("warmup_iterations", "int"),
+    Column("timed_s", "float", "s"),
+    Column("engine", "text"),
+    Column("compile_s", "float", "s"),
+    Column("recompiles", "int"),
+    Column("settings", "text", "json"),
+    Column("counted_flops", "float", "FLOP"),
+    # rows that are not in-process batches (endpoint, imported and fleet rows)
+    Column("concurrency", "int", "requests"),
+    Column("request_rate", "float", "requests/s"),
+    Column("window_s", "float", "s"),
+    Column("gpus_used", "float", "GPUs"),
+    Column("requests_per_s", "float", "requests/s"),
+    Column("input_tokens_per_s", "float", "tokens/s"),
+    Column("output_tokens_per_s", "float", "tokens/s"),
+    *(Column(f"{m}_s_{p}", "float", "s") for m in ("ttft", "tpot", "itl", "e2e")
+      for p in _PERCENTILES if f"{m}_s_{p}" not in ("ttft_s_p50", "tpot_s_p50")),
+    Column("output_tokens_per_s_per_user", "float", "tokens/s"),
+    Column("error_count", "int", "requests"),
+    Column("error_rate", "float", "share"),
+    Column("max_in_flight", "int", "requests"),
+    Column("length_fields_accepted", "bool"),
+    Column("output_len_honoured", "bool"),
+)  # fmt: skip
+"""Every declared measurements.csv column. Workload phase (`<phase>_s_p50`), settings and
+plugin unit columns may follow; readers parse them as numbers when they look like numbers."""
+
+COLUMN_BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
+
+TEXT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "text")
+"""Read as text even when every value looks like a number (or every cell is empty)."""
+
+NUMBER_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind in ("int", "float"))

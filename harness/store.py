@@ -3,11 +3,15 @@
 `measurements.csv` and `iterations.csv` are rewritten whole (temp file + rename) after each batch
 size, so a reader never sees half a row and columns can grow as workloads add phase columns.
 `samples.csv` has fixed columns and only grows, so it is appended to.
+
+run.json is written first, so a folder never lacks it. A write that fails (a full disk, a quota)
+raises StoreWriteError naming the file; what was on disk before it stays whole.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import math
 import os
@@ -18,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.atomicfile import replace_file
-from harness.errors import BadInput
+from harness.errors import BadInput, GpucostError
 from harness.schema import (
     EXTRA_MEASUREMENT_COLUMNS,
     ITERATION_COLUMNS,
@@ -42,8 +46,56 @@ def _cell(value: Any) -> Any:
     return value
 
 
+class StoreWriteError(GpucostError):
+    """A run folder's file could not be written. The files stay as they were before the write."""
+
+    def __init__(self, path: Path, err: OSError) -> None:
+        self.path = path
+        self.reason = err.strerror or str(err)
+        super().__init__(f"cannot write {path} ({self.reason})")
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    replace_file(path, lambda fh: json.dump(data, fh, indent=2, default=str))
+    text = json.dumps(_finite(data), indent=2, default=str, allow_nan=False)
+    try:
+        replace_file(path, lambda fh: fh.write(text))
+    except OSError as err:
+        # On a full disk the temp file cannot be written, but the file's own blocks can: a
+        # status update (a few bytes more or less) still lands where it does not need new ones.
+        if err.errno not in _FULL or not _rewrite_in_place(path, text.encode("utf-8")):
+            raise
+
+
+def _finite(value: Any) -> Any:
+    """nan and inf are not JSON: they are written as null (not measured)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _rewrite_in_place(path: Path, data: bytes) -> bool:
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        if len(data) > os.fstat(fd).st_blocks * 512:
+            return False
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
@@ -100,24 +152,43 @@ class RunStore:
         self.meta: dict[str, Any] = {}
         self.measurements: list[dict[str, Any]] = []
         self.iterations: list[dict[str, Any]] = []
+        self.rows_kept = 0
+        """Rows in measurements.csv on disk (fewer than `measurements` after a failed write)."""
         self._samples_started = False
 
     @classmethod
-    def create(cls, parent: Path) -> RunStore:
+    def create(cls, parent: Path, meta: Mapping[str, Any] | None = None) -> RunStore:
+        """A new run folder with run.json (`meta` plus the run id) written before anything else."""
         run_id, path = create_run_folder(parent)
         store = cls(path, run_id)
-        write_csv(path / "measurements.csv", MEASUREMENT_COLUMNS + EXTRA_MEASUREMENT_COLUMNS, [])
-        write_csv(path / "iterations.csv", ITERATION_COLUMNS, [])
-        write_csv(path / "samples.csv", SAMPLE_COLUMNS, [])
+        try:
+            store.write_meta({"run_id": run_id, **(meta or {})})
+        except StoreWriteError:
+            path.rmdir()  # never a folder without run.json
+            raise
+        store._write(
+            path / "measurements.csv",
+            write_csv,
+            MEASUREMENT_COLUMNS + EXTRA_MEASUREMENT_COLUMNS,
+            [],
+        )
+        store._write(path / "iterations.csv", write_csv, ITERATION_COLUMNS, [])
+        store._write(path / "samples.csv", write_csv, SAMPLE_COLUMNS, [])
         return store
+
+    def _write(self, path: Path, write: Any, *args: Any) -> None:
+        try:
+            write(path, *args)
+        except OSError as err:
+            raise StoreWriteError(path, err) from None
 
     def write_meta(self, meta: Mapping[str, Any]) -> None:
         self.meta = dict(meta)
-        write_json(self.path / "run.json", self.meta)
+        self._write(self.path / "run.json", write_json, self.meta)
 
     def update_meta(self, **changes: Any) -> None:
         self.meta.update(changes)
-        write_json(self.path / "run.json", self.meta)
+        self._write(self.path / "run.json", write_json, self.meta)
 
     def add_measurement(
         self, row: Mapping[str, Any], iterations: Sequence[Mapping[str, Any]]
@@ -125,25 +196,46 @@ class RunStore:
         self.measurements.append({"run_id": self.run_id, **row})
         self.iterations.extend({"run_id": self.run_id, **it} for it in iterations)
         leading = MEASUREMENT_COLUMNS + EXTRA_MEASUREMENT_COLUMNS
-        write_csv(
+        self._write(
             self.path / "iterations.csv",
+            write_csv,
             ordered_columns(ITERATION_COLUMNS, self.iterations),
             self.iterations,
         )
-        write_csv(
+        self._write(
             self.path / "measurements.csv",
+            write_csv,
             ordered_columns(leading, self.measurements),
             self.measurements,
         )
+        self.rows_kept = len(self.measurements)
 
     def append_samples(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        with open(self.path / "samples.csv", "a", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(SAMPLE_COLUMNS), extrasaction="ignore")
-            for row in rows:
-                writer.writerow(
-                    {k: _cell({"run_id": self.run_id, **row}.get(k)) for k in SAMPLE_COLUMNS}
-                )
-            fh.flush()
-            os.fsync(fh.fileno())
+        path = self.path / "samples.csv"
+        lines = _csv_text(
+            [{k: _cell({"run_id": self.run_id, **row}.get(k)) for k in SAMPLE_COLUMNS} for row in rows]
+        )
+        try:
+            with open(path, "ab") as fh:
+                start = fh.tell()
+                try:
+                    fh.write(lines)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                except OSError:
+                    # Never leave half a sample row: cut the file back to where it was.
+                    fh.truncate(start)
+                    raise
+        except OSError as err:
+            raise StoreWriteError(path, err) from None
+
+
+def _csv_text(rows: Sequence[Mapping[str, Any]]) -> bytes:
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(SAMPLE_COLUMNS), extrasaction="ignore")
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")

@@ -44,9 +44,30 @@ step "text (llama-3.2-1b, 128 in / 64 out)"
 gpucost 150 run -w text --preset llama-3.2-1b -b 1,8,64 --input-len 128 --output-len 64 \
   --iterations 5 --warmup 2 --min-duration 2 --out "$results" --no-price
 
+step "text engines (llama-3.2-1b, bf16, 128 in / 256 out, eager vs compiled, alternating)"
+calibration=()
+[ -f "$OUT/calibration.json" ] && calibration=(--calibration "$OUT/calibration.json")
+timeout --signal=INT --kill-after=20 420 python3 benchmarks/engine_compare.py \
+  --preset llama-3.2-1b --device cuda:0 --dtype bf16 --batch-sizes 1,8,64 \
+  --input-len 128 --output-len 256 --warmup 1 --rounds 3 ${calibration[@]+"${calibration[@]}"} \
+  --json "$OUT/engine_compare.json" 2>> "$log" | tee -a "$log" "$OUT/engine_compare.txt"
+echo "engine compare exit code: ${PIPESTATUS[0]}" | tee -a "$log"
+
 step "image, asr, tts, embedding, retrieval (GPU default presets)"
 gpucost 200 run -w image,asr,tts,embedding,retrieval --iterations 5 --warmup 2 --min-duration 2 \
   --out "$results" --no-price
+
+step "endpoint (transformers serve --continuous-batching, llama-3.2-1b shape, random weights)"
+timeout 120 python3 -c "
+import sys; from pathlib import Path; sys.path.insert(0, '.')
+from tests.endpoint_server import build_tiny_llama
+build_tiny_llama(Path(sys.argv[1]), vocab_size=128256, hidden_size=2048, intermediate_size=8192,
+                 num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8,
+                 max_position_embeddings=4096)
+" /tmp/gpucost-llama-1b-random >> "$log" 2>&1 || echo "endpoint model build failed" | tee -a "$log"
+gpucost 400 run -w text --server transformers --model /tmp/gpucost-llama-1b-random --device cuda:0 \
+  --concurrency 1,8,32 --requests 64 --warmup-requests 4 --input-len 128 --output-len 64 \
+  --gpus 0 --request-timeout 120 --out "$results"
 
 step "summary"
 python3 - "$results" <<'PY' | tee "$OUT/summary.txt"
@@ -61,7 +82,9 @@ if not frames:
 df = pd.concat(frames, ignore_index=True)
 cols = ["workload", "preset", "batch_size", "status", "wall_s_p50", "wall_s_cv", "gpu_s_p50",
         "prefill_s_p50", "decode_s_p50", "energy_j", "energy_method", "avg_power_w",
-        "idle_power_w", "peak_mem_allocated_bytes", "gpu_util_mean", "throttled", "gpu_name"]
+        "idle_power_w", "peak_mem_allocated_bytes", "gpu_util_mean", "throttled", "gpu_name",
+        "concurrency", "window_s", "output_tokens_per_s", "ttft_s_p50", "tpot_s_p50",
+        "error_count"]
 with pd.option_context("display.width", 250, "display.max_columns", 30):
     print(df[[c for c in cols if c in df.columns]].to_string(index=False))
 errors = df[df["status"] != "ok"]

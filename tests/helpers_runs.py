@@ -122,18 +122,19 @@ def text_row(
     batch_size: int = 8,
     wall_s: float = 2.0,
     *,
-    prefill_s: float | None = 0.5,
-    decode_s: float | None = 1.5,
+    prefill_s: float | None = -1.0,
+    decode_s: float | None = -1.0,
     input_len: int = 128,
     output_len: int = 64,
     **values: Any,
 ) -> dict[str, Any]:
+    # By default the phases split the wall time 1 : 3 (a phase never outlasts its iteration).
     return row(
         "text",
         batch_size,
         wall_s,
-        prefill_s_p50=prefill_s,
-        decode_s_p50=decode_s,
+        prefill_s_p50=wall_s * 0.25 if prefill_s == -1.0 else prefill_s,
+        decode_s_p50=wall_s * 0.75 if decode_s == -1.0 else decode_s,
         input_tokens=batch_size * input_len,
         output_tokens=batch_size * output_len,
         requests=batch_size,

@@ -5,12 +5,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-SOURCE = Path(__file__).parent / "plugin_src" / "gpucost_testplugin.py"
+SOURCES = tuple(
+    Path(__file__).parent / "plugin_src" / name
+    for name in ("gpucost_testplugin.py", "gpucost_testplugin_specs.py")
+)
 
 
 def install_test_plugin(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copy(SOURCE, target / SOURCE.name)
+    for source in SOURCES:
+        shutil.copy(source, target / source.name)
     info = target / "gpucost_testplugin-0.1.dist-info"
     info.mkdir(exist_ok=True)
     (info / "METADATA").write_text(
@@ -21,5 +25,8 @@ def install_test_plugin(target: Path) -> Path:
         "noop = gpucost_testplugin:NoopWorkload\n"
         "flaky = gpucost_testplugin:FlakyWorkload\n"
         "sleepy = gpucost_testplugin:SleepyWorkload\n"
+        "frames = gpucost_testplugin:FramesWorkload\n"
+        "[gpucost.workload_specs]\n"
+        "frames = gpucost_testplugin_specs:FRAMES\n"
     )
     return target

@@ -21,8 +21,9 @@ from harness.meters import EnergyMonitor, NullMeter, NvmlMeter
 from harness.plan import RunConfig, WorkloadPlan
 from harness.store import RunStore
 from tests.fakes import FakeNvml
+from tests.plugin_src.gpucost_testplugin import NoopWorkload
 from tests.workload_helpers import RecordingStopwatch, build, run_iteration
-from workloads.base import Stopwatch, Workload, WorkloadContext, WorkloadSettings
+from workloads.base import Stopwatch, WorkloadContext, WorkloadSettings
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -39,12 +40,11 @@ class CountSettings(WorkloadSettings):
     load_error: str = ""
 
 
-class Counting(Workload):
+class Counting(NoopWorkload):
+    """The test plugin's no-op workload, counting its iterations and failing to load on ask."""
+
     name: ClassVar[str] = "counting"
     settings_type = CountSettings
-    presets: ClassVar[dict] = {"tiny": {}}
-    gpu_default_preset = "tiny"
-    unit_columns = ("requests",)
 
     def load(self) -> None:
         if self.settings.load_error == "oom":
@@ -60,9 +60,6 @@ class Counting(Workload):
         self.calls += 1
         if self.settings.sleep_s:
             time.sleep(self.settings.sleep_s)
-
-    def units(self, batch_size: int) -> dict[str, float]:
-        return {"requests": batch_size}
 
     def row_extras(self, batch_size: int) -> dict[str, Any]:
         return {"run_once_calls": self.calls}

@@ -175,7 +175,7 @@ def test_scenario_table_and_csv(run_dir: Path, card: Path) -> None:
     import csv
 
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert {r["unit"] for r in rows} == {"request"} and {r["batch_size"] for r in rows} == {"8"}
+    assert {r["unit"] for r in rows} == {"request"} and {r["batch_size"] for r in rows} == {"1"}
     assert list(rows[0])[: len(PRICED_COLUMNS)] == list(PRICED_COLUMNS)
     assert {r["utilization"] for r in rows} == {"0.6"}  # the scenario's own utilisation
 

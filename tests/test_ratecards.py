@@ -97,7 +97,7 @@ def test_aws_p_family_carries_the_june_2025_caveat() -> None:
 def test_reference_prices_are_carried_exactly() -> None:
     cards = load_ratecards(include_user_dir=False)
     assert cards.find("aws:g5.xlarge").prices_per_hour_usd == {"on_demand": 1.006, "spot": 0.42}
-    assert cards.find("aws:p5.48xlarge").prices_per_hour_usd["on_demand"] == 98.32
+    assert cards.find("aws:p5.48xlarge").prices_per_hour_usd["on_demand"] == 55.04  # after the June 2025 cut
     assert cards.find("lambda:gpu_1x_h100_sxm5").prices_per_hour_usd == {"on_demand": 3.29}
     assert cards.find("azure:Standard_NC40ads_H100_v5").gpu == "H100-NVL-94GB"
     # Nothing reserved is shipped: no sourced figure exists for it.

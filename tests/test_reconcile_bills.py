@@ -195,7 +195,7 @@ def test_focus_prefers_effective_cost_and_converts_offsets_to_utc(tmp_path: Path
     ]
     tags = json.dumps({"Project": "Demo"})
     rows = [
-        # 01:30 at +02:00 is 23:30 UTC on Nov 1.
+        # 01:30 at +02:00 is 23:30 UTC on Nov 1: half of the hour falls on each day.
         [
             "10.0",
             "4.0",
@@ -229,9 +229,10 @@ def test_focus_prefers_effective_cost_and_converts_offsets_to_utc(tmp_path: Path
     ]
     bill = write_csv(tmp_path / "focus.csv", header, rows)
     result = read_bills([bill], "day", [TagFilter("Project", "Demo")])
+    # A charge spanning two report periods is prorated over them by time.
     assert totals(result) == {
-        ("2026-11-01", "g5.xlarge"): 4.0,
-        ("2026-11-02", "g5.xlarge"): 6.0,
+        ("2026-11-01", "g5.xlarge"): 2.0,
+        ("2026-11-02", "g5.xlarge"): 8.0,
         ("2026-11-02", "vol-7"): 3.0,
     }
     assert result.formats[0][1] == "FOCUS"

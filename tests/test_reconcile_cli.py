@@ -229,7 +229,7 @@ def test_table_and_html_report(tmp_path: Path) -> None:
     files = write_inputs(tmp_path)
     result = invoke([*base_args(files), *floor_args(files)])
     assert result.exit_code == 0, result.output
-    assert "1M output_token (benchmark split)" in result.stdout
+    assert "1M output tokens (benchmark split)" in result.stdout
     assert "$240.00" in result.stdout  # $12 / 50,000 output tokens = $240 per 1M
     page = tmp_path / "report.html"
     args = [*base_args(files), *floor_args(files), "--scenario", str(files["scenario"])]

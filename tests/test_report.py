@@ -110,8 +110,10 @@ def test_markdown_report_writes_its_plots_beside_it(gpu_run: Path, tmp_path: Pat
         assert png.read_bytes().startswith(b"\x89PNG")
         assert f"](report_files/{png.name})" in text
     assert EVIL not in text and "&lt;script&gt;" in text
-    assert "| --price | $0.6 |" in text  # the given price replaces the market ones
-    assert "GPT-4o-mini" not in text
+    # The given price replaces the market price of its unit; other units keep theirs.
+    assert "| 1M output tokens | 1 | --price | $0.60 |" in text
+    assert "| 1M output tokens | 1 | GPT-4o-mini" not in text
+    assert "| 1M input tokens | 1 | GPT-4o-mini |" in text
 
 
 def test_cpu_run_report_says_what_was_not_measured(cpu_run: Path, tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ def build(
     model_path: Path | None = None,
     seed: int = 0,
     dtype: str = "fp32",
+    engine: str = "eager",
 ) -> Workload:
     """Resolve settings as `gpucost run` does, check them, and load the model on the CPU."""
     cls = registry.load(name)
@@ -41,6 +42,7 @@ def build(
         dtype=dtype,
         seed=seed,
         model_path=model_path,
+        engine=engine,
     )
     cls.check(settings, ctx)
     workload = cls(settings, ctx)

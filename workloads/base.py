@@ -174,6 +174,12 @@ class Workload(ABC):
         """Figures computed from the summary (TPOT, RTFx, ...), added to the row."""
         return {}
 
+    def compile_s(self) -> float | None:
+        """Seconds the latest `prepare` spent in its first compiled call(s), outside the timed
+        window; None for an engine that compiles nothing. The runner then counts the
+        compilations inside the timed window (`recompiles`)."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """The model and settings as recorded in run.json (after `load`)."""
         return {"preset": self.ctx.preset, "settings": self.settings.as_dict()}

@@ -16,6 +16,7 @@ real weights (and its tokenizer and sentence-transformers pooling choice when pr
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,6 +32,7 @@ from workloads.common import (
     param_count,
     with_architecture,
 )
+from workloads.engines.base import ENGINE_NAMES
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,19 @@ def _local_pooling(path: Path) -> str:
     return "mean"
 
 
+def embed_tokens(
+    model: Any, pooling: str, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> torch.Tensor:
+    """Normalised vectors of token sequences: the transformer, pooling, L2 normalisation."""
+    hidden = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    if pooling == "cls":
+        pooled = hidden[:, 0]
+    else:
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1)
+    return torch.nn.functional.normalize(pooled, dim=-1)
+
+
 class Encoder:
     """A loaded encoder on its device: `embed` gives normalised vectors for token ids."""
 
@@ -114,15 +129,20 @@ class Encoder:
         self.hidden_size = int(model.config.hidden_size)
         self.max_tokens = _max_tokens(model.config)
         self.device = next(model.parameters()).device
+        self._embed: Callable[..., torch.Tensor] = embed_tokens
+        self.compiled: Any = None
+
+    def compile(self) -> None:
+        """Run `embed` through torch.compile from now on (static shapes: one graph per shape)."""
+        from workloads.engines.compiled import CompiledCall
+
+        self.compiled = CompiledCall(embed_tokens, self.device)
+        self._embed = self.compiled
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        if self.pooling == "cls":
-            pooled = hidden[:, 0]
-        else:
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1)
-        return torch.nn.functional.normalize(pooled, dim=-1)
+        vectors = self._embed(self.model, self.pooling, input_ids, attention_mask)
+        # A CUDA graph's output is overwritten by its next replay: hand out a copy.
+        return vectors.clone() if self.compiled is not None else vectors
 
     def token_batch(self, batch_size: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Input ids and attention mask of `batch_size` sequences of exactly `length` tokens."""
@@ -192,6 +212,7 @@ class EncoderWorkload(Workload):
     check against the encoder's limit, the encoder and the batch of token ids."""
 
     presets = ENCODER_PRESETS
+    engines = ENGINE_NAMES
     length_setting: ClassVar[str]
     """The settings field with the tokens per sequence; `--<field>` in messages."""
 
@@ -199,6 +220,8 @@ class EncoderWorkload(Workload):
         super().__init__(settings, ctx)
         self.encoder: Encoder | None = None
         self.inputs: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._compile_s: float | None = None
+        self._compiled_batch: int | None = None
 
     @classmethod
     def sequence_tokens(cls, settings: WorkloadSettings) -> int:
@@ -216,14 +239,53 @@ class EncoderWorkload(Workload):
 
     def load(self) -> None:
         self.encoder = load_encoder(self.ctx)
+        if self.ctx.engine == "compiled":
+            self.encoder.compile()
 
     def prepare(self, batch_size: int) -> None:
         assert self.encoder is not None, "load() first"
         self.inputs = self.encoder.token_batch(batch_size, self.sequence_tokens(self.settings))
+        if self.encoder.compiled is not None and batch_size != self._compiled_batch:
+            self._compile(batch_size)
+
+    def _compile(self, batch_size: int) -> None:
+        """Compile the encoder for this batch's shape, outside the timed window."""
+        from workloads.engines.compiled import first_call_s, reset_compiled
+
+        assert self.encoder is not None and self.inputs is not None
+        if self._compiled_batch is not None:
+            # One graph per batch size: drop the previous one rather than pile up graphs.
+            reset_compiled()
+        self._compiled_batch = None
+        inputs = self.inputs
+        encoder = self.encoder
+
+        def first() -> None:
+            with torch.inference_mode():
+                encoder.embed(*inputs)
+
+        self._compile_s = first_call_s(first, encoder.device, "the encoder")
+        self._compiled_batch = batch_size
+
+    def compile_s(self) -> float | None:
+        return self._compile_s
+
+    def engine_settings(self) -> dict[str, Any]:
+        """How the encoder runs, as recorded in run.json."""
+        compiled = self.encoder.compiled if self.encoder is not None else None
+        if compiled is None:
+            return {"name": "eager", "torch_version": torch.__version__, "compile_mode": None}
+        return {
+            "name": "compiled",
+            "torch_version": torch.__version__,
+            **compiled.settings(),
+            "compiled": "encoder forward + pooling + normalisation",
+        }
 
     def describe(self) -> dict[str, Any]:
         assert self.encoder is not None, "load() first"
-        return with_architecture(super().describe(), self.encoder.describe())
+        described = with_architecture(super().describe(), self.encoder.describe())
+        return {**described, "engine": self.engine_settings()}
 
     def release(self) -> None:
         self.inputs = None
@@ -233,3 +295,8 @@ class EncoderWorkload(Workload):
         if self.encoder is not None:
             self.encoder.close()
         self.encoder = None
+        if self._compiled_batch is not None:
+            from workloads.engines.compiled import reset_compiled
+
+            reset_compiled()
+        self._compiled_batch = None

@@ -4,6 +4,11 @@ Prefill is start → the first token's logits; decode is first → last token's 
 inside the same `generate` call by a logits processor (no second call to subtract). TTFT is the
 prefill time and TPOT = decode / (output_len − 1), the definition vLLM's benchmarks use.
 
+Engines (`--engine`, in `workloads.engines`): `eager` runs transformers' `generate` with its
+dynamic KV cache; `compiled` runs a static KV cache and a `torch.compile`d decode step (CUDA
+graphs on CUDA), compiled per batch size outside the timed window. Both decode greedily with the
+same exact lengths and give the same token ids.
+
 Presets (random weights, real shapes):
 | preset | architecture | params |
 | --- | --- | --- |
@@ -31,6 +36,7 @@ from workloads.base import (
     require_positive,
 )
 from workloads.common import generator, load_local_config, param_count, torch_dtype
+from workloads.engines.base import ENGINE_NAMES, TextEngine
 
 LLAMA3_ROPE = {"rope_type": "llama3", "low_freq_factor": 1.0, "high_freq_factor": 4.0}
 
@@ -106,22 +112,6 @@ class TextSettings(WorkloadSettings):
         require_positive("output_len", self.output_len)
 
 
-class _MarkTokens:
-    """A logits processor that marks the first and the latest token's logits on the stopwatch."""
-
-    def __init__(self) -> None:
-        self.stopwatch: Stopwatch | None = None
-        self.calls = 0
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        if self.stopwatch is not None:
-            if self.calls == 0:
-                self.stopwatch.mark("first_token")
-            self.stopwatch.mark("last_token")
-        self.calls += 1
-        return scores
-
-
 class TextWorkload(Workload):
     name: ClassVar[str] = "text"
     settings_type = TextSettings
@@ -133,6 +123,7 @@ class TextWorkload(Workload):
     gpu_default_batch_sizes = (1, 8, 32)
     cpu_default_batch_sizes = (1, 4)
     unit_columns = ("input_tokens", "output_tokens", "requests")
+    engines = ENGINE_NAMES
     phases = (
         Phase("prefill", "start", "first_token"),
         Phase("decode", "first_token", "last_token"),
@@ -145,8 +136,9 @@ class TextWorkload(Workload):
         self.model: Any = None
         self.config: Any = None
         self.tokenizer: Any = None
-        self.inputs: dict[str, torch.Tensor] = {}
-        self._marker = _MarkTokens()
+        self.engine: TextEngine | None = None
+        self.last_tokens: torch.Tensor | None = None
+        """The new token ids of the latest iteration, (batch, output_len)."""
 
     @classmethod
     def check(cls, settings: WorkloadSettings, ctx: WorkloadContext) -> None:
@@ -188,6 +180,17 @@ class TextWorkload(Workload):
                 self.model = AutoModelForCausalLM.from_config(self.config, dtype=dtype)
         self.config = self.model.config
         self.model.eval()
+        self.engine = self._build_engine()
+
+    def _build_engine(self) -> TextEngine:
+        n_in, n_out = self.settings.input_len, self.settings.output_len
+        if self.ctx.engine == "compiled":
+            from workloads.engines.compiled import CompiledTextEngine
+
+            return CompiledTextEngine(self.model, n_in, n_out)
+        from workloads.engines.eager import EagerTextEngine
+
+        return EagerTextEngine(self.model, n_in, n_out)
 
     def _prompt_ids(self, batch_size: int) -> torch.Tensor:
         n = self.settings.input_len
@@ -205,43 +208,15 @@ class TextWorkload(Workload):
         return ids.to(self.ctx.device)
 
     def prepare(self, batch_size: int) -> None:
-        ids = self._prompt_ids(batch_size)
-        self.inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        assert self.engine is not None, "load() first"
+        self.engine.prepare(self._prompt_ids(batch_size))
 
-    def _generation_config(self) -> Any:
-        from transformers import GenerationConfig
-
-        n = self.settings.output_len
-        # min = max new tokens and no EOS: every run does the same work whatever the weights say.
-        return GenerationConfig(
-            max_new_tokens=n,
-            min_new_tokens=n,
-            do_sample=False,
-            num_beams=1,
-            eos_token_id=None,
-            pad_token_id=0,
-            use_cache=True,
-        )
+    def compile_s(self) -> float | None:
+        return self.engine.compile_s if self.engine is not None else None
 
     def run_once(self, stopwatch: Stopwatch) -> None:
-        from transformers import LogitsProcessorList
-
-        self._marker.stopwatch = stopwatch
-        self._marker.calls = 0
-        with torch.inference_mode():
-            out = self.model.generate(
-                **self.inputs,
-                generation_config=self._generation_config(),
-                logits_processor=LogitsProcessorList([self._marker]),
-            )
-        self._marker.stopwatch = None
-        produced = out.shape[1] - self.settings.input_len
-        # One logits call per new token; any other count would shift the prefill/decode marks.
-        if produced != self.settings.output_len or self._marker.calls != produced:
-            raise RuntimeError(
-                f"generate produced {produced} tokens in {self._marker.calls} steps "
-                f"instead of {self.settings.output_len}"
-            )
+        assert self.engine is not None, "load() first"
+        self.last_tokens = self.engine.generate(stopwatch)
 
     def units(self, batch_size: int) -> dict[str, float]:
         return {
@@ -285,11 +260,17 @@ class TextWorkload(Workload):
             **super().describe(),
             "architecture": self.architecture(),
             "tokenizer": self.tokenizer is not None,
+            "engine": self.engine.settings() if self.engine is not None else None,
         }
 
     def release(self) -> None:
-        self.inputs = {}
+        self.last_tokens = None
+        if self.engine is not None:
+            self.engine.release()
 
     def close(self) -> None:
-        self.inputs = {}
+        self.release()
+        if self.engine is not None:
+            self.engine.close()
+        self.engine = None
         self.model = None

@@ -163,6 +163,19 @@ def _echo_cards(
     click.echo(render_text(lambda console: show(cards, console)), nl=False)
 
 
+@ratecards.command("schema")
+@click.option("--scenario", "kind", flag_value="scenario", help="The scenario file's schema.")
+@click.option("--ratecard", "kind", flag_value="ratecard", default=True,
+              help="The rate card file's schema (default).")  # fmt: skip
+def card_schema(kind: str) -> None:
+    """Print the JSON Schema of a rate card (or scenario) file, for an editor to check YAML."""
+    import json
+
+    from harness.money.file_schemas import json_schema
+
+    click.echo(json.dumps(json_schema(kind), indent=2))
+
+
 @ratecards.command("validate")
 @click.argument("file", type=click.Path(path_type=Path))
 def validate_card(file: Path) -> None:
@@ -177,3 +190,59 @@ def validate_card(file: Path) -> None:
         return
     _, instances = parse_card(data, file)
     click.echo(f"ok: {len(instances)} instances")
+
+
+@ratecards.group("import")
+def import_cards() -> None:
+    """Write a rate card from another tool's price catalog."""
+
+
+@import_cards.command("skypilot")
+@click.option(
+    "--catalog-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder with <cloud>/vms.csv (default: SkyPilot's own cache, ~/.sky/catalogs/v8).",
+)
+@click.option("--cloud", "clouds", default=None, help="Clouds to import, e.g. aws,gcp (default: all found).")
+@click.option("--region", default=None, help="Price every instance in this region (default: its cheapest).")
+@click.option("--include-cpu", is_flag=True, help="Import CPU-only instance types too.")
+@click.option("--as-of", default=None, help="Date of the catalog (default: its file's date).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Card file to write (one cloud), or a folder that gets <cloud>.yaml per cloud.",
+)
+def import_skypilot(
+    catalog_dir: Path | None,
+    clouds: str | None,
+    region: str | None,
+    include_cpu: bool,
+    as_of: str | None,
+    output: Path,
+) -> None:
+    """A validated rate card from SkyPilot's catalog of instance prices."""
+    from harness.errors import BadInput
+    from harness.money import catalog_import as ci
+
+    folder = catalog_dir or ci.default_catalog_dir()
+    found = ci.available_clouds(folder)
+    if not found:
+        raise BadInput(f"--catalog-dir {folder}: no <cloud>/vms.csv there")
+    wanted = [c.strip() for c in clouds.split(",") if c.strip()] if clouds else found
+    for cloud in wanted:
+        if cloud not in found:
+            raise BadInput(f"--cloud {cloud!r}: no {cloud}/vms.csv in {folder} (has: {', '.join(found)})")
+    many = len(wanted) > 1 or output.is_dir()
+    if many:
+        output.mkdir(parents=True, exist_ok=True)
+    for cloud in wanted:
+        result = ci.import_cloud(folder, cloud, region=region, include_cpu=include_cpu, as_of=as_of)
+        target = output / f"{cloud}.yaml" if many else output
+        write_output(target, ci.render_card(result.card))
+        note = f", {result.cpu_only_left_out} CPU-only left out" if result.cpu_only_left_out else ""
+        click.echo(f"wrote {target}: {len(result.card['instances'])} {cloud} instances{note}", err=True)
+        for line in result.skipped:
+            click.echo(f"  not imported: {line}", err=True)

@@ -168,13 +168,16 @@ def plan_filter(plans: tuple[str, ...]) -> tuple[str, ...] | None:
 def candidate_prices(
     texts: tuple[str, ...], ratecard_files: tuple[Path, ...] = ()
 ) -> tuple[CandidatePrice, ...]:
-    """The `--price` values parsed, or the market reference prices when there are none
+    """The `--price` values parsed, with the market reference prices of every other unit
     (the shipped ones, the user's, and any `--ratecard` file holding a `prices:` list)."""
     from harness.money import market_prices, parse_price
+    from harness.money.prices import with_market
 
-    if texts:
-        return tuple(parse_price(t) for t in texts)
-    return tuple(market_prices(ratecard_files))
+    given = tuple(parse_price(t) for t in texts)
+    prices, warnings = with_market(given, tuple(market_prices(ratecard_files)))
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return prices
 
 
 def gpu_key(key: str | None) -> str | None:

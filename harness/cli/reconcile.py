@@ -30,7 +30,16 @@ from harness.errors import BadInput
     multiple=True,
     required=True,
     type=click.Path(path_type=Path),
-    help="Cloud bill: AWS CUR (legacy or 2.0) or FOCUS CSV, .gz allowed (repeatable).",
+    help="Cloud bill: AWS CUR (legacy or 2.0) or FOCUS as CSV, CSV.gz, ZIP or Parquet; a file, "
+    "a folder or a quoted glob of an export's partitions (repeatable).",
+)
+@click.option(
+    "--cost-basis",
+    type=click.Choice(["amortized", "unblended", "billed", "list"]),
+    default="amortized",
+    show_default=True,
+    help="Which cost of the bill: amortized (commitments spread over the usage they cover), "
+    "unblended, billed (as invoiced) or list (public on-demand prices).",
 )
 @click.option(
     "--requests",
@@ -82,6 +91,7 @@ from harness.errors import BadInput
 )
 def reconcile(
     bills: tuple[Path, ...],
+    cost_basis: str,
     requests_path: Path,
     tags: tuple[str, ...],
     period: str,
@@ -108,8 +118,11 @@ def reconcile(
     checked_period = check_period(period)
     tag_filters = [TagFilter.parse(t) for t in tags]
     floor_gpu = gpu_key(gpu)
-    for path in bills:
-        require_file(path, "bill")
+    from harness.reconcile.bill_files import expand
+    from harness.reconcile.bill_formats import check_cost_basis
+
+    basis = check_cost_basis(cost_basis)
+    bill_files = expand(bills)
     require_file(requests_path, "request log")
     if output is not None and not output.parent.is_dir():
         raise BadInput(f"-o {output}: folder {output.parent} does not exist")
@@ -126,9 +139,11 @@ def reconcile(
     elif instance_ref is not None:
         raise BadInput("--instance picks the instance of the floor: give --run too")
 
-    sizes = [p.stat().st_size for p in (*bills, requests_path)]
+    sizes = [p.stat().st_size for p in (*bill_files, requests_path)]
     with _progress(sum(sizes)) as advance:
-        bill_totals = read_bills(bills, checked_period, tag_filters, progress=advance)
+        bill_totals = read_bills(
+            bills, checked_period, tag_filters, progress=advance, cost_basis=basis
+        )
         request_totals = read_requests(
             requests_path, checked_period, strict=strict, progress=advance, workload=workload
         )
@@ -136,6 +151,11 @@ def reconcile(
         click.echo(f"Warning: request log {requests_path} has no lines", err=True)
     if request_totals.bad_lines.total:
         click.echo(f"Warning: {request_totals.bad_lines.describe(requests_path)}", err=True)
+    click.echo(
+        f"Note: cost basis {bill_totals.cost_basis}: {'; '.join(bill_totals.sources)}", err=True
+    )
+    for note in bill_totals.notes:
+        click.echo(f"Note: {note}", err=True)
     floors = None
     if run is not None:
         from harness.reconcile.floor import floor_source
@@ -156,6 +176,7 @@ def reconcile(
     if output is not None and output.suffix.lower() in (".html", ".htm"):
         summary = [
             ("bills", "; ".join(f"{f} ({kind})" for f, kind in bill_totals.formats)),
+            ("cost basis", f"{bill_totals.cost_basis}: {'; '.join(bill_totals.sources)}"),
             ("tags", ", ".join(tags) or "none"),
             ("bill rows kept", f"{bill_totals.rows_kept:,} of {bill_totals.rows_read:,}"),
             (

@@ -33,8 +33,8 @@ __all__ = ["calibrate", "compare", "report"]
 @click.command()
 @RUNS
 @output_option(
-    "Report file: .html (one self-contained page) or .md (PNGs in <name>_files/).",
-    required=True,
+    "Report file: .html (one self-contained page) or .md (PNGs in <name>_files/). "
+    "Default: report.html inside the first RUN folder."
 )
 @price_option()
 @instance_option()
@@ -44,7 +44,7 @@ __all__ = ["calibrate", "compare", "report"]
 @utilization_option(repeatable=False)
 def report(
     runs: tuple[Path, ...],
-    output: Path,
+    output: Path | None,
     price_texts: tuple[str, ...],
     instance_refs: tuple[str, ...],
     ratecard_files: tuple[Path, ...],
@@ -58,6 +58,9 @@ def report(
     from harness.report.sections import ReportOptions, build_report
     from harness.runs import load_runs
 
+    if output is None:
+        # click drops `required` next to a default, so the default is explicit and said aloud.
+        output = default_report_path(runs[0])
     check_output(output)
     check_utilizations((utilization,))
     options = ReportOptions(
@@ -72,6 +75,15 @@ def report(
     click.echo(
         f"wrote {written[-1]}" + (f" and {len(written) - 1} plots" if len(written) > 1 else "")
     )
+
+
+def default_report_path(run: Path) -> Path:
+    """`RUN/report.html`; BadInput when RUN is not a folder (nothing is written then)."""
+    from harness.errors import RunFolderError
+
+    if not run.is_dir():
+        raise RunFolderError(f"{run}: no such run folder (and no -o FILE given)")
+    return run / "report.html"
 
 
 @click.command()

@@ -3,35 +3,40 @@
 from __future__ import annotations
 
 import sys
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import click
 
-from harness.errors import BadInput
+from harness.endpoint.cli import endpoint_options, is_endpoint_run, run_endpoint_command
+from harness.errors import BadInput, GpucostError
 
-SETTING_OPTIONS: tuple[tuple[str, type, str], ...] = (
-    ("input-len", int, "text: prompt tokens per request"),
-    ("output-len", int, "text, asr: generated tokens per request (EOS ignored)"),
-    ("steps", int, "image: denoising steps"),
-    ("height", int, "image: pixels"),
-    ("width", int, "image: pixels"),
-    ("images-per-prompt", int, "image: images generated per prompt"),
-    ("audio-seconds", float, "asr: seconds of audio per request"),
-    ("characters", int, "tts: characters of text per request"),
-    ("seq-len", int, "embedding: tokens per sequence"),
-    ("query-len", int, "retrieval: tokens per query"),
-    ("top-k", int, "retrieval: results per query"),
-    ("corpus-size", int, "retrieval: vectors in the corpus"),
-)
+_KINDS: dict[str, type] = {"int": int, "float": float, "bool": bool}
+
+
+def _declared_options() -> tuple[tuple[str, type, str], ...]:
+    """Every workload spec's own `--NAME` options, the first declaration of a name winning."""
+    from workloads import registry
+
+    found: dict[str, tuple[str, type, str]] = {}
+    for spec in registry.specs().values():
+        for option in spec.options:
+            found.setdefault(option.name, (option.name, _KINDS[option.kind], option.help))
+    return tuple(found.values())
+
+
+SETTING_OPTIONS: tuple[tuple[str, type, str], ...] = _declared_options()
 
 
 def _setting_options(func):
     for name, kind, help_text in reversed(SETTING_OPTIONS):
-        func = click.option(f"--{name}", type=kind, default=None, help=help_text)(func)
-    return click.option(
-        "--guidance/--no-guidance", default=None, help="image: classifier-free guidance"
-    )(func)
+        if kind is bool:
+            flags = f"--{name}/--no-{name}"
+            func = click.option(flags, default=None, help=help_text)(func)
+        else:
+            func = click.option(f"--{name}", type=kind, default=None, help=help_text)(func)
+    return func
 
 
 def _parse_generic(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -119,7 +124,8 @@ def _split_names(values: tuple[str, ...]) -> list[str]:
     "--engine",
     default="eager",
     show_default=True,
-    help="Execution engine (eager; others where a workload offers them).",
+    help="eager, or compiled (text, embedding, retrieval: torch.compile, and a static KV "
+    "cache for text; compiled once per batch size before timing).",
 )
 @_setting_options
 @click.option(
@@ -137,42 +143,55 @@ def _split_names(values: tuple[str, ...]) -> list[str]:
     help="End with the cost and margin table at market prices.",
 )
 @click.option(
+    "--threads",
+    type=int,
+    default=None,
+    help="torch CPU threads (default 1: steadiest timings on a shared machine; give the "
+    "instance's cores to measure what a CPU instance serves).",
+)
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Show every column of the summary (TTFT, TPOT, energy, memory) and full errors.",
+)
+@click.option(
     "--count-flops/--no-count-flops",
     default=True,
     show_default=True,
     help="Count model FLOPs in one extra untimed iteration per batch size (for MFU).",
 )
+@endpoint_options
 def run(**kw: Any) -> None:
-    """Measure workloads on this machine and write a new run folder."""
+    """Measure workloads on this machine (or a live server: --endpoint) into a new run folder."""
+    if is_endpoint_run(kw):
+        run_endpoint_command(kw)
+        return
     from harness.cli.run_output import RichProgress, print_summary
     from harness.execute import execute_run
+    from harness.memory_check import check_memory
     from harness.plan import (
+        DEFAULT_THREADS,
         RunConfig,
         parse_batch_sizes,
         plan_workloads,
         resolve_device,
         resolve_dtype,
     )
+    from harness.store import StoreWriteError
     from workloads import registry
 
-    for name, low in (("iterations", 1), ("warmup", 0), ("max_iterations", 1)):
-        if kw[name] < low:
-            raise BadInput(f"--{name.replace('_', '-')} must be >= {low} (got {kw[name]})")
-    if kw["sample_interval"] < 0:
-        raise BadInput(f"--sample-interval must be >= 0 (got {kw['sample_interval']})")
+    # Every option is checked here, before a folder is made or a model is built.
     device = resolve_device(kw["device"])
     dtype = resolve_dtype(kw["dtype"], device)
-    names = _split_names(kw["workloads"]) or list(registry.available())
+    names = _split_names(kw["workloads"]) if kw["workloads"] else list(registry.available())
     settings = {
         name.replace("-", "_"): kw[name.replace("-", "_")] for name, _, _ in SETTING_OPTIONS
     }
-    settings["guidance"] = kw["guidance"]
     settings.update(_parse_generic(kw["generic"]))
     min_duration = kw["min_duration"]
     if min_duration is None:
         min_duration = 0.2 if device == "cpu" else 2.0
-    if min_duration < 0:
-        raise BadInput(f"--min-duration must be >= 0 (got {min_duration})")
     plans = plan_workloads(
         names,
         device=device,
@@ -197,18 +216,47 @@ def run(**kw: Any) -> None:
         idle_power_s=kw["idle_seconds"],
         engine=kw["engine"],
         count_flops=kw["count_flops"],
+        threads=DEFAULT_THREADS if kw["threads"] is None else kw["threads"],
     )
+    check_memory(plans, device)
     progress = RichProgress(plans)
     command = ["gpucost", *sys.argv[1:]]
+    created: list[Any] = []
     try:
         with progress:
-            store = execute_run(config, kw["out"], command=command, progress=progress)
-    except KeyboardInterrupt:
-        click.echo("Interrupted: the rows measured so far are kept.", err=True)
-        sys.exit(130)
-    print_summary(store.path, store.measurements)
+            store = execute_run(
+                config, kw["out"], command=command, progress=progress, on_created=created.append
+            )
+    except KeyboardInterrupt as err:
+        signum = getattr(err, "signum", None)
+        how = "Interrupted" if signum is None else f"Stopped by {err}"
+        _echo_err(f"{how}: {_kept(created)}")
+        sys.exit(130 if signum is None else 128 + signum)
+    except StoreWriteError as err:
+        raise GpucostError(f"{err}; the run stopped: {_kept(created)}") from None
+    print_summary(
+        store.path, store.measurements, verbose=kw["verbose"], unstable_cv=config.unstable_cv
+    )
+    if not any(row.get("status") == "ok" for row in store.measurements):
+        raise GpucostError(
+            f"no row was measured ok: see the error column of {store.path / 'measurements.csv'}"
+        )
     if kw["show_price"]:
         _print_prices(store.path)
+
+
+def _kept(created: list[Any]) -> str:
+    """Where the run's rows are, in words: the closing line of a run that did not finish."""
+    if not created:
+        return "no run folder was made"
+    store = created[0]
+    n = store.rows_kept
+    return f"{n} row{'s' if n != 1 else ''} kept in {store.path / 'measurements.csv'}"
+
+
+def _echo_err(text: str) -> None:
+    with suppress(OSError):  # the terminal may have gone away with the SIGHUP
+        click.echo(text, err=True)
 
 
 def _print_prices(run_dir: Path) -> None:

@@ -26,11 +26,11 @@ _EXPORTS: dict[str, str] = {
     "CandidatePrice": "prices",
     "market_prices": "prices",
     "parse_price": "prices",
-    "money_text": "prices",
+    "money_text": "formatting",
     "PriceRequest": "pricing",
     "PriceResult": "pricing",
     "Sensitivity": "pricing",
-    "display_scale": "pricing",
+    "display_scale": "units",
     "price_runs": "pricing",
     "print_market_summary": "tables",
     "ALL_PLANS": "ratecard",
@@ -103,8 +103,13 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'harness.money' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"harness.money.{module}"), name)
-    globals()[name] = value
+    if name not in _REGISTRY_VIEWS:
+        globals()[name] = value
     return value
+
+
+_REGISTRY_VIEWS = frozenset({"PRIMARY_UNIT", "UNIT_SPECS", "UNITS_BY_WORKLOAD"})
+"""Computed from the workload registry on each access (a plugin may be installed later)."""
 
 
 def __dir__() -> list[str]:
@@ -119,6 +124,7 @@ if TYPE_CHECKING:  # pragma: no cover
         instance_frame,
         unit_costs,
     )
+    from harness.money.formatting import money_text
     from harness.money.gpus import CPU_ONLY, GPU_KEYS, canonical_gpu
     from harness.money.margin import (
         DEFAULT_TARGET_MARGINS,
@@ -127,12 +133,11 @@ if TYPE_CHECKING:  # pragma: no cover
         parse_target_margin,
         price_for_margin,
     )
-    from harness.money.prices import CandidatePrice, market_prices, money_text, parse_price
+    from harness.money.prices import CandidatePrice, market_prices, parse_price
     from harness.money.pricing import (
         PriceRequest,
         PriceResult,
         Sensitivity,
-        display_scale,
         price_runs,
     )
     from harness.money.ratecard import (
@@ -149,4 +154,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from harness.money.scenario import DirectCosts, Revenue, Scenario, load_scenario
     from harness.money.scenario_cost import scenario_costs
     from harness.money.tables import print_market_summary
-    from harness.money.units import PRIMARY_UNIT, UNIT_SPECS, UNITS_BY_WORKLOAD, UnitSpec
+    from harness.money.units import (
+        PRIMARY_UNIT,
+        UNIT_SPECS,
+        UNITS_BY_WORKLOAD,
+        UnitSpec,
+        display_scale,
+    )

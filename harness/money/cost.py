@@ -4,9 +4,14 @@ Pure pandas: the work is a few joins and column arithmetic, never a Python loop 
 Formulas (DESIGN.md, "Cost formulas"):
 
     price_per_gpu_s = price_per_hour / max(gpu_count, 1) / 3600
-    compute_cost    = wall_s_p50 × price_per_gpu_s × gpus_used / utilization     (per batch)
+    compute_cost    = paid_s × price_per_gpu_s × gpus_used / utilization
     energy_cost     = energy_j × pue / 3.6e6 × price_per_kwh                      (self-hosted)
     cost_per_unit   = (compute_cost + energy_cost) × share / units_per_batch
+
+`paid_s` is the row's `window_s` when it has one (endpoint, imported and fleet rows: the unit
+columns hold what was served in that window, on `gpus_used` GPUs), else `wall_s_p50` (an
+in-process batch, on one GPU unless the row says otherwise). Units, shares and which workloads
+are priced come from the workload specs (harness/money/units.py), never from workload names.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ import pandas as pd
 from harness.errors import BadInput
 from harness.money.gpus import MAX_POWER_W, canonical_gpu
 from harness.money.ratecard import ALL_PLANS, Instance
-from harness.money.units import UNIT_SPECS, UNITS_BY_WORKLOAD
-from harness.schema import UNIT_COLUMNS
+from harness.money.units import count_columns, priced_workloads, unit_specs
+from harness.schema import TEXT_COLUMN_NAMES, UNIT_COLUMNS
 
 COST_COLUMNS: tuple[str, ...] = (
     "run_id", "workload", "preset", "batch_size", "provider", "instance", "gpu", "plan",
@@ -41,10 +46,11 @@ COST_EXTRA_COLUMNS: tuple[str, ...] = (
 """What `unit_costs` adds after the contract columns: the figures behind each cost."""
 
 ROW_COLUMNS: tuple[str, ...] = (
-    "run_id", "workload", "preset", "batch_size", "wall_s_p50", "prefill_s_p50", "decode_s_p50",
-    "energy_j", "power_limit_w", *UNIT_COLUMNS,
+    "run_id", "workload", "preset", "batch_size", "wall_s_p50", "window_s", "prefill_s_p50",
+    "decode_s_p50", "energy_j", "power_limit_w", *UNIT_COLUMNS,
 )  # fmt: skip
-"""Measurement columns the engine reads (and `batch_costs` keeps)."""
+"""Measurement columns the engine reads (and `batch_costs` keeps); a plugin spec's own count
+columns follow them."""
 
 JOULES_PER_KWH = 3.6e6
 SECONDS_PER_HOUR = 3600.0
@@ -86,29 +92,65 @@ def instance_frame(
     return pd.DataFrame.from_records(records, columns=_INSTANCE_COLUMNS)
 
 
+def _row_columns() -> tuple[str, ...]:
+    return (*ROW_COLUMNS, *(c for c in count_columns() if c not in ROW_COLUMNS))
+
+
 def _unit_frame() -> pd.DataFrame:
+    specs = unit_specs()
+    counted = _count_frame_columns()
     return pd.DataFrame(
         {
-            "workload": [s.workload for s in UNIT_SPECS],
-            "unit": [s.unit for s in UNIT_SPECS],
-            "_count_position": [UNIT_COLUMNS.index(s.count_column) for s in UNIT_SPECS],
-            "_count_divisor": [s.count_divisor for s in UNIT_SPECS],
-            "_share_kind": [s.share for s in UNIT_SPECS],
-            "_unit_order": list(range(len(UNIT_SPECS))),
+            "workload": [s.workload for s in specs],
+            "unit": [s.unit for s in specs],
+            "_count_position": [counted.index(s.count_column) for s in specs],
+            "_count_divisor": [s.count_divisor for s in specs],
+            "_share_kind": [s.share for s in specs],
+            "_unit_order": list(range(len(specs))),
         }
     )
+
+
+def _count_frame_columns() -> list[str]:
+    return [c for c in _row_columns() if c in UNIT_COLUMNS or c in count_columns()]
+
+
+def paid_seconds(rows: pd.DataFrame) -> pd.Series:
+    """Seconds of GPU time a row pays for: its `window_s` when it has one, else `wall_s_p50`."""
+    return rows["window_s"].where(rows["window_s"].notna(), rows["wall_s_p50"])
+
+
+def unit_share(kind: pd.Series, prefill_s: pd.Series, decode_s: pd.Series,
+               windowed: pd.Series) -> pd.Series:
+    """Share of a row's cost a unit carries (the one home of this rule).
+
+    "all" carries everything. With both phase times, "prefill" / "decode" carry their share of
+    prefill + decode. Without them, a windowed row (endpoint, import) puts the whole cost on
+    "decode" (output tokens) and leaves "prefill" (input tokens) empty; an in-process batch
+    leaves both empty.
+    """
+    phases = prefill_s + decode_s
+    phases = phases.where(phases > 0)
+    split = phases.notna()
+    whole = pd.Series(np.where(windowed & ~split, 1.0, np.nan), index=kind.index)
+    share = np.select(
+        [kind == "prefill", kind == "decode"],
+        [(prefill_s / phases).where(split), (decode_s / phases).where(split, whole)],
+        default=1.0,
+    )
+    return pd.Series(share, index=kind.index, dtype=float)
 
 
 def priceable_rows(measurements: pd.DataFrame, gpu: str | None = None) -> pd.DataFrame:
     """`ok` rows of known workloads: the engine's columns, numeric, with the canonical `gpu` key
     (None when unknown, `gpu` when given) and `gpus_used` (1 unless the row says otherwise)."""
-    ok = (measurements["status"] == "ok") & measurements["workload"].isin(list(UNITS_BY_WORKLOAD))
+    ok = (measurements["status"] == "ok") & measurements["workload"].isin(priced_workloads())
     source = measurements[ok]
     rows = pd.DataFrame(index=source.index)
-    for column in ROW_COLUMNS:
+    for column in _row_columns():
         if column not in source.columns:
             rows[column] = np.nan
-        elif column in ("run_id", "workload", "preset"):
+        elif column in TEXT_COLUMN_NAMES:
             rows[column] = source[column]
         elif column == "batch_size":
             rows[column] = source[column].astype("int64")
@@ -146,13 +188,14 @@ def batch_costs(
     gpu_s_price = (
         joined["price_per_hour_usd"] / joined["gpu_count"].clip(lower=1) / SECONDS_PER_HOUR
     )
-    compute = joined["wall_s_p50"] * gpu_s_price * joined["gpus_used"] / joined["utilization"]
+    paid_s = paid_seconds(joined)
+    compute = paid_s * gpu_s_price * joined["gpus_used"] / joined["utilization"]
 
     # Owned hardware pays its own electricity; a cloud's hourly price already includes it.
     power_w = (
         joined["card_power_w"].fillna(joined["power_limit_w"]).fillna(joined["datasheet_power_w"])
     )
-    estimated_j = power_w * joined["wall_s_p50"] * joined["gpus_used"]
+    estimated_j = power_w * paid_s * joined["gpus_used"]
     owned = joined["self_hosted"].astype(bool)
     measured = joined["energy_j"].notna()
     energy_j = joined["energy_j"].where(measured, estimated_j)
@@ -181,18 +224,13 @@ def unit_costs(
     """
     batch = batch_costs(measurements, instances, plans, utilizations, gpu)
     long = batch.merge(_unit_frame(), on="workload", how="inner")
-    counts = long[list(UNIT_COLUMNS)].to_numpy(dtype=float)
+    counts = long[_count_frame_columns()].to_numpy(dtype=float)
     position = long["_count_position"].to_numpy(dtype=int)
     units = counts[np.arange(len(long)), position] / long["_count_divisor"].to_numpy()
     long["units_per_batch"] = np.where(units > 0, units, np.nan)
 
-    phases = long["prefill_s_p50"] + long["decode_s_p50"]
-    phases = phases.where(phases > 0)
-    kind = long["_share_kind"]
-    long["cost_share"] = np.select(
-        [kind == "prefill", kind == "decode"],
-        [long["prefill_s_p50"] / phases, long["decode_s_p50"] / phases],
-        default=1.0,
+    long["cost_share"] = unit_share(
+        long["_share_kind"], long["prefill_s_p50"], long["decode_s_p50"], long["window_s"].notna()
     )
     long["cost_per_unit_usd"] = (
         long["batch_cost_usd"] * long["cost_share"] / long["units_per_batch"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,9 @@ import pandas as pd
 from harness.errors import BadInput
 from harness.money.cost import PRICED_COLUMNS
 from harness.money.prices import CandidatePrice
+
+if TYPE_CHECKING:
+    from harness.money.scenario import Revenue
 
 DEFAULT_TARGET_MARGINS: tuple[float, ...] = (0.5, 0.7, 0.8)
 
@@ -27,7 +31,26 @@ def gross_margin(price: pd.Series | float, cost: pd.Series | float) -> pd.Series
         return pd.Series(margin, index=price.index)
     if isinstance(cost, pd.Series):
         return pd.Series(margin, index=cost.index)
+    if isinstance(price, np.ndarray) or isinstance(cost, np.ndarray):
+        return margin
     return float(margin)
+
+
+def revenue_for(revenue: Revenue, calls: Any, count: Callable[[str], Any]) -> Any:
+    """Revenue of `calls` calls under a scenario's revenue model (the one home of this rule).
+
+    `count(unit)` gives the units those calls did (scalars or Series alike): per call is
+    price × calls; per unit sums price × units; a bundle is package price ÷ (included units ×
+    expected use share) per unit; free has no revenue (NaN: its margin is undefined).
+    """
+    if revenue.model == "per_call":
+        return float(revenue.price_per_call_usd or 0.0) * calls
+    if revenue.model == "per_unit":
+        return sum((p.price_per_unit_usd * count(p.unit) for p in revenue.unit_prices), 0.0 * calls)
+    if revenue.model == "bundle":
+        included = float(revenue.included_units or math.nan) * revenue.expected_use_share
+        return float(revenue.package_price_usd or 0.0) / included * count(revenue.bundle_unit)
+    return math.nan * calls
 
 
 def price_for_margin(cost: pd.Series | float, margin: float) -> pd.Series | float:

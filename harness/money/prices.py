@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput
 from harness.money import checks
-from harness.money.units import SCALES, UNITS_BY_WORKLOAD, scale_label
+from harness.money.formatting import money_text
+from harness.money.units import SCALES, scale_label, units_by_workload
 
 
 @dataclass(frozen=True)
@@ -38,25 +39,6 @@ class CandidatePrice:
         return f"{money_text(self.price_per_unit_usd * self.scale)}{per}"
 
 
-def money_text(value: float) -> str:
-    """Dollars with cents when a value has no finer part, else four significant digits
-    (written out, never in e-notation: $0.00008787)."""
-    if not math.isfinite(value):
-        return "—"
-    rounded = float(f"{value:.10g}")
-    if abs(rounded) >= 1000:
-        return f"${rounded:,.0f}" if abs(rounded) >= 100_000 else f"${rounded:,.2f}"
-    if abs(rounded) >= 0.01 and round(rounded, 2) == rounded:
-        return f"${rounded:,.2f}"
-    if rounded == 0:
-        return "$0"
-    decimals = max(0, 3 - math.floor(math.log10(abs(rounded))))
-    text = f"{rounded:.{decimals}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return f"${text}"
-
-
 _PRICE_RE = re.compile(
     r"^\s*(?P<workload>[A-Za-z_][\w-]*)\.(?P<unit>[A-Za-z_]\w*)\s*=\s*\$?\s*"
     r"(?P<value>[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)\s*(/\s*(?P<scale>\w+))?\s*$"
@@ -64,13 +46,14 @@ _PRICE_RE = re.compile(
 
 
 def check_unit(workload: str, unit: str, where: str) -> None:
-    if workload not in UNITS_BY_WORKLOAD:
+    known = units_by_workload()
+    if workload not in known:
         raise BadInput(
-            f"{where}: unknown workload {workload!r} (workloads: {', '.join(UNITS_BY_WORKLOAD)})"
+            f"{where}: unknown workload {checks.shown(workload)} (workloads: {', '.join(known)})"
         )
-    if unit not in UNITS_BY_WORKLOAD[workload]:
-        units = ", ".join(UNITS_BY_WORKLOAD[workload])
-        raise BadInput(f"{where}: {workload} has no unit {unit!r} (units of {workload}: {units})")
+    if unit not in known[workload]:
+        units = ", ".join(known[workload])
+        raise BadInput(f"{where}: {workload} has no unit {checks.shown(unit)} (units of {workload}: {units})")
 
 
 def parse_scale(text: str | int | None, where: str) -> int:
@@ -78,13 +61,13 @@ def parse_scale(text: str | int | None, where: str) -> int:
         return 1
     label = str(text).strip().upper()
     if label not in SCALES:
-        raise BadInput(f"{where}: unknown scale {text!r} (scales: {', '.join(SCALES)})")
+        raise BadInput(f"{where}: unknown scale {checks.shown(text)} (scales: {', '.join(SCALES)})")
     return SCALES[label]
 
 
 def parse_price(text: str) -> CandidatePrice:
     """`WORKLOAD.UNIT=VALUE[/SCALE]`, e.g. `text.output_token=0.60/1M` or `image.image=0.04`."""
-    where = f"--price {text!r}"
+    where = f"--price {checks.shown(text)}"
     match = _PRICE_RE.match(text)
     if match is None:
         raise BadInput(
@@ -105,7 +88,7 @@ def parse_price_value(text: str, workload: str, unit: str, where: str) -> Candid
     """`VALUE[/SCALE]` for a known workload and unit (scenario files); `where` names the field."""
     match = _VALUE_RE.match(text)
     if match is None:
-        raise BadInput(f"{where}: expected a price like 0.60/1M or 0.04 (got {text!r})")
+        raise BadInput(f"{where}: expected a price like 0.60/1M or 0.04 (got {checks.shown(text)})")
     price = _priced(workload, unit, match["value"], match["scale"], where)
     return CandidatePrice(workload, unit, price.price_per_unit_usd, price.scale, "scenario")
 
@@ -115,11 +98,41 @@ def _priced(
 ) -> CandidatePrice:
     value = float(value_text)
     if not math.isfinite(value):
-        raise BadInput(f"{where}: a price must be a finite number (got {value_text})")
+        raise BadInput(f"{where}: a price must be a finite number (got {checks.shown(value_text)})")
     if value < 0:
-        raise BadInput(f"{where}: a price must not be negative (got {value_text})")
+        raise BadInput(f"{where}: a price must not be negative (got {checks.shown(value_text)})")
     scale = parse_scale(scale_text, where)
     return CandidatePrice(workload, unit, value / scale, scale)
+
+
+IMPLAUSIBLE_FACTOR = 1000.0
+"""A given price this many times the market price of its unit is most likely quoted per unit
+when it meant per 1M (or 1K) units."""
+
+
+def with_market(
+    given: Sequence[CandidatePrice], market: Sequence[CandidatePrice]
+) -> tuple[tuple[CandidatePrice, ...], tuple[str, ...]]:
+    """`given` prices replace the market prices of their units; the market prices of every other
+    unit stay. Also a warning per given price that is implausible for its unit."""
+    keys = {p.key for p in given}
+    warnings = []
+    for price in given:
+        reference = [m for m in market if m.key == price.key and m.price_per_unit_usd > 0]
+        if not reference:
+            continue
+        highest = max(reference, key=lambda m: m.price_per_unit_usd)
+        if price.price_per_unit_usd > highest.price_per_unit_usd * IMPLAUSIBLE_FACTOR:
+            warnings.append(
+                f"--price {price.key}={price.quoted} is over {IMPLAUSIBLE_FACTOR:,.0f}× the "
+                f"market price ({highest.quoted}, {highest.label}): did you mean "
+                f"{money_text(price.price_per_unit_usd * price.scale)}/1M?"
+                if price.scale == 1
+                else f"--price {price.key}={price.quoted} is over {IMPLAUSIBLE_FACTOR:,.0f}× "
+                f"the market price ({highest.quoted}, {highest.label})"
+            )
+    kept = tuple(m for m in market if m.key not in keys)
+    return (*given, *kept), tuple(warnings)
 
 
 _MARKET_FIELDS = ("currency", "as_of", "source", "prices")
@@ -162,7 +175,7 @@ def parse_market_card(data: Mapping[str, Any], path: Path) -> list[tuple[Candida
         seen.add((key, product))
         default = entry.get("default", False)
         if not isinstance(default, bool):
-            raise BadInput(f"{entry_where}: default must be true or false (got {default!r})")
+            raise BadInput(f"{entry_where}: default must be true or false (got {checks.shown(default)})")
         price = CandidatePrice(workload, unit, value / scale, scale, product, source, as_of)
         result.append((price, default))
     return result

@@ -12,11 +12,11 @@ from harness.errors import BadInput, RunFolderError
 from harness.money.cost import batch_costs, check_utilizations, unit_costs
 from harness.money.gpus import CPU_ONLY, canonical_gpu
 from harness.money.margin import DEFAULT_TARGET_MARGINS, apply_prices
-from harness.money.prices import CandidatePrice, market_prices, parse_price
+from harness.money.prices import CandidatePrice, market_prices, parse_price, with_market
 from harness.money.ratecard import ALL_PLANS, Instance, RateCards, check_plan, load_ratecards
 from harness.money.scenario import Scenario, load_scenario
 from harness.money.scenario_cost import scenario_costs
-from harness.money.units import PRIMARY_UNIT, UNITS_BY_WORKLOAD, unit_spec
+from harness.money.units import display_scale, priced_workloads, primary_unit, units_by_workload
 from harness.runs import RunRecord, load_runs, measurements_frame
 
 SENSITIVITY_UTILIZATIONS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
@@ -78,11 +78,11 @@ def check_priceable(record: RunRecord) -> None:
         counts = rows["status"].fillna("unknown").value_counts()
         summary = ", ".join(f"{n} {status}" for status, n in counts.items())
         raise RunFolderError(f"{record.path}: no ok rows to price ({summary})")
-    if not ok["workload"].isin(list(UNITS_BY_WORKLOAD)).any():
+    if not ok["workload"].isin(priced_workloads()).any():
         names = ", ".join(sorted(ok["workload"].dropna().unique()))
         raise RunFolderError(
             f"{record.path}: no rows of a workload with priced units "
-            f"(has: {names}; priced: {', '.join(UNITS_BY_WORKLOAD)})"
+            f"(has: {names}; priced: {', '.join(priced_workloads())})"
         )
 
 
@@ -106,7 +106,7 @@ def match_instances(
 ) -> list[Instance]:
     """Instances carrying the GPU of every priced row, or BadInput naming the GPU that has none."""
     ok = measurements[
-        (measurements["status"] == "ok") & measurements["workload"].isin(list(UNITS_BY_WORKLOAD))
+        (measurements["status"] == "ok") & measurements["workload"].isin(priced_workloads())
     ]
     known = ", ".join(cards.gpu_keys())
     keys: set[str] = set()
@@ -164,6 +164,53 @@ def check_scenario(scenario: Scenario, measurements: pd.DataFrame) -> None:
             )
 
 
+def with_unstable(frame: pd.DataFrame, measurements: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with an `unstable` column from its measurement rows (true: the run flagged the
+    row's timing as noisy; empty: the run did not say)."""
+    keys = [k for k in ("run_id", "workload", "preset", "batch_size") if k in frame.columns]
+    if "unstable" in frame.columns or "unstable" not in measurements.columns or not keys:
+        return frame
+    flags = measurements.loc[measurements["status"] == "ok", [*keys, "unstable"]]
+    flags = flags.drop_duplicates(keys)
+    merged = frame.merge(flags, on=keys, how="left")
+    merged.index = frame.index
+    return merged
+
+
+def measured_caveat(measurements: pd.DataFrame) -> list[str]:
+    """What the priced rows measured, when it is not the model one would serve: a preset's
+    shapes with random weights, or a CPU. The margin holds only for the model served."""
+    ok = measurements[measurements["status"] == "ok"]
+    presets = sorted({str(r.preset) for r in ok.itertuples(index=False)
+                      if isinstance(r.model, str) and r.model == r.preset})  # fmt: skip
+    cpu = bool((ok["device"].astype(str).str.startswith("cpu") | ok["gpu_name"].isna()).any())
+    if not presets and not cpu:
+        return []
+    parts = [f"preset {', '.join(presets)} with random weights"] if presets else []
+    parts += ["on a CPU"] if cpu else []
+    return [
+        f"measured: {' '.join(parts)}; costs and margins hold only for the model and "
+        "hardware you would serve (market prices are for other, real models)"
+    ]
+
+
+def unstable_notes(measurements: pd.DataFrame) -> list[str]:
+    """One line naming the ok rows the run flagged `unstable`, when there are any."""
+    if "unstable" not in measurements.columns:
+        return []
+    ok = measurements[(measurements["status"] == "ok") & (measurements["unstable"] == True)]  # noqa: E712
+    if ok.empty:
+        return []
+    rows = ", ".join(
+        f"{r.workload} batch {r.batch_size} (run {r.run_id})"
+        for r in ok[["workload", "batch_size", "run_id"]].itertuples(index=False)
+    )
+    return [
+        f"unstable: {rows}: the per-iteration wall time varied too much; "
+        "these costs are uncertain (measure again on a quiet machine)"
+    ]
+
+
 def price_runs(request: PriceRequest) -> PriceResult:
     """Everything `gpucost price` shows, or BadInput before anything is written."""
     given = tuple(parse_price(text) for text in request.price_texts)
@@ -195,10 +242,12 @@ def price_runs(request: PriceRequest) -> PriceResult:
             )
     currency = check_currency(matched)
     notes: list[str] = []
-    if given:
+    if currency == "USD":
+        market = tuple(market_prices(request.ratecard_files, request.include_user_dir))
+        candidates, warnings = with_market(given, market)
+        notes.extend(warnings)
+    elif given:
         candidates = given
-    elif currency == "USD":
-        candidates = tuple(market_prices(request.ratecard_files, request.include_user_dir))
     else:
         candidates = ()
         notes.append(
@@ -206,9 +255,11 @@ def price_runs(request: PriceRequest) -> PriceResult:
             "candidate prices (give --price in the cards' currency)"
         )
     present = set(measurements.loc[measurements["status"] == "ok", "workload"].dropna())
-    unpriced = sorted(present - set(UNITS_BY_WORKLOAD))
+    unpriced = sorted(present - set(priced_workloads()))
     if unpriced:
-        notes.append(f"not priced (no units of work known for them): {', '.join(unpriced)}")
+        notes.append(
+            f"not priced (no workload spec declares their units): {', '.join(unpriced)}"
+        )
     notes.extend(
         f"--price {p.key}: no {p.workload} rows in the run(s), not applied"
         for p in given
@@ -216,13 +267,17 @@ def price_runs(request: PriceRequest) -> PriceResult:
     )
     plan_filter = plans or None
     costs = unit_costs(measurements, matched, plan_filter, utilizations, gpu)
-    priced = apply_prices(costs, candidates, request.target_margins)
+    priced = with_unstable(apply_prices(costs, candidates, request.target_margins), measurements)
+    notes.extend(unstable_notes(measurements))
+    notes.extend(measured_caveat(measurements))
     sens_us = tuple(sorted({*request.sensitivity_utilizations, *utilizations}))
     scenario_rows = None
     sensitivity: tuple[Sensitivity, ...] = ()
     if scenario is not None:
         batch = batch_costs(measurements, matched, plan_filter, utilizations, gpu)
-        scenario_rows = scenario_costs(batch, scenario, request.target_margins)
+        scenario_rows = with_unstable(
+            scenario_costs(batch, scenario, request.target_margins), measurements
+        )
         if request.with_sensitivity:
             sensitivity = _scenario_sensitivity(
                 measurements, matched, plan_filter, sens_us, gpu, scenario, scenario_rows
@@ -279,9 +334,10 @@ def _unit_sensitivity(
 ) -> tuple[Sensitivity, ...]:
     """Per run × workload: its primary unit (else its last, e.g. text requests when a run has
     no prefill/decode split) at the batch size where that unit is cheapest."""
+    by_workload = units_by_workload()
     choices = pd.DataFrame(
-        [(w, PRIMARY_UNIT[w], 0) for w in UNITS_BY_WORKLOAD]
-        + [(w, units[-1], 1) for w, units in UNITS_BY_WORKLOAD.items()],
+        [(w, primary_unit(w), 0) for w in by_workload]
+        + [(w, units[-1], 1) for w, units in by_workload.items()],
         columns=["workload", "unit", "_priority"],
     )
     costed = priced[priced["cost_per_unit_usd"].notna()].merge(choices, on=["workload", "unit"])
@@ -331,10 +387,4 @@ def _scenario_sensitivity(
     )
 
 
-def display_scale(workload: str, unit: str) -> tuple[int, str]:
-    """How a unit's cost is shown: (units per shown figure, name), e.g. (1_000_000, "1M output tokens")."""
-    try:
-        spec = unit_spec(workload, unit)
-    except KeyError:
-        return 1, unit
-    return spec.display_scale, spec.display_name
+__all__ = ["PriceRequest", "PriceResult", "Sensitivity", "display_scale", "price_runs"]

@@ -193,6 +193,8 @@ def parse_card(data: Mapping[str, Any], path: Path) -> tuple[CardFile, list[Inst
     as_of = checks.as_of_date(checks.require(data, "as_of", where), where)
     source = checks.text(checks.require(data, "source", where), "source", where)
     file_caveat = data.get("caveat")
+    if file_caveat is not None:
+        file_caveat = checks.text(file_caveat, "caveat", where)
     entries = checks.require(data, "instances", where)
     if not isinstance(entries, list) or not entries:
         raise BadInput(f"{where}: instances must be a non-empty list")
@@ -200,7 +202,8 @@ def parse_card(data: Mapping[str, Any], path: Path) -> tuple[CardFile, list[Inst
     seen: dict[str, int] = {}
     for index, entry in enumerate(entries, start=1):
         label = entry.get("name") if isinstance(entry, dict) else None
-        entry_where = f"{where}: instance {label!r}" if label else f"{where}: instance #{index}"
+        named = isinstance(label, str) and label.strip()
+        entry_where = f"{where}: instance {checks.shown(label) if named else f'#{index}'}"
         if not isinstance(entry, dict):
             raise BadInput(f"{entry_where}: expected a mapping of fields")
         instance = _parse_instance(
@@ -233,9 +236,9 @@ def _parse_instance(
 ) -> Instance:
     checks.reject_unknown(entry, _INSTANCE_FIELDS, where)
     name = checks.text(checks.require(entry, "name", where), "name", where)
-    gpu = str(checks.require(entry, "gpu", where)).strip()
+    gpu = checks.text(checks.require(entry, "gpu", where), "gpu", where)
     if not is_gpu_key(gpu):
-        raise BadInput(f"{where}: unknown gpu {gpu!r} (valid: {', '.join((*GPU_KEYS, CPU_ONLY))})")
+        raise BadInput(f"{where}: unknown gpu {checks.shown(gpu)} (valid: {', '.join((*GPU_KEYS, CPU_ONLY))})")
     gpu_count = checks.integer(checks.require(entry, "gpu_count", where), "gpu_count", where)
     if gpu == CPU_ONLY and gpu_count != 0:
         raise BadInput(f"{where}: gpu_count must be 0 for a CPU-only instance (gpu: none)")
@@ -256,7 +259,9 @@ def _parse_instance(
         self_hosted = _parse_self_hosted(entry["self_hosted"], where)
         prices = {OWNED_PLAN: self_hosted.price_per_hour_usd(gpu_count)}
     # An instance's own caveat adds to the file's, which holds for every entry.
-    caveat = "; ".join(c for c in (file_caveat, entry.get("caveat")) if c) or None
+    own = entry.get("caveat")
+    own = None if own is None else checks.text(own, "caveat", where)
+    caveat = "; ".join(c for c in (file_caveat, own) if c) or None
     return Instance(
         provider=provider,
         name=name,
@@ -283,7 +288,7 @@ def _parse_prices(value: Any, where: str) -> dict[str, float]:
     prices: dict[str, float] = {}
     for plan, price in value.items():
         if plan not in PLANS:
-            raise BadInput(f"{where}: unknown plan {plan!r} (plans: {', '.join(PLANS)})")
+            raise BadInput(f"{where}: unknown plan {checks.shown(plan)} (plans: {', '.join(PLANS)})")
         prices[plan] = checks.number(price, f"prices_per_hour.{plan}", where)
     return prices
 

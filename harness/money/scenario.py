@@ -15,7 +15,7 @@ from harness.errors import BadInput
 from harness.money import checks
 from harness.money.prices import CandidatePrice, check_unit, parse_price_value
 from harness.money.ratecard import ALL_PLANS
-from harness.money.units import UNITS_BY_WORKLOAD
+from harness.money.units import units_by_workload
 
 REVENUE_MODELS: tuple[str, ...] = ("per_call", "per_unit", "bundle", "free")
 CALL_UNIT = "request"
@@ -105,16 +105,17 @@ def load_scenario(path: str | Path) -> Scenario:
     data = checks.read_yaml_mapping(path, "scenario")
     checks.reject_unknown(data, _TOP_FIELDS, where)
     workload = checks.text(checks.require(data, "workload", where), "workload", where)
-    if workload not in UNITS_BY_WORKLOAD:
+    known = units_by_workload()
+    if workload not in known:
         raise BadInput(
-            f"{where}: workload {workload!r} is unknown (workloads: {', '.join(UNITS_BY_WORKLOAD)})"
+            f"{where}: workload {checks.shown(workload)} is unknown (workloads: {', '.join(known)})"
         )
     batch_size = data.get("batch_size")
     if batch_size is not None:
         batch_size = checks.integer(batch_size, "batch_size", where, minimum=1)
     plan = data.get("plan")
     if plan is not None and plan not in ALL_PLANS:
-        raise BadInput(f"{where}: unknown plan {plan!r} (plans: {', '.join(ALL_PLANS)})")
+        raise BadInput(f"{where}: unknown plan {checks.shown(plan)} (plans: {', '.join(ALL_PLANS)})")
     utilization = data.get("utilization")
     if utilization is not None:
         utilization = checks.share(utilization, "utilization", where)
@@ -124,7 +125,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if instance is not None:
         instance = checks.text(instance, "instance", where)
         if ":" not in instance:
-            raise BadInput(f"{where}: instance must be PROVIDER:NAME (got {instance!r})")
+            raise BadInput(f"{where}: instance must be PROVIDER:NAME (got {checks.shown(instance)})")
     monthly = data.get("expected_monthly_calls")
     if monthly is not None:
         monthly = checks.number(monthly, "expected_monthly_calls", where)
@@ -170,7 +171,7 @@ def _parse_revenue(value: Any, workload: str, where: str) -> Revenue:
     model = checks.require(value, "model", where)
     if model not in REVENUE_MODELS:
         raise BadInput(
-            f"{where}: unknown revenue model {model!r} (models: {', '.join(REVENUE_MODELS)})"
+            f"{where}: unknown revenue model {checks.shown(model)} (models: {', '.join(REVENUE_MODELS)})"
         )
     checks.reject_unknown(value, _REVENUE_FIELDS[model], f"{where} ({model})")
     if model == "per_call":

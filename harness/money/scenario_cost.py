@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from harness.money.cost import PRICED_COLUMNS
-from harness.money.margin import gross_margin, margin_column, price_for_margin
+from harness.money.margin import gross_margin, margin_column, price_for_margin, revenue_for
 from harness.money.scenario import CALL_UNIT, Scenario
-from harness.money.units import CALL_COLUMN_FALLBACK, unit_spec
+from harness.money.units import call_column, unit_spec
 
 SCENARIO_EXTRA_COLUMNS: tuple[str, ...] = (
     "compute_cost_per_call_usd",
@@ -24,9 +24,12 @@ SCENARIO_EXTRA_COLUMNS: tuple[str, ...] = (
 
 
 def calls_per_batch(batch: pd.DataFrame) -> pd.Series:
-    """Calls (requests) a batch serves: `requests`, else the workload's fallback count column."""
+    """Calls (requests) a batch serves: `requests`, else the workload spec's call column."""
     calls = pd.to_numeric(batch["requests"], errors="coerce")
-    for workload, column in CALL_COLUMN_FALLBACK.items():
+    for workload in batch["workload"].dropna().unique():
+        column = call_column(str(workload))
+        if column is None or column == "requests" or column not in batch:
+            continue
         fallback = pd.to_numeric(batch[column], errors="coerce")
         calls = calls.where(calls.notna() | (batch["workload"] != workload), fallback)
     return calls.where(calls > 0)
@@ -41,21 +44,11 @@ def units_per_call(batch: pd.DataFrame, workload: str, unit: str, calls: pd.Seri
 
 
 def revenue_per_call(batch: pd.DataFrame, scenario: Scenario, calls: pd.Series) -> pd.Series:
-    revenue = scenario.revenue
-    if revenue.model == "per_call":
-        return pd.Series(revenue.price_per_call_usd, index=batch.index, dtype=float)
-    if revenue.model == "per_unit":
-        total = pd.Series(0.0, index=batch.index)
-        for price in revenue.unit_prices:
-            total = total + price.price_per_unit_usd * units_per_call(
-                batch, scenario.workload, price.unit, calls
-            )
-        return total
-    if revenue.model == "bundle":
-        assert revenue.package_price_usd is not None and revenue.included_units is not None
-        per_unit = revenue.package_price_usd / (revenue.included_units * revenue.expected_use_share)
-        return per_unit * units_per_call(batch, scenario.workload, revenue.bundle_unit, calls)
-    return pd.Series(np.nan, index=batch.index)
+    one = pd.Series(1.0, index=batch.index)
+    revenue = revenue_for(
+        scenario.revenue, one, lambda unit: units_per_call(batch, scenario.workload, unit, calls)
+    )
+    return pd.Series(revenue, index=batch.index, dtype=float)
 
 
 def scenario_costs(

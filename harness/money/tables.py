@@ -19,8 +19,8 @@ from harness.money.console import (
 )
 from harness.money.margin import margin_column
 from harness.money.prices import CandidatePrice
-from harness.money.pricing import PriceRequest, PriceResult, Sensitivity, display_scale, price_runs
-from harness.money.units import PRIMARY_UNIT, UNITS_BY_WORKLOAD
+from harness.money.pricing import PriceRequest, PriceResult, Sensitivity, price_runs
+from harness.money.units import display_scale, primary_unit, units_by_workload
 
 _KEYS = ["batch_size", "provider", "instance", "plan", "utilization"]
 
@@ -38,7 +38,9 @@ def _wide(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per run × workload × batch × instance × plan × utilisation with a cost column per
     unit and a margin column per unit × candidate price."""
     keys = [*_GROUP, *_KEYS]
-    wide = frame[[*keys, "preset", "batch_cost_usd", "energy_estimated"]].drop_duplicates(keys)
+    extra = ["unstable"] if "unstable" in frame.columns else []
+    wide = frame[[*keys, "preset", "batch_cost_usd", "energy_estimated", *extra]]
+    wide = wide.drop_duplicates(keys)
     first = frame.drop_duplicates([*keys, "unit"]).set_index([*keys, "unit"])
     costs = first["cost_per_unit_usd"].unstack("unit")
     costs.columns = [f"cost:{u}" for u in costs.columns]
@@ -60,6 +62,18 @@ def _grouped(frame: pd.DataFrame) -> dict[tuple[str, str], list[dict]]:
     return grouped
 
 
+UNSTABLE_MARK = "!"
+
+
+def is_unstable(record: dict) -> bool:
+    return record.get("unstable") is True or record.get("unstable") == 1.0
+
+
+def batch_text(record: dict) -> str:
+    """The batch size, marked when the run flagged the row's timing as noisy."""
+    return str(record["batch_size"]) + (UNSTABLE_MARK if is_unstable(record) else "")
+
+
 def render_costs(result: PriceResult, console: Console, top: int = 3) -> set[str]:
     """Per run × workload: the `top` cheapest options per batch size, then prices for the target
     margins. Returns the instances shown."""
@@ -79,8 +93,8 @@ def render_costs(result: PriceResult, console: Console, top: int = 3) -> set[str
     )  # fmt: skip
     shown: set[str] = set()
     for (run_id, workload), records in sorted(_grouped(cheapest).items()):
-        units = [u for u in UNITS_BY_WORKLOAD[workload]
-                 if (workload, u) in priced_units or u == PRIMARY_UNIT[workload]]  # fmt: skip
+        units = [u for u in units_by_workload()[workload]
+                 if (workload, u) in priced_units or u == primary_unit(workload)]  # fmt: skip
         table = table_for(
             f"{workload} ({records[0]['preset']}), run {run_id}: {result.currency} per unit, "
             f"{top} cheapest options per batch size",
@@ -108,7 +122,7 @@ def render_costs(result: PriceResult, console: Console, top: int = 3) -> set[str
             key = f"{record['provider']}:{record['instance']}"
             shown.add(key)
             star = "*" if record["energy_estimated"] else ""
-            batch = "" if record["batch_size"] == previous else str(record["batch_size"])
+            batch = "" if record["batch_size"] == previous else batch_text(record)
             previous = record["batch_size"]
             cells = [batch, key, record["plan"]]
             if many_us:
@@ -134,7 +148,7 @@ def _render_targets(
 ) -> None:
     if not result.target_margins or not records:
         return
-    order = {u: i for i, u in enumerate(UNITS_BY_WORKLOAD[workload])}
+    order = {u: i for i, u in enumerate(units_by_workload()[workload])}
     records = sorted(records, key=lambda r: (r["batch_size"], order[r["unit"]]))
     table = table_for(
         f"{workload}: price for a target gross margin, on the cheapest option of each batch size",
@@ -188,7 +202,7 @@ def render_scenario(result: PriceResult, console: Console, top: int = 5) -> set[
         key = f"{record['provider']}:{record['instance']}"
         shown.add(key)
         star = "*" if record["energy_estimated"] else ""
-        cells = [str(record["batch_size"])] if many_batches else []
+        cells = [batch_text(record)] if many_batches else []
         cells += [key, record["plan"]]
         cells += [f"{record['utilization']:g}"] if many_us else []
         cells += [
@@ -264,6 +278,9 @@ def render_footer(result: PriceResult, console: Console, shown: set[str]) -> Non
             + (f" ({p.source}, {p.as_of})" if p.source else "")
             for p in result.candidates
         ]
+    frames = [result.costs] if result.scenario_rows is None else [result.scenario_rows]
+    if any("unstable" in f.columns and bool((f["unstable"] == True).any()) for f in frames):  # noqa: E712
+        lines.append(f"{UNSTABLE_MARK} unstable: noisy timing (high per-iteration CV); cost uncertain")
     if bool(result.costs["energy_estimated"].any()):
         lines.append(
             "* includes an energy estimate (power limit × wall time): the run measured no energy"
@@ -318,18 +335,18 @@ def print_market_summary(run_dir: Path, console: Console | None = None) -> None:
         table.add_column(
             name, justify="right" if name in ("batch", "cost", "market", "margin") else "left"
         )
-    for (workload, batch), rows in best.groupby(["workload", "batch_size"], sort=True):
+    for (workload, _batch), rows in best.groupby(["workload", "batch_size"], sort=True):
         priced_units = set(rows.loc[rows["price_label"].notna(), "unit"])
         units = [
             u
-            for u in UNITS_BY_WORKLOAD[workload]
-            if u in priced_units or (not priced_units and u == PRIMARY_UNIT[workload])
+            for u in units_by_workload()[workload]
+            if u in priced_units or (not priced_units and u == primary_unit(workload))
         ]
         for record in rows[rows["unit"].isin(units)].to_dict("records"):
             scale, name = display_scale(workload, record["unit"])
             table.add_row(
                 workload,
-                str(batch),
+                batch_text(record),
                 name,
                 f"{record['provider']}:{record['instance']}",
                 cost_text(record["cost_per_unit_usd"], scale),
@@ -337,6 +354,9 @@ def print_market_summary(run_dir: Path, console: Console | None = None) -> None:
                 margin_text(record["gross_margin"]),
             )
     emit(table, console)
+    for note in result.notes:
+        if note.startswith(("measured:", "unstable:", "--price")):
+            console.print(note, highlight=False, soft_wrap=True)
     measured = set(best["workload"])
     for price in result.candidates:
         if price.key.partition(".")[0] not in measured:

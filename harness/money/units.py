@@ -1,70 +1,92 @@
-"""Units of work each workload is priced per, and how each is counted from a measurement row."""
+"""Units of work each workload is priced per, read from the workload specs in the registry.
+
+Nothing here names a workload: a plugin that registers a `WorkloadSpec` is priced like a
+built-in. The functions re-read the registry (cached per `sys.path`), so a plugin installed
+while the process runs is found; the UPPER-CASE names are the same figures, computed on access.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from workloads.spec import UnitSpec, WorkloadSpec, unit_label
 
 
-@dataclass(frozen=True)
-class UnitSpec:
-    """How one priced unit is read from a measurement row.
+def _registry() -> ModuleType:
+    # Imported on first use: `ratecards list` never needs it (importlib.metadata is slow).
+    from workloads import registry
 
-    `count_column` holds the units per batch; dividing by `count_divisor` turns it into the unit
-    (audio seconds → audio minutes). `share` is which part of the batch cost the unit carries:
-    "all", or the text phases "prefill" / "decode".
-    """
-
-    workload: str
-    unit: str
-    count_column: str
-    count_divisor: float
-    share: str
-    display_scale: int
-    display_name: str
-
-
-UNIT_SPECS: tuple[UnitSpec, ...] = (
-    UnitSpec("text", "input_token", "input_tokens", 1.0, "prefill", 1_000_000, "1M input tokens"),
-    UnitSpec("text", "output_token", "output_tokens", 1.0, "decode", 1_000_000, "1M output tokens"),
-    UnitSpec("text", "request", "requests", 1.0, "all", 1, "request"),
-    UnitSpec("image", "image", "images", 1.0, "all", 1, "image"),
-    UnitSpec("asr", "audio_minute", "audio_s", 60.0, "all", 1, "audio minute"),
-    UnitSpec("tts", "character", "characters", 1.0, "all", 1_000_000, "1M characters"),
-    UnitSpec("embedding", "token", "input_tokens", 1.0, "all", 1_000_000, "1M tokens"),
-    UnitSpec("embedding", "sequence", "sequences", 1.0, "all", 1_000, "1K sequences"),
-    UnitSpec("retrieval", "query", "queries", 1.0, "all", 1_000, "1K queries"),
-)
-
-UNITS_BY_WORKLOAD: dict[str, tuple[str, ...]] = {}
-for _spec in UNIT_SPECS:
-    UNITS_BY_WORKLOAD[_spec.workload] = (*UNITS_BY_WORKLOAD.get(_spec.workload, ()), _spec.unit)
-del _spec
-
-PRIMARY_UNIT: dict[str, str] = {
-    "text": "output_token",
-    "image": "image",
-    "asr": "audio_minute",
-    "tts": "character",
-    "embedding": "token",
-    "retrieval": "query",
-}
-"""The unit a workload is usually quoted per: it ranks instances and drives sensitivity tables."""
-
-CALL_COLUMN_FALLBACK: dict[str, str] = {
-    "image": "images",
-    "embedding": "sequences",
-    "retrieval": "queries",
-}
-"""One call of a service is one request; workloads without a `requests` count use this column."""
+    return registry
 
 SCALES: dict[str, int] = {"1": 1, "1K": 1_000, "1M": 1_000_000}
 
+__all__ = [
+    "SCALES",
+    "UnitSpec",
+    "WorkloadSpec",
+    "call_column",
+    "count_columns",
+    "display_scale",
+    "priced_workloads",
+    "primary_unit",
+    "scale_label",
+    "unit_label",
+    "unit_spec",
+    "unit_specs",
+    "units_by_workload",
+    "workload_spec",
+]
+
+
+def workload_spec(workload: str) -> WorkloadSpec | None:
+    return _registry().spec(workload)
+
+
+def priced_workloads() -> tuple[str, ...]:
+    """Workloads with a spec, built-ins first."""
+    return tuple(_registry().specs())
+
+
+def unit_specs() -> tuple[UnitSpec, ...]:
+    return tuple(u for spec in _registry().specs().values() for u in spec.units)
+
+
+def units_by_workload() -> dict[str, tuple[str, ...]]:
+    return {name: spec.unit_names for name, spec in _registry().specs().items()}
+
+
+def primary_unit(workload: str) -> str | None:
+    """The unit a workload is usually quoted per: it ranks instances and drives sensitivity."""
+    spec = _registry().spec(workload)
+    return None if spec is None else spec.primary_unit
+
+
+def call_column(workload: str) -> str | None:
+    """The count column saying how many calls of a service a row served."""
+    spec = _registry().spec(workload)
+    return None if spec is None else spec.call_column
+
+
+def count_columns() -> tuple[str, ...]:
+    """Every column some spec counts units from, in first-declared order."""
+    return tuple(dict.fromkeys(u.count_column for u in unit_specs()))
+
 
 def unit_spec(workload: str, unit: str) -> UnitSpec:
-    for spec in UNIT_SPECS:
-        if spec.workload == workload and spec.unit == unit:
-            return spec
-    raise KeyError(f"{workload}.{unit}")
+    spec = _registry().spec(workload)
+    if spec is None:
+        raise KeyError(f"{workload}.{unit}")
+    return spec.unit(unit)
+
+
+def display_scale(workload: str, unit: str) -> tuple[int, str]:
+    """How a unit's cost is shown: (units per shown figure, name), e.g. (1_000_000, "1M output tokens")."""
+    try:
+        spec = unit_spec(workload, unit)
+    except KeyError:
+        return 1, unit_label(unit, 1)
+    return spec.display_scale, spec.display_name
 
 
 def scale_label(scale: int) -> str:
@@ -72,3 +94,14 @@ def scale_label(scale: int) -> str:
         if value == scale:
             return label
     return str(scale)
+
+
+def __getattr__(name: str) -> Any:
+    computed = {
+        "UNIT_SPECS": unit_specs,
+        "UNITS_BY_WORKLOAD": units_by_workload,
+        "PRIMARY_UNIT": lambda: {w: s.primary_unit for w, s in _registry().specs().items()},
+    }
+    if name in computed:
+        return computed[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

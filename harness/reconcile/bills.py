@@ -1,94 +1,53 @@
-"""Cloud bills: AWS CUR (legacy and 2.0) and FOCUS 1.x CSV, read in chunks and summed per period.
+"""Cloud bills: AWS CUR (legacy and 2.0) and FOCUS 1.x, as CSV, CSV.gz, ZIP or Parquet, summed
+per period by DuckDB.
 
-Only the columns needed are read, so a month of hourly line items with hundreds of columns streams
-in bounded memory. A charge row belongs to the period its start falls in (UTC). Rows are kept apart
-by resource group: the instance type when the row has one, else the resource id.
+DuckDB streams each file and does the filtering, the cost basis, the spreading of multi-period
+charges and the sums in one query, so memory is bounded by the query, not by the file. Only
+the columns a query names are read. A charge whose period spans several report periods
+(ChargePeriodStart to ChargePeriodEnd, UsageStartDate to UsageEndDate) is prorated over them by
+time; a charge without an end, or within one period, belongs to the period its start falls in.
+Rows are kept apart by provider and resource group: the instance type when the row has one, else
+the resource id; non-usage charges (tax, credits, refunds, commitment fees) by their own group.
 """
 
 from __future__ import annotations
 
-import json
+import csv
+import gzip
+import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
-from harness.reconcile.periods import NAT, Period, parse_timestamps_ns, period_starts_ns
-from harness.reconcile.sources import ProgressFn, TagFilter, first_lines, open_text, require_file
+from harness.reconcile.bill_files import BillPart, bill_parts
+from harness.reconcile.bill_formats import (
+    CostBasis,
+    cell,
+    cost_plan,
+    detect_format,
+    instance_sql,
+    provider_sql,
+    quote,
+    text_literal,
+)
+from harness.reconcile.periods import Period
+from harness.reconcile.sources import ProgressFn, TagFilter, first_lines
 
 if TYPE_CHECKING:
+    import duckdb
     import pandas as pd
+
+    from harness.reconcile.bill_formats import BillFormat
 
 NO_RESOURCE = "(no resource)"
 REPORT_CURRENCY = "USD"
-
-
-@dataclass(frozen=True)
-class BillFormat:
-    """Where one bill format keeps what reconcile needs. Optional columns may be absent."""
-
-    name: str
-    start_column: str
-    cost_columns: tuple[str, ...]  # the first present wins
-    currency_column: str
-    instance_columns: tuple[str, ...]
-    resource_column: str
-    tag_column_prefix: str | None = None  # legacy CUR: one column per tag
-    tag_map_column: str | None = None  # CUR 2.0 / FOCUS: a JSON map per row
-    usage_type_column: str | None = None  # FOCUS from AWS: "USE1-BoxUsage:g5.xlarge"
-    sku_details_column: str | None = None
-
-    def describe(self) -> str:
-        return f"{self.name} ({self.start_column}, {' or '.join(self.cost_columns)})"
-
-
-BILL_FORMATS: tuple[BillFormat, ...] = (
-    BillFormat(
-        name="AWS CUR",
-        start_column="lineItem/UsageStartDate",
-        cost_columns=("lineItem/UnblendedCost",),
-        currency_column="lineItem/CurrencyCode",
-        instance_columns=("product/instanceType",),
-        resource_column="lineItem/ResourceId",
-        tag_column_prefix="resourceTags/",
-    ),
-    BillFormat(
-        name="AWS CUR 2.0",
-        start_column="line_item_usage_start_date",
-        cost_columns=("line_item_unblended_cost",),
-        currency_column="line_item_currency_code",
-        instance_columns=("product_instance_type",),
-        resource_column="line_item_resource_id",
-        tag_map_column="resource_tags",
-    ),
-    BillFormat(
-        name="FOCUS",
-        start_column="ChargePeriodStart",
-        cost_columns=("EffectiveCost", "BilledCost"),
-        currency_column="BillingCurrency",
-        instance_columns=("x_InstanceType", "InstanceType", "x_instance_type"),
-        resource_column="ResourceId",
-        tag_map_column="Tags",
-        usage_type_column="x_UsageType",
-        sku_details_column="SkuPriceDetails",
-    ),
-)
-
-
-def detect_format(header: Sequence[str], path: Path) -> BillFormat:
-    present = set(header)
-    for fmt in BILL_FORMATS:
-        if fmt.start_column in present and any(c in present for c in fmt.cost_columns):
-            return fmt
-    expected = "; ".join(fmt.describe() for fmt in BILL_FORMATS)
-    raise BadInput(f"bill {path}: columns match no known bill format; expected one of: {expected}")
-
-
-@dataclass
-class _TagStats:
-    rows_matched: int = 0
-    values_seen: set[str] = field(default_factory=set)
+NUMBER_PATTERN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+# Bills from before clouds billed by the hour, or past 2100, are a unit or typing mistake.
+EARLIEST, LATEST = "2000-01-01", "2100-01-01"
+_STEP = {"day": "INTERVAL 1 DAY", "week": "INTERVAL 7 DAY", "month": "INTERVAL 1 MONTH"}
 
 
 @dataclass(frozen=True)
@@ -100,199 +59,364 @@ class BillTotals:
     formats: tuple[tuple[str, str], ...]  # (file, format name)
     rows_read: int
     rows_kept: int
+    cost_basis: str = "amortized"
+    sources: tuple[str, ...] = ()  # the cost column or rule used per format, as said to the user
+    notes: tuple[str, ...] = ()
 
 
-def _norm_tag_key(key: str) -> str:
-    key = key.lower().replace(":", "_")
-    return key.removeprefix("user_")
+@dataclass
+class _Tally:
+    rows_read: int = 0
+    rows_kept: int = 0
+    currencies: dict[str, set[str]] = field(default_factory=dict)
+    tag_rows: dict[TagFilter, int] = field(default_factory=dict)
+    tag_values: dict[TagFilter, set[str]] = field(default_factory=dict)
+    spread: int = 0
+    from_text: int = 0
 
 
-def _tag_column(header: Sequence[str], prefix: str, key: str) -> str | None:
-    wanted = (prefix + (key if ":" in key else f"user:{key}")).lower()
-    return next((c for c in header if c.lower() == wanted), None)
+def connect() -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    con = duckdb.connect(config={"preserve_insertion_order": False})
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
-def _tag_values_from_maps(maps: pd.Series, key: str) -> pd.Series:
-    """The value of tag `key` in each row's JSON map (None where absent). Both `user:Project`
-    and CUR 2.0's `user_project` spellings match `Project`."""
-    import pandas as pd
-
-    wanted = _norm_tag_key(key)
-    bare = wanted.split("_")[-1]
-    found: dict[object, str] = {}
-    # Only rows whose text mentions the key can hold it; parse just those.
-    candidates = maps[maps.str.contains(bare, case=False, regex=False, na=False)]
-    for index, text in candidates.items():
-        try:
-            tags = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(tags, dict):
-            for k, v in tags.items():
-                if v is not None and _norm_tag_key(str(k)) == wanted:
-                    found[index] = str(v)
-                    break
-    return pd.Series(found, index=maps.index, dtype=object)
-
-
-def _instance_types(chunk: pd.DataFrame, fmt: BillFormat) -> pd.Series:
-    import pandas as pd
-
-    found = pd.Series("", index=chunk.index, dtype=object)
-    for column in fmt.instance_columns:
-        if column in chunk:
-            found = found.where(found != "", chunk[column].fillna("").astype(str))
-    if fmt.usage_type_column and fmt.usage_type_column in chunk:
-        usage = chunk[fmt.usage_type_column].fillna("").astype(str)
-        from_usage = usage.str.extract(r"Usage:([A-Za-z0-9][\w.-]*)$", expand=False).fillna("")
-        found = found.where(found != "", from_usage)
-    if fmt.sku_details_column and fmt.sku_details_column in chunk:
-        details = chunk[fmt.sku_details_column].fillna("").astype(str)
-        from_sku = details.str.extract(r'"[Ii]nstance_?[Tt]ype"\s*:\s*"([^"]+)"', expand=False)
-        found = found.where(found != "", from_sku.fillna(""))
-    resource = (
-        chunk[fmt.resource_column].fillna("").astype(str)
-        if fmt.resource_column in chunk
-        else pd.Series("", index=chunk.index, dtype=object)
-    )
-    found = found.where(found != "", resource)
-    return found.where(found != "", NO_RESOURCE)
+def source_sql(part: BillPart, extra: str = "") -> str:
+    literal = text_literal(str(part.path))
+    if part.kind == "parquet":
+        return f"read_parquet({literal}{extra})"
+    return f"read_csv({literal}, all_varchar = true, header = true{extra})"
 
 
 def read_bills(
     paths: Sequence[Path],
     period: Period,
     tags: Sequence[TagFilter] = (),
-    chunk_rows: int = 100_000,
+    chunk_rows: int = 100_000,  # kept for callers; DuckDB sizes its own vectors
     progress: ProgressFn | None = None,
+    cost_basis: CostBasis = "amortized",
 ) -> BillTotals:
     import pandas as pd
 
-    partials: list[pd.Series] = []
-    currencies: dict[str, set[str]] = {}
+    con = connect()
+    tally = _Tally(tag_rows=dict.fromkeys(tags, 0), tag_values={t: set() for t in tags})
+    frames: list[pd.DataFrame] = []
     formats: list[tuple[str, str]] = []
-    tag_stats = {tag: _TagStats() for tag in tags}
-    rows_read = rows_kept = 0
-    for path in paths:
-        require_file(path, "bill")
-        with open_text(path, "bill", progress) as (fh, counter):
-            try:
-                header = list(pd.read_csv(fh, nrows=0).columns)
-            except (ValueError, UnicodeDecodeError) as err:
-                raise BadInput(f"bill {path}: not a readable CSV file ({err})") from None
-            fmt = detect_format(header, path)
-            formats.append((str(path), fmt.name))
-            usecols = _columns_to_read(header, fmt, tags)
-            fh.seek(0)
-            reader = pd.read_csv(
-                fh, usecols=usecols, dtype=str, keep_default_na=False, chunksize=chunk_rows
-            )
-            first_line = 2  # line 1 is the header
-            for chunk in reader:
-                rows_read += len(chunk)
-                chunk.index = pd.RangeIndex(first_line, first_line + len(chunk))
-                first_line += len(chunk)
-                kept = chunk[_tag_mask(chunk, header, fmt, tags, tag_stats)]
-                counter.update()
-                if kept.empty:
-                    continue
-                rows_kept += len(kept)
-                partials.append(_sum_chunk(kept, fmt, period, path))
-                if fmt.currency_column in kept:
-                    seen = {c for c in kept[fmt.currency_column].unique() if c}
-                    currencies.setdefault(str(path), set()).update(seen)
-    _check_tags(tags, tag_stats, paths)
-    if rows_kept == 0:
-        files = ", ".join(map(str, paths))
+    sources: list[str] = []
+    try:
+        with bill_parts(paths) as parts:
+            for part in parts:
+                fmt, frame, source = _read_part(con, part, period, tags, cost_basis, tally)
+                formats.append((part.where, fmt.name))
+                sources.append(f"{fmt.name}: {source}")
+                frames.append(frame)
+                if progress is not None and part.path.exists():
+                    progress(part.path.stat().st_size)
+    finally:
+        con.close()
+    files = ", ".join(map(str, paths))
+    _check_tags(tags, tally, files)
+    if tally.rows_kept == 0:
         if tags:
             together = " and ".join(f"--tag {tag}" for tag in tags)
             raise BadInput(f"{together} together match no row in the bills {files}")
         raise BadInput(f"bills {files} hold no charge rows")
-    currency = _single_currency(currencies)
-    costs = pd.concat(partials).groupby(level=[0, 1]).sum()
-    frame = costs.reset_index()
-    frame.columns = ["period_start_ns", "instance", "cost_usd", "line_items"]
-    return BillTotals(frame, currency, tuple(formats), rows_read, rows_kept)
-
-
-def _columns_to_read(header: list[str], fmt: BillFormat, tags: Sequence[TagFilter]) -> list[str]:
-    wanted = [fmt.start_column, next(c for c in fmt.cost_columns if c in header)]
-    optional = [
-        fmt.currency_column,
-        fmt.resource_column,
-        *fmt.instance_columns,
-        fmt.tag_map_column if tags else None,
-        fmt.usage_type_column,
-        fmt.sku_details_column,
-    ]
-    wanted += [c for c in optional if c and c in header]
-    if fmt.tag_column_prefix:
-        for tag in tags:
-            column = _tag_column(header, fmt.tag_column_prefix, tag.key)
-            if column:
-                wanted.append(column)
-    return list(dict.fromkeys(wanted))
-
-
-def _tag_mask(
-    chunk: pd.DataFrame,
-    header: list[str],
-    fmt: BillFormat,
-    tags: Sequence[TagFilter],
-    stats: dict[TagFilter, _TagStats],
-) -> pd.Series:
-    import pandas as pd
-
-    mask = pd.Series(True, index=chunk.index)
-    for tag in tags:
-        values: pd.Series | None = None
-        if fmt.tag_column_prefix:
-            column = _tag_column(header, fmt.tag_column_prefix, tag.key)
-            if column:
-                values = chunk[column].where(chunk[column] != "")
-        elif fmt.tag_map_column and fmt.tag_map_column in chunk:
-            values = _tag_values_from_maps(chunk[fmt.tag_map_column], tag.key)
-        if values is None:
-            mask &= False
-            continue
-        matched = values == tag.value
-        stats[tag].rows_matched += int(matched.sum())
-        if len(stats[tag].values_seen) < 20:
-            stats[tag].values_seen.update(str(v) for v in values.dropna().unique()[:20])
-        mask &= matched.fillna(False).astype(bool)
-    return mask
-
-
-def _sum_chunk(kept: pd.DataFrame, fmt: BillFormat, period: Period, path: Path) -> pd.Series:
-    import pandas as pd
-
-    cost_column = next(c for c in fmt.cost_columns if c in kept)
-    cost = pd.to_numeric(kept[cost_column], errors="coerce")
-    bad_cost = cost.isna()
-    if bad_cost.any():
-        lines = first_lines(list(kept.index[bad_cost]))
-        raise BadInput(f"bill {path}: {cost_column} is not a number on line(s) {lines}")
-    starts = parse_timestamps_ns(kept[fmt.start_column])
-    bad_start = starts == NAT
-    if bad_start.any():
-        lines = first_lines(list(kept.index[bad_start]))
-        raise BadInput(f"bill {path}: {fmt.start_column} is not a date on line(s) {lines}")
-    frame = pd.DataFrame(
-        {
-            "period_start_ns": period_starts_ns(starts, period),
-            "instance": _instance_types(kept, fmt).to_numpy(),
-            "cost_usd": cost.to_numpy(),
-            "line_items": 1,
-        }
+    currency = _single_currency(tally.currencies)
+    costs = pd.concat(frames, ignore_index=True)
+    providers = sorted({p for p in costs["provider"] if p})
+    if len(providers) > 1:
+        # One file may mix clouds: the same name on two providers is not one resource.
+        costs["instance"] = (
+            costs["provider"].where(costs["provider"] != "", "?")
+            + " "
+            + costs["instance"].astype(str)
+        )
+    costs = (
+        costs.groupby(["period_start_ns", "instance"], as_index=False)[["cost_usd", "line_items"]]
+        .sum()
+        .sort_values(["period_start_ns", "instance"], ignore_index=True)
     )
-    return frame.groupby(["period_start_ns", "instance"])[["cost_usd", "line_items"]].sum()
+    costs["line_items"] = costs["line_items"].astype("int64")
+    notes = []
+    if tally.spread:
+        notes.append(
+            f"{tally.spread:,} bill line(s) span several {period}s and are prorated over them by "
+            "time (a monthly fee counts 1/30 a day in a 30-day month)"
+        )
+    if tally.from_text:
+        notes.append(
+            f"{tally.from_text:,} bill line(s) name their instance type only in the charge "
+            "description: it was parsed from that text"
+        )
+    if len(providers) > 1:
+        notes.append(f"the bills mix providers ({', '.join(providers)}): kept apart by name")
+    return BillTotals(
+        costs,
+        currency,
+        tuple(formats),
+        tally.rows_read,
+        tally.rows_kept,
+        cost_basis,
+        tuple(dict.fromkeys(sources)),
+        tuple(notes),
+    )
 
 
-def _check_tags(tags: Sequence[TagFilter], stats: dict[TagFilter, _TagStats], paths) -> None:
-    files = ", ".join(map(str, paths))
+def _header(con: duckdb.DuckDBPyConnection, part: BillPart) -> list[str]:
+    import duckdb
+
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {source_sql(part)}").fetchall()
+    except duckdb.Error as err:
+        raise BadInput(
+            f"bill {part.where}: not a readable {_kind_name(part)} file ({_first(err)})"
+        ) from None
+    return [row[0] for row in described]
+
+
+def _first(err: Exception) -> str:
+    """DuckDB's message without its advice or its SQL: what is wrong, and on which line."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("LINE ")]
+    head = lines[0] if lines else type(err).__name__
+    where = next((ln for ln in lines[1:] if re.search(r"\bline\b\W*\d+", ln, re.IGNORECASE)), "")
+    return f"{head}; {where}" if where else head
+
+
+def _kind_name(part: BillPart) -> str:
+    return "gzip" if part.path.name.lower().endswith(".gz") else part.kind.upper()
+
+
+def _timestamp(column: str) -> str:
+    return f"CAST(TRY_CAST({cell(column)} AS TIMESTAMPTZ) AS TIMESTAMP)"
+
+
+def _plausible(expr: str) -> str:
+    return f"({expr} >= TIMESTAMP '{EARLIEST}' AND {expr} < TIMESTAMP '{LATEST}')"
+
+
+def _bad_number(column: str, required: bool) -> str:
+    value = cell(column)
+    wrong = (
+        f"(NOT regexp_full_match({value}, '{NUMBER_PATTERN}') "
+        f"OR NOT coalesce(isfinite(TRY_CAST({value} AS DOUBLE)), FALSE))"
+    )
+    return f"({value} IS NULL OR {wrong})" if required else f"({value} IS NOT NULL AND {wrong})"
+
+
+def _tag_sql(fmt: BillFormat, header: list[str], tag: TagFilter) -> str | None:
+    if fmt.tag_column_prefix:
+        wanted = (
+            fmt.tag_column_prefix + (tag.key if ":" in tag.key else f"user:{tag.key}")
+        ).lower()
+        column = next((c for c in header if c.lower() == wanted), None)
+        return cell(column) if column else None
+    if fmt.tag_map and fmt.tag_map in header:
+        # Both spellings of a key match: `user:Project` and CUR 2.0's `user_project`.
+        wanted = tag.key.lower().replace(":", "_").removeprefix("user_")
+        tags = cell(fmt.tag_map)
+        key = (
+            f"list_filter(json_keys({tags}), lambda k: regexp_replace(replace(lower(k), ':', '_'), "
+            f"'^user_', '') = {text_literal(wanted)})[1]"
+        )
+        return (
+            f"CASE WHEN json_valid({tags}) AND json_type({tags}) = 'OBJECT' THEN "
+            f"json_extract_string({tags}, '$.\"' || replace({key}, '\"', '\\\"') || '\"') END"
+        )
+    return None
+
+
+def _read_part(
+    con: duckdb.DuckDBPyConnection,
+    part: BillPart,
+    period: Period,
+    tags: Sequence[TagFilter],
+    basis: CostBasis,
+    tally: _Tally,
+) -> tuple[BillFormat, pd.DataFrame, str]:
+    import duckdb
+
+    header = _header(con, part)
+    fmt = detect_format(header, part.where)
+    present = set(header)
+    if fmt.has("cost", present):
+        plan = cost_plan(fmt, header, basis)
+    else:  # FOCUS without EffectiveCost: the billed cost is all there is
+        plan = cost_plan(fmt, header, "billed")
+    start = _timestamp(fmt.col("start"))
+    end = _timestamp(fmt.col("end")) if fmt.has("end", present) else "NULL"
+    label, from_text = instance_sql(fmt, header)
+    tag_exprs = [_tag_sql(fmt, header, tag) or "NULL" for tag in tags]
+    currency = cell(fmt.col("currency")) if fmt.has("currency", present) else "NULL"
+    checks = {
+        f"{column} is not a number": _bad_number(column, required=(column == plan.checked[0]))
+        for column in plan.checked
+    }
+    checks[f"{fmt.col('start')} is not a date"] = f"NOT coalesce({_plausible(start)}, FALSE)"
+    if fmt.has("end", present):
+        end_cell = cell(fmt.col("end"))
+        checks[f"{fmt.col('end')} is not a date"] = (
+            f"({end_cell} IS NOT NULL AND NOT coalesce({_plausible(end)}, FALSE))"
+        )
+    kept = " AND ".join(f"t{i} = {text_literal(t.value)}" for i, t in enumerate(tags)) or "TRUE"
+    trunc_s = f"date_trunc('{period}', s)"
+    last = f"date_trunc('{period}', e - INTERVAL 1 MICROSECOND)"
+    tag_cols = "".join(f", {expr} AS t{i}" for i, expr in enumerate(tag_exprs))
+    raw = (
+        f"SELECT {start} AS s, {end} AS e_raw, {plan.cost} AS cost, "
+        f"coalesce({plan.charge_group}, {label}) AS grp, {from_text} AS from_text, "
+        f"{provider_sql(fmt, header)} AS provider, {currency} AS currency{tag_cols}, "
+        + ", ".join(f"{expr} AS bad{i}" for i, expr in enumerate(checks.values()))
+        + f" FROM {source_sql(part)}"
+    )
+    bad_any = " OR ".join(f"bad{i}" for i in range(len(checks)))
+    stats_sql = (
+        "SELECT count(*), "
+        + ", ".join(f"count(*) FILTER (bad{i})" for i in range(len(checks)))
+        + f", count(*) FILTER ({kept}), list(DISTINCT currency) FILTER ({kept})"
+        + "".join(
+            f", count(*) FILTER (t{i} = {text_literal(t.value)}), list(DISTINCT t{i})[1:20]"
+            for i, t in enumerate(tags)
+        )
+        + " FROM raw"
+    )
+    query = f"""
+        WITH base AS (
+            SELECT s, CASE WHEN e_raw > s THEN e_raw ELSE s END AS e, cost, grp, provider, from_text
+            FROM raw WHERE {kept} AND NOT ({bad_any})
+        ),
+        pieces AS (
+            SELECT {trunc_s} AS p, cost AS c, grp, provider, from_text, FALSE AS spread
+            FROM base WHERE e = s OR {trunc_s} = {last}
+            UNION ALL
+            SELECT p, cost * (epoch(least(e, p + {_STEP[period]})) - epoch(greatest(s, p)))
+                / (epoch(e) - epoch(s)), grp, provider, from_text, TRUE
+            FROM (
+                SELECT *, unnest(generate_series({trunc_s}, {last}, {_STEP[period]})) AS p
+                FROM base WHERE e > s AND {trunc_s} <> {last}
+            )
+        )
+        SELECT epoch_ns(p) AS period_start_ns, provider, grp AS instance,
+            sum(c) AS cost_usd, count(*) AS line_items,
+            count(*) FILTER (from_text) AS from_text, count(*) FILTER (spread) AS spread
+        FROM pieces GROUP BY ALL
+    """
+    try:
+        # One scan of the file: the projected columns go to a temporary table (DuckDB spills
+        # it to disk when large) that the checks and the sums then read.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE raw AS {raw}")
+        stats = con.execute(stats_sql).fetchall()[0]
+        assert stats is not None
+        width = len(checks)
+        bad_counts = stats[1 : 1 + width]
+        for (reason, predicate), count in zip(checks.items(), bad_counts, strict=True):
+            if count:
+                try:
+                    lines = _bad_lines(con, part, predicate)
+                except csv.Error as err:  # e.g. an unclosed quote that swallows the file
+                    raise BadInput(
+                        f"bill {part.where}: not a readable CSV file ({err}; a quote that "
+                        "never closes?)"
+                    ) from None
+                raise BadInput(f"bill {part.where}: {reason} on {_where(part, lines)}")
+        frame = con.execute(query).df()
+    except duckdb.Error as err:
+        raise BadInput(
+            f"bill {part.where}: not a readable {_kind_name(part)} file ({_first(err)})"
+        ) from None
+    tally.rows_read += int(stats[0])
+    tally.rows_kept += int(stats[1 + width])
+    seen = {c for c in (stats[2 + width] or []) if c}
+    if seen:
+        tally.currencies.setdefault(part.where, set()).update(seen)
+    for i, tag in enumerate(tags):
+        tally.tag_rows[tag] += int(stats[3 + width + 2 * i])
+        values = stats[4 + width + 2 * i] or []
+        tally.tag_values[tag].update(str(v) for v in values if v is not None)
+    if frame["spread"].sum():
+        tally.spread += _spread_lines(con, raw, kept, trunc_s, last)
+    if frame["from_text"].sum():
+        tally.from_text += _text_lines(con, raw, kept)
+    frame["provider"] = frame["provider"].fillna("").astype(str)
+    return (
+        fmt,
+        frame[["period_start_ns", "provider", "instance", "cost_usd", "line_items"]],
+        plan.source,
+    )
+
+
+def _spread_lines(
+    con: duckdb.DuckDBPyConnection, raw: str, kept: str, trunc_s: str, last: str
+) -> int:
+    row = con.execute(
+        f"WITH base AS (SELECT s, CASE WHEN e_raw > s THEN e_raw ELSE s END AS e "
+        f"FROM raw WHERE {kept}) SELECT count(*) FROM base WHERE e > s AND {trunc_s} <> {last}"
+    ).fetchall()[0]
+    return int(row[0]) if row else 0
+
+
+def _text_lines(con: duckdb.DuckDBPyConnection, raw: str, kept: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM raw WHERE {kept} AND from_text").fetchall()[0]
+    return int(row[0]) if row else 0
+
+
+def _where(part: BillPart, lines: list[int]) -> str:
+    noun = "row(s)" if part.kind == "parquet" else "line(s)"
+    return f"{noun} {first_lines(lines)}"
+
+
+def _bad_lines(con: duckdb.DuckDBPyConnection, part: BillPart, predicate: str) -> list[int]:
+    """The first line numbers (CSV: the file's line, header = 1; Parquet: the row, from 1) where
+    `predicate` holds, found by the same SQL the query used, on an exact numbering."""
+    if part.kind == "parquet":
+        rows = con.execute(
+            f"SELECT file_row_number + 1 FROM {source_sql(part, ', file_row_number = true')} "
+            f"WHERE {predicate} ORDER BY 1 LIMIT 10"
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+    found: list[int] = []
+    for block in _csv_blocks(part.path):
+        con.register("bill_block", block)
+        try:
+            rows = con.execute(
+                f"SELECT line_no FROM bill_block WHERE {predicate} ORDER BY 1 LIMIT 10"
+            ).fetchall()
+        finally:
+            con.unregister("bill_block")
+        found += [int(r[0]) for r in rows]
+        if len(found) >= 6:
+            break
+    return found[:10]
+
+
+def _csv_blocks(path: Path, rows_per_block: int = 50_000):
+    """The CSV as text frames of `rows_per_block` rows with a `line_no` column: the physical
+    line on which each record ends (Python's csv module counts quoted line breaks)."""
+    import pandas as pd
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+        reader = csv.reader(text)
+        header = next(reader, [])
+        rows: list[list[Any]] = []
+        for record in reader:
+            padded = (record + [""] * len(header))[: len(header)]
+            rows.append([reader.line_num, *padded])
+            if len(rows) >= rows_per_block:
+                yield pd.DataFrame(rows, columns=["line_no", *header], dtype=object)
+                rows = []
+        if rows:
+            yield pd.DataFrame(rows, columns=["line_no", *header], dtype=object)
+
+
+def _check_tags(tags: Sequence[TagFilter], tally: _Tally, files: str) -> None:
     for tag in tags:
-        if stats[tag].rows_matched == 0:
-            seen = sorted(stats[tag].values_seen)
+        if tally.tag_rows[tag] == 0:
+            seen = sorted(tally.tag_values[tag])
             hint = (
                 f"values seen for {tag.key}: {', '.join(seen[:10])}"
                 if seen
@@ -313,3 +437,6 @@ def _single_currency(currencies: dict[str, set[str]]) -> str:
             f"(cost_usd), so convert the bill to USD first"
         )
     return currency
+
+
+__all__ = ["NO_RESOURCE", "BillTotals", "quote", "read_bills"]

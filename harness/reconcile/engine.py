@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from harness.money.margin import gross_margin, revenue_for
+from harness.reconcile.bill_formats import CHARGE_GROUPS
 from harness.reconcile.floor import (
     ALL_GROUPS,
     BENCHMARK_SPLIT,
@@ -58,6 +60,7 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "errors",
     "floor_instance",
     "floor_batch_size",
+    "cost_basis",
 )
 SCENARIO_COLUMNS: tuple[str, ...] = ("revenue_usd", "direct_cost_usd", "gross_margin")
 
@@ -99,6 +102,7 @@ def reconcile(
             )
     columns = [*RECONCILE_COLUMNS, *EXTRA_COLUMNS, *(SCENARIO_COLUMNS if scenario else ())]
     table = pd.DataFrame.from_records(rows, columns=columns)
+    table["cost_basis"] = bills.cost_basis
     for column in ("inferences", "errors", "floor_batch_size"):
         table[column] = pd.to_numeric(table[column]).round().astype("Int64")
     for column in ("cost_usd", "idle_cost_usd", "revenue_usd", "direct_cost_usd"):
@@ -118,11 +122,13 @@ def _carriers(
         claimed: dict[str, pd.DataFrame] = {}
     else:
         named = requests["instance"]
-        claimed = {g: requests[named == g] for g in groups if (named == g).any()}
-        if len(groups) == 1:
-            only = next(iter(groups))
+        # Tax, credits and commitment fees are charges, not a resource that served work.
+        serving = [g for g in groups if g not in CHARGE_GROUPS]
+        claimed = {g: requests[named == g] for g in serving if (named == g).any()}
+        if len(serving) == 1:
+            only = serving[0]
             claimed[only] = requests[(named == only) | (named == "")]
-        elif (named == "").any():
+        elif len(serving) > 1 and (named == "").any():
             # Any group may have served the lines naming none: a group's own lines would be only
             # part of its work, so its cost per unit would be overstated. The `all` row has them.
             claimed = {}
@@ -174,9 +180,9 @@ def _rows(
             common.update(_margin(scenario, str(workload), total, cost))
         unit_counts = [(CALL_UNIT, inferences, "all")]
         for log_unit in log_units(str(workload)):
-            value = total.get(log_unit.field, NAN)
+            value = total.get(log_unit.count_column, NAN)
             if value == value:  # not NaN: the log gave this unit
-                unit_counts.append((log_unit.unit, value / log_unit.divisor, log_unit.share))
+                unit_counts.append((log_unit.unit, value / log_unit.count_divisor, log_unit.share))
         for unit, count, share_kind in unit_counts:
             yield _unit_row(common, unit, count, cost, WHOLE, floors, floor_key, str(workload))
             if floors is not None and floor_key and share_kind in ("prefill", "decode"):
@@ -205,7 +211,8 @@ def _unit_row(
     floor_key: str | None,
     workload: str,
 ) -> dict[str, Any]:
-    actual = cost / count if count > 0 and cost == cost else NAN
+    # A negative cost (credits above charges) has no meaning per unit: it is shown apart.
+    actual = cost / count if count > 0 and cost == cost and cost >= 0 else NAN
     row = {**common, "unit": unit, "units": count, "split": split, "cost_per_unit_usd": actual}
     floor = floors.lookup(floor_key, workload, unit, split) if floors and floor_key else None
     floor_cost = float(floor["floor_cost_per_unit_usd"]) if floor is not None else NAN
@@ -228,23 +235,11 @@ def _margin(scenario: Scenario, workload: str, total: pd.Series, cost: float) ->
     calls = float(total["inferences"])
     counts = {CALL_UNIT: calls}
     for log_unit in log_units(scenario.workload):
-        value = total.get(log_unit.field, NAN)
-        counts[log_unit.unit] = value / log_unit.divisor if value == value else NAN
-    revenue_model = scenario.revenue
-    if revenue_model.model == "per_call":
-        revenue = float(revenue_model.price_per_call_usd or 0.0) * calls
-    elif revenue_model.model == "per_unit":
-        revenue = math.fsum(
-            p.price_per_unit_usd * counts.get(p.unit, NAN) for p in revenue_model.unit_prices
-        )
-    elif revenue_model.model == "bundle":
-        included = float(revenue_model.included_units or NAN) * revenue_model.expected_use_share
-        per_unit = float(revenue_model.package_price_usd or 0.0) / included
-        revenue = per_unit * counts.get(revenue_model.bundle_unit, NAN)
-    else:
-        revenue = NAN  # free: no revenue, so no margin
+        value = total.get(log_unit.count_column, NAN)
+        counts[log_unit.unit] = value / log_unit.count_divisor if value == value else NAN
+    revenue = float(revenue_for(scenario.revenue, calls, lambda unit: counts.get(unit, NAN)))
     direct = scenario.direct_costs.per_call_usd() * calls
-    margin = (revenue - cost - direct) / revenue if revenue > 0 and cost == cost else NAN
+    margin = float(gross_margin(revenue, cost + direct))
     return {"revenue_usd": revenue, "direct_cost_usd": direct, "gross_margin": margin}
 
 
@@ -257,6 +252,12 @@ def _add_notes(
             f"{int(above.sum())} row(s) cost less than the benchmark floor (implied utilisation "
             "above 1): the bill's plan is cheaper than the rate card's, or the traffic ran at a "
             "larger batch than the run measured"
+        )
+    negative = (table["cost_usd"] < 0) & table["units"].gt(0)
+    if negative.any():
+        notes.append(
+            f"{int(negative.sum())} row(s) have a negative cost (credits or refunds above the "
+            "charges of the period): no cost per unit is shown for them"
         )
     workloads = sorted({str(w) for w in counts["workload"].unique()}) if len(counts) else []
     if len(workloads) > 1:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
-from harness.money.units import UNIT_SPECS
+from harness.money.units import UnitSpec, unit_specs
 from harness.reconcile.requests import UNIT_FIELDS
 
 if TYPE_CHECKING:
@@ -43,37 +43,27 @@ FLOOR_COLUMNS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class LogUnit:
-    """A priced unit counted from a request-log field (audio seconds ÷ 60 = audio minutes)."""
-
-    unit: str
-    field: str
-    divisor: float = 1.0
-    share: str = "all"  # text: "prefill" / "decode" for the benchmark split
-
-
-_GENERIC: tuple[LogUnit, ...] = (
-    LogUnit("input_token", "input_tokens"),
-    LogUnit("output_token", "output_tokens"),
-    LogUnit("image", "images"),
-    LogUnit("audio_minute", "audio_s", 60.0),
-    LogUnit("character", "characters"),
-    LogUnit("sequence", "sequences"),
-    LogUnit("query", "queries"),
+_GENERIC: tuple[UnitSpec, ...] = (
+    UnitSpec("input_token", "input_tokens"),
+    UnitSpec("output_token", "output_tokens"),
+    UnitSpec("image", "images"),
+    UnitSpec("audio_minute", "audio_s", 60.0),
+    UnitSpec("character", "characters"),
+    UnitSpec("sequence", "sequences"),
+    UnitSpec("query", "queries"),
 )
 
 
-def log_units(workload: str) -> tuple[LogUnit, ...]:
+def log_units(workload: str) -> tuple[UnitSpec, ...]:
     """The workload's priced units first (embedding input tokens are `token`), then any other
     field a log line may carry, under its generic name."""
     own = [
-        LogUnit(s.unit, s.count_column, s.count_divisor, s.share)
-        for s in UNIT_SPECS
+        s
+        for s in unit_specs()
         if s.workload == workload and s.count_column in UNIT_FIELDS
     ]
-    covered = {u.field for u in own}
-    return (*own, *(u for u in _GENERIC if u.field not in covered))
+    covered = {u.count_column for u in own}
+    return (*own, *(u for u in _GENERIC if u.count_column not in covered))
 
 
 def find_instance(cards: RateCards, name: str) -> Instance | None:
@@ -92,7 +82,7 @@ def benchmark_floors(
     import numpy as np
     import pandas as pd
 
-    from harness.money.cost import batch_costs
+    from harness.money.cost import batch_costs, unit_share
     from harness.money.scenario_cost import calls_per_batch
     from harness.runs import measurements_frame
 
@@ -103,9 +93,12 @@ def benchmark_floors(
         return pd.DataFrame(columns=list(FLOOR_COLUMNS))
     batch = batch.reset_index(drop=True)
     calls = calls_per_batch(batch)
-    phases = batch["prefill_s_p50"] + batch["decode_s_p50"]
-    phases = phases.where(phases > 0)
-    shares = {"prefill": batch["prefill_s_p50"] / phases, "decode": batch["decode_s_p50"] / phases}
+    windowed = batch["window_s"].notna()
+    shares = {
+        kind: unit_share(pd.Series(kind, index=batch.index), batch["prefill_s_p50"],
+                         batch["decode_s_p50"], windowed)
+        for kind in ("prefill", "decode")
+    }  # fmt: skip
     parts: list[pd.DataFrame] = []
 
     def add(rows: pd.Series, unit: str, split: str, cost: pd.Series, share) -> None:
@@ -129,9 +122,9 @@ def benchmark_floors(
         rows = batch["workload"] == workload
         add(rows, CALL_UNIT, WHOLE, batch["batch_cost_usd"] / calls, 1.0)
         for log_unit in log_units(str(workload)):
-            if log_unit.field not in batch:
+            if log_unit.count_column not in batch:
                 continue
-            count = pd.to_numeric(batch[log_unit.field], errors="coerce") / log_unit.divisor
+            count = pd.to_numeric(batch[log_unit.count_column], errors="coerce") / log_unit.count_divisor
             count = count.where(count > 0)
             add(rows, log_unit.unit, WHOLE, batch["batch_cost_usd"] / count, 1.0)
             if log_unit.share in shares:

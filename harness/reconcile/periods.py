@@ -21,8 +21,11 @@ NS_PER_S = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_S
 NAT = -(2**63)  # numpy's NaT as int64
 
-# Plausible epoch seconds: 1970 .. 2262 (the int64-nanosecond range); outside is a unit mistake.
-_MAX_EPOCH_S = 9.2e9
+# Plausible times for a bill or a request: 2000-01-01 .. 2100-01-01 UTC. Outside is a unit
+# mistake (milliseconds read as seconds) or garbage ("5" is no date), never a real charge.
+EARLIEST_NS = 946_684_800 * NS_PER_S
+LATEST_NS = 4_102_444_800 * NS_PER_S
+_ISO_DATE = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 
 def check_period(period: str) -> Period:
@@ -34,7 +37,8 @@ def check_period(period: str) -> Period:
 def parse_timestamps_ns(values: pd.Series) -> np.ndarray:
     """Timestamps (ISO 8601 text, or epoch seconds as numbers or text) → int64 ns UTC.
 
-    Text without an offset is taken as UTC. Values that do not parse come back as NAT.
+    Text without an offset is taken as UTC. Values that do not parse, text without a full date
+    ("2026"), and times outside 2000..2100 come back as NAT.
     """
     import numpy as np
     import pandas as pd
@@ -44,8 +48,8 @@ def parse_timestamps_ns(values: pd.Series) -> np.ndarray:
         return out
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         naive = values.dt.tz_convert("UTC").dt.tz_localize(None) if values.dt.tz else values
-        return _as_ns(naive)
-    if pd.api.types.is_numeric_dtype(values.dtype):
+        return _plausible(_as_ns(naive))
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
         return _epoch_ns(values.to_numpy(dtype=np.float64, na_value=np.nan))
     cells = values.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(values, skipna=True) == "string":
@@ -57,7 +61,9 @@ def parse_timestamps_ns(values: pd.Series) -> np.ndarray:
         parsed = pd.to_datetime(
             pd.Series(cells[is_text], dtype=object), format="ISO8601", utc=True, errors="coerce"
         )
-        out[is_text] = _as_ns(parsed.dt.tz_localize(None))
+        iso = _as_ns(parsed.dt.tz_localize(None))
+        dated = pd.Series(cells[is_text], dtype=object).str.match(_ISO_DATE).to_numpy(dtype=bool)
+        out[is_text] = _plausible(np.where(dated, iso, NAT))
         retry = is_text & (out == NAT)  # epoch seconds written as text
         if retry.any():
             out[retry] = _epoch_ns(_numbers(cells[retry]))
@@ -66,18 +72,55 @@ def parse_timestamps_ns(values: pd.Series) -> np.ndarray:
     return out
 
 
+def _plausible(ns: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    return np.where((ns >= EARLIEST_NS) & (ns < LATEST_NS), ns, NAT)
+
+
 def _numbers(cells: np.ndarray) -> np.ndarray:
+
+    return numbers_or_nan(cells)
+
+
+def numbers_or_nan(cells: np.ndarray) -> np.ndarray:
+    """Cells as float64; what is no number, a boolean, or an integer too large for a float is
+    NaN (pandas raises on the last)."""
     import numpy as np
     import pandas as pd
 
-    numbers = pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce")
+    series = pd.Series(cells, dtype=object)
+    try:
+        numbers = pd.to_numeric(series, errors="coerce")
+    except (OverflowError, ValueError):
+        numbers = pd.to_numeric(series.map(_safe_number), errors="coerce")
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _safe_number(value: object) -> object:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    return value
+
+
 def _as_ns(naive: pd.Series) -> np.ndarray:
+    """Naive UTC datetimes → int64 ns; out of 2000..2100 (9999-12-31 overflows ns) → NAT."""
     import numpy as np
 
-    return naive.astype("datetime64[ns]").to_numpy().view(np.int64).copy()
+    seconds = naive.to_numpy().astype("datetime64[s]")
+    whole = seconds.view(np.int64)
+    inside = (
+        ~np.isnat(seconds) & (whole >= EARLIEST_NS // NS_PER_S) & (whole < LATEST_NS // NS_PER_S)
+    )
+    out = np.full(len(naive), NAT, dtype=np.int64)
+    if inside.any():
+        out[inside] = naive[inside].astype("datetime64[ns]").to_numpy().view(np.int64)
+    return out
 
 
 def _epoch_ns(seconds: np.ndarray) -> np.ndarray:
@@ -85,7 +128,11 @@ def _epoch_ns(seconds: np.ndarray) -> np.ndarray:
     import numpy as np
 
     out = np.full(len(seconds), NAT, dtype=np.int64)
-    valid = np.isfinite(seconds) & (seconds >= 0) & (seconds < _MAX_EPOCH_S)
+    valid = (
+        np.isfinite(seconds)
+        & (seconds >= EARLIEST_NS / NS_PER_S)
+        & (seconds < LATEST_NS / NS_PER_S)
+    )
     whole = np.floor(seconds[valid])
     # Whole and fractional seconds apart: float64 ns near 1.8e18 would lose ~100 ns.
     fraction = np.round((seconds[valid] - whole) * NS_PER_S).astype(np.int64)

@@ -13,7 +13,8 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from harness.money.units import UNIT_SPECS
+from harness.money.formatting import unit_label as formatted_unit_label
+from harness.money.formatting import unit_scale, usd_cell
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,18 +23,14 @@ if TYPE_CHECKING:
 
 FORMATS = ("table", "csv", "json")
 
-_SCALES: dict[str, int] = {s.unit: s.display_scale for s in UNIT_SPECS}
-_SCALES.update({"input_token": 1_000_000, "output_token": 1_000_000, "character": 1_000_000})
-_SCALE_LABELS = {1: "", 1_000: "1K ", 1_000_000: "1M "}
-
 
 def unit_label(unit: str) -> str:
-    """`output_token` → `1M output_token`, `image` → `image`."""
-    return f"{_SCALE_LABELS.get(_SCALES.get(unit, 1), '')}{unit}"
+    """`output_token` → `1M output tokens`, `image` → `image`: the project's one unit label."""
+    return formatted_unit_label(unit)
 
 
 def _scale(unit: str) -> int:
-    return _SCALES.get(unit, 1)
+    return unit_scale(unit)
 
 
 def _missing(value: Any) -> bool:
@@ -53,9 +50,7 @@ def _num(value: Any, digits: int = 4) -> str:
 
 
 def _usd(value: Any) -> str:
-    if _missing(value):
-        return ""
-    return f"${value:,.2f}" if abs(value) >= 1 else f"${value:.4g}"
+    return usd_cell(value)
 
 
 def _share(value: Any) -> str:
@@ -122,12 +117,20 @@ def render_json(table: pd.DataFrame) -> str:
     return json.dumps(records, indent=2, allow_nan=False) + "\n"
 
 
+def cost_basis_of(table: pd.DataFrame) -> str:
+    if "cost_basis" not in table or table.empty:
+        return ""
+    return ", ".join(dict.fromkeys(str(b) for b in table["cost_basis"]))
+
+
 def render(table: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
         return render_csv(table)
     if fmt == "json":
         return render_json(table)
-    return render_table(table) + "\n"
+    basis = cost_basis_of(table)
+    title = f"Cost basis: {basis}\n" if basis else ""
+    return title + render_table(table) + "\n"
 
 
 def trend_png(table: pd.DataFrame) -> bytes | None:
@@ -187,6 +190,7 @@ def render_html(result: Reconciliation, summary: list[tuple[str, str]]) -> str:
         "td,th{border:1px solid #ccc;padding:0.2em 0.5em;text-align:right}"
         "th{background:#eee}td.t{text-align:left}</style></head><body>",
         f"<h1>Billed cost per unit of work, per {esc(result.period)}</h1>",
+        f"<p>Cost basis: <strong>{esc(cost_basis_of(result.table) or 'not known')}</strong></p>",
         "<dl>",
         *(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in summary),
         "</dl>",

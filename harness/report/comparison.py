@@ -9,9 +9,9 @@ from harness.compare import (
     Comparison,
     choice_label,
     describe_signature,
-    display_unit,
     work_signature,
 )
+from harness.money.units import display_scale
 from harness.report import format as fmt
 from harness.report.document import Block, Document, Note, Section, Table
 from harness.report.plots import Panel, Series, panels_figure
@@ -73,7 +73,7 @@ def group_blocks(group: str, rows: pd.DataFrame) -> tuple[Block, ...]:
     workload = str(rows.iloc[0]["workload"])
     rows = rows.assign(_line=[_line_label(r) for r in rows.to_dict("records")])
     for unit, part in rows.groupby("unit", sort=False):
-        scale, unit_name = display_unit(workload, str(unit))
+        scale, unit_name = display_scale(workload, str(unit))
         for util, at_util in part.groupby("utilization", sort=False):
             best = at_util.loc[
                 at_util.groupby(["batch_size", "_line"])["cost_per_unit_usd"].idxmin()

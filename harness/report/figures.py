@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from harness.money import CandidatePrice
+    from workloads.spec import UnitSpec
 
 MAX_COST_LINES = 8
 """Cost plots show this many of the cheapest instance/plan choices; the table has them all."""
@@ -45,12 +46,25 @@ def _present(*series: Series | None) -> tuple[Series, ...]:
     return tuple(s for s in series if s is not None)
 
 
+def primary_spec(workload: str) -> UnitSpec | None:
+    """The workload spec's primary unit, None for a workload without a spec."""
+    from harness.money.units import workload_spec
+
+    spec = workload_spec(workload)
+    return None if spec is None else spec.primary
+
+
+def has_section(workload: str, section: str) -> bool:
+    """Whether the workload's spec adds this optional report section (REPORT_SECTIONS)."""
+    from harness.money.units import workload_spec
+
+    spec = workload_spec(workload)
+    return spec is not None and section in spec.report_sections
+
+
 def primary_throughput(workload: str, rows: pd.DataFrame) -> tuple[str, pd.Series] | None:
     """(label, units per second) of the workload's primary unit, from wall_s_p50."""
-    from harness.money import PRIMARY_UNIT, UNIT_SPECS
-
-    unit = PRIMARY_UNIT.get(workload)
-    spec = next((s for s in UNIT_SPECS if s.workload == workload and s.unit == unit), None)
+    spec = primary_spec(workload)
     if spec is None or spec.count_column not in rows:
         return None
     import pandas as pd
@@ -83,7 +97,7 @@ def latency_blocks(workload: str, ok: pd.DataFrame, stem: str) -> list[Block]:
             [p for p in panels if p.series],
         )
     ]
-    if workload == "text":
+    if has_section(workload, "ttft_tpot"):
         series = (
             Panel(
                 "time to first token", "ms", _present(_series("TTFT p50", ok, "ttft_s_p50", 1000))
@@ -104,10 +118,7 @@ def latency_blocks(workload: str, ok: pd.DataFrame, stem: str) -> list[Block]:
 
 
 def energy_blocks(workload: str, ok: pd.DataFrame, stem: str) -> list[Block]:
-    from harness.money import PRIMARY_UNIT, UNIT_SPECS
-
-    unit = PRIMARY_UNIT.get(workload)
-    spec = next((s for s in UNIT_SPECS if s.workload == workload and s.unit == unit), None)
+    spec = primary_spec(workload)
     import pandas as pd
 
     energy = pd.to_numeric(ok.get("energy_j"), errors="coerce") if "energy_j" in ok else None
@@ -135,7 +146,7 @@ def efficiency_blocks(workload: str, ok: pd.DataFrame, stem: str) -> list[Block]
     if ok["mfu"].notna().sum() == 0 and ok["mbu"].notna().sum() == 0:
         return [Note(f"MFU/MBU: empty ({_why_no_efficiency(ok)}).")]
     phases = [("whole iteration", "mfu", "mbu")]
-    if workload == "text":
+    if has_section(workload, "phase_efficiency"):
         phases += [
             ("prefill", "prefill_mfu", "prefill_mbu"),
             ("decode", "decode_mfu", "decode_mbu"),
@@ -170,7 +181,7 @@ def _why_no_efficiency(ok: pd.DataFrame) -> str:
 
 
 def cost_blocks(workload: str, costs: pd.DataFrame, stem: str, gpu_label: str) -> list[Block]:
-    from harness.compare import display_unit
+    from harness.money.units import display_scale
 
     costs = costs[costs["cost_per_unit_usd"].notna()]
     if costs.empty:
@@ -182,7 +193,7 @@ def cost_blocks(workload: str, costs: pd.DataFrame, stem: str, gpu_label: str) -
         ]
     panels, records = [], []
     for unit, part in costs.groupby("unit", sort=False):
-        scale, unit_name = display_unit(workload, str(unit))
+        scale, unit_name = display_scale(workload, str(unit))
         part = part.assign(_choice=part["provider"] + ":" + part["instance"] + " " + part["plan"])
         ranked = part.groupby("_choice")["cost_per_unit_usd"].min().sort_values()
         shown = ranked.index[:MAX_COST_LINES]
@@ -229,8 +240,8 @@ def cost_blocks(workload: str, costs: pd.DataFrame, stem: str, gpu_label: str) -
 def margin_blocks(
     workload: str, costs: pd.DataFrame, prices: Sequence[CandidatePrice], stem: str
 ) -> list[Block]:
-    from harness.compare import display_unit
     from harness.money import apply_prices
+    from harness.money.units import display_scale
 
     costs = costs[costs["cost_per_unit_usd"].notna()]
     if costs.empty:
@@ -244,7 +255,7 @@ def margin_blocks(
         return [Note(f"Margin: no candidate price for the units of {workload} that were priced.")]
     panels, records = [], []
     for unit, part in priced.groupby("unit", sort=False):
-        scale, unit_name = display_unit(workload, str(unit))
+        scale, unit_name = display_scale(workload, str(unit))
         by_batch = part.drop_duplicates("batch_size").sort_values("batch_size")
         curves = tuple(
             MarginCurve(

@@ -44,12 +44,10 @@ def percent(value: Any) -> str:
 
 
 def usd(value: Any) -> str:
+    from harness.money.formatting import money_text
+
     v = number(value)
-    if v is None:
-        return EMPTY
-    if abs(v) >= 100:
-        return f"${v:,.2f}"
-    return f"${v:.4g}"
+    return EMPTY if v is None else money_text(v)
 
 
 def ratio(value: Any) -> str:

@@ -7,9 +7,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.money.margin import gross_margin
 from harness.report.document import Figure
 
 DPI = 96
+
+MAX_LINES = 8
+"""Lines drawn per panel at most: more are unreadable, and legend layout grows with each one."""
+
+MAX_POINTS = 400
+"""Points drawn per line at most (evenly spread, the last kept): a 100,000-row run still draws
+in a second."""
+
+
+def _thin(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
+    step = -(-len(xs) // MAX_POINTS)
+    if step <= 1:
+        return list(xs), list(ys)
+    keep = [*range(0, len(xs), step)]
+    if keep[-1] != len(xs) - 1:
+        keep.append(len(xs) - 1)
+    return [xs[i] for i in keep], [ys[i] for i in keep]
+
+
+def capped_caption(caption: str, drawn: int, total: int, what: str) -> str:
+    """The caption, saying so when only some of the lines are drawn."""
+    if drawn >= total:
+        return caption
+    return f"{caption} (drawn: the {drawn} {what} of {total}; every one is in the tables)"
 
 
 @dataclass(frozen=True)
@@ -62,14 +87,18 @@ def panels_figure(name: str, caption: str, panels: Sequence[Panel]) -> Figure:
     below the panels names them instead of a legend over each panel's lines.
     """
     plt = _pyplot()
+    total = max((len(p.series) for p in panels), default=0)
+    panels = [Panel(p.title, p.ylabel, p.series[:MAX_LINES], p.xlabel, p.log_y) for p in panels]
+    caption = capped_caption(caption, MAX_LINES, total, "first series")
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
     labels = [tuple(s.label for s in p.series) for p in panels]
     shared = len(panels) > 1 and len(labels[0]) > 1 and all(x == labels[0] for x in labels)
     for ax, panel in zip(axes[0], panels, strict=True):
         xs: list[float] = []
         for series in panel.series:
-            ax.plot(series.x, series.y, series.style, label=series.label, markersize=4)
-            xs += series.x
+            x, y = _thin(series.x, series.y)
+            ax.plot(x, y, series.style, label=series.label, markersize=4)
+            xs += x
         if panel.xlabel == "batch size":
             _batch_axis(ax, xs)
         if panel.log_y:
@@ -112,6 +141,19 @@ def margin_figure(name: str, caption: str, panels: Sequence[MarginPanel]) -> Fig
     import numpy as np
 
     plt = _pyplot()
+    total = max((len(p.curves) for p in panels), default=0)
+    panels = [
+        MarginPanel(
+            p.title,
+            p.unit_label,
+            p.curves
+            if len(p.curves) <= MAX_LINES
+            else tuple(sorted(p.curves, key=lambda c: c.cost_per_display_unit_usd)[:MAX_LINES]),
+            p.candidate_prices,
+        )
+        for p in panels
+    ]
+    caption = capped_caption(caption, MAX_LINES, total, "cheapest")
     fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.6), squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=True):
         costs = [
@@ -123,7 +165,7 @@ def margin_figure(name: str, caption: str, panels: Sequence[MarginPanel]) -> Fig
         prices = np.geomspace(min(costs) * 0.5, high, 200)
         for curve in panel.curves:
             cost = curve.cost_per_display_unit_usd
-            (line,) = ax.plot(prices, (prices - cost) / prices, label=curve.label)
+            (line,) = ax.plot(prices, gross_margin(prices, cost), label=curve.label)
             ax.plot([cost], [0.0], "o", color=line.get_color())
         for label, price in panel.candidate_prices:
             ax.axvline(price, color="0.3", linestyle="--", linewidth=1)

@@ -18,6 +18,7 @@ from harness.report.figures import (
     cost_blocks,
     efficiency_blocks,
     energy_blocks,
+    has_section,
     latency_blocks,
     margin_blocks,
     primary_throughput,
@@ -136,7 +137,7 @@ def measurement_table(workload: str, rows: pd.DataFrame) -> Table:
         ("cv", "wall_s_cv", fmt.percent),
         (label, "_throughput", fmt.sig),
     ]
-    if workload == "text":
+    if has_section(workload, "ttft_tpot"):
         columns += [
             ("TTFT p50", "ttft_s_p50", fmt.seconds),
             ("TPOT p50", "tpot_s_p50", fmt.seconds),

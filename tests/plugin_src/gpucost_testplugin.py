@@ -1,7 +1,8 @@
 """Workloads a third party could ship, used by the tests through the entry-point group.
 
 `noop` does nothing (harness overhead), `flaky` runs out of memory above a batch size or raises,
-`sleepy` sleeps per iteration (interruption tests).
+`sleepy` sleeps per iteration (interruption tests), `frames` counts a unit of its own (`frames`)
+that its spec in gpucost_testplugin_specs.py prices.
 """
 
 from __future__ import annotations
@@ -82,3 +83,25 @@ class SleepyWorkload(NoopWorkload):
         marker = os.environ.get("GPUCOST_TEST_SLEEPY_MARKER")
         if marker:
             open(marker, "a").close()
+
+
+@dataclass(frozen=True)
+class FramesSettings(WorkloadSettings):
+    frames_per_clip: int = 24
+
+
+class FramesWorkload(NoopWorkload):
+    """A small matrix product per frame; one clip (request) of `frames_per_clip` frames each."""
+
+    name: ClassVar[str] = "frames"
+    settings_type = FramesSettings
+    unit_columns = ("frames", "requests")
+
+    def prepare(self, batch_size: int) -> None:
+        self.x = torch.ones(batch_size * self.settings.frames_per_clip, 16, 16)
+
+    def run_once(self, stopwatch: Stopwatch) -> None:
+        (self.x @ self.x).sum()
+
+    def units(self, batch_size: int) -> dict[str, float]:
+        return {"frames": batch_size * self.settings.frames_per_clip, "requests": batch_size}

@@ -1,0 +1,238 @@
+"""The `gpucost run` options of endpoint runs, and the thin command that runs one. Only click and
+the standard library at import time, so `--help` stays fast."""
+
+from __future__ import annotations
+
+import math
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from harness.errors import BadInput
+
+if TYPE_CHECKING:
+    from harness.endpoint.config import LoadLevel
+
+DEFAULT_LEN = 128
+
+_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("--endpoint",), {"default": None, "metavar": "URL",
+                       "help": "Load a live OpenAI-compatible server at this base URL "
+                               "(e.g. http://127.0.0.1:8000/v1) instead of running in-process."}),
+    (("--api",), {"type": click.Choice(["completions", "chat"]), "default": "completions",
+                  "show_default": True, "help": "endpoint, text: /v1/completions or /v1/chat/completions."}),
+    (("--tokenizer",), {"type": click.Path(path_type=Path), "default": None,
+                        "help": "endpoint: local tokenizer folder for exact prompt lengths "
+                                "(default: the --model folder)."}),
+    (("--dataset",), {"type": click.Path(path_type=Path), "default": None,
+                      "help": 'endpoint: JSON Lines of {"prompt": ..., "output_tokens": N}.'}),
+    (("--concurrency",), {"default": None, "metavar": "N,N,...",
+                          "help": "endpoint: closed-loop levels, requests always in flight, e.g. 1,8,32."}),
+    (("--request-rate",), {"default": None, "metavar": "R,R,...",
+                           "help": "endpoint: open-loop levels, requests per second (Poisson), e.g. 1,4,inf."}),
+    (("--burstiness",), {"type": float, "default": 1.0, "show_default": True,
+                         "help": "endpoint: gamma shape of the arrivals (1 = Poisson)."}),
+    (("--duration",), {"type": float, "default": None,
+                       "help": "endpoint: seconds per level (default: --requests)."}),
+    (("--requests",), {"type": int, "default": None,
+                       "help": "endpoint: measured requests per level (default 32 without --duration)."}),
+    (("--warmup-requests",), {"type": int, "default": 2, "show_default": True,
+                              "help": "endpoint: unmeasured requests before each level."}),
+    (("--request-timeout",), {"type": float, "default": 120.0, "show_default": True,
+                              "help": "endpoint: seconds before a request is given up (an error)."}),
+    (("--gpus",), {"default": None, "metavar": "I,I,...",
+                   "help": "endpoint: GPUs of a local server to meter (default: every visible GPU)."}),
+    (("--gpus-used",), {"type": int, "default": None,
+                        "help": "endpoint: GPUs the server uses, for pricing (default: the metered ones)."}),
+    (("--gpu",), {"default": None, "metavar": "KEY",
+                  "help": "endpoint: GPU the server runs on, for pricing a remote endpoint."}),
+    (("--server-cmd",), {"default": None, "metavar": "COMMAND",
+                         "help": "endpoint: start this server, wait until it answers, stop it at the end."}),
+    (("--server",), {"type": click.Choice(["transformers"]), "default": None,
+                     "help": "endpoint: start `transformers serve --model PATH --continuous-batching`."}),
+    (("--server-timeout",), {"type": float, "default": 300.0, "show_default": True,
+                             "help": "endpoint: seconds a started server has to answer."}),
+)  # fmt: skip
+
+
+def endpoint_options(func: Any) -> Any:
+    for flags, kwargs in reversed(_OPTIONS):
+        func = click.option(*flags, **kwargs)(func)
+    return func
+
+
+_ENDPOINT_ONLY = ("concurrency", "request_rate", "duration", "requests", "dataset", "tokenizer",
+                  "gpus", "gpus_used", "gpu")  # fmt: skip
+
+
+def is_endpoint_run(kw: dict[str, Any]) -> bool:
+    """True for an endpoint run; BadInput for an endpoint option given to an in-process run."""
+    if kw.get("endpoint") or kw.get("server_cmd") or kw.get("server"):
+        return True
+    for name in _ENDPOINT_ONLY:
+        if kw.get(name) is not None:
+            flag = "--" + name.replace("_", "-")
+            raise BadInput(
+                f"{flag} is for endpoint runs: add --endpoint URL, --server-cmd or --server"
+            )
+    return False
+
+
+def _check(kw: dict[str, Any]) -> None:
+    for name, low in (("requests", 1), ("warmup_requests", 0), ("gpus_used", 1)):
+        if kw[name] is not None and kw[name] < low:
+            raise BadInput(f"--{name.replace('_', '-')} must be >= {low} (got {kw[name]})")
+    for name in ("duration", "request_timeout", "server_timeout", "burstiness"):
+        value = kw[name]
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise BadInput(f"--{name.replace('_', '-')} must be > 0 (got {value})")
+    if kw["server"] and kw["server_cmd"]:
+        raise BadInput("--server and --server-cmd: give one of them")
+    if kw["server"] and kw["model_path"] is None:
+        raise BadInput("--server transformers needs --model PATH (a local model folder)")
+    if kw["server"] and kw["endpoint"]:
+        raise BadInput("--server transformers picks its own port: leave out --endpoint")
+
+
+def run_endpoint_command(kw: dict[str, Any]) -> None:
+    from harness.cli.options import gpu_key
+    from harness.endpoint.config import (
+        ENDPOINT_WORKLOADS,
+        EndpointConfig,
+        LoadLevel,
+        parse_concurrency,
+        parse_gpus,
+        parse_request_rate,
+    )
+    from harness.endpoint.meters import visible_gpus
+    from harness.endpoint.runner import ServerSpec, run_endpoint
+    from harness.endpoint.server import free_port, transformers_command
+
+    _check(kw)
+    names = [n.strip() for w in kw["workloads"] for n in w.split(",") if n.strip()] or ["text"]
+    if len(names) != 1 or names[0] not in ENDPOINT_WORKLOADS:
+        raise BadInput(
+            f"--workload {','.join(names)}: an endpoint run serves one of "
+            f"{', '.join(ENDPOINT_WORKLOADS)}"
+        )
+    workload = names[0]
+    levels: tuple[LoadLevel, ...] = ()
+    if kw["concurrency"] is not None:
+        levels += parse_concurrency(kw["concurrency"])
+    if kw["request_rate"] is not None:
+        levels += parse_request_rate(kw["request_rate"])
+    if not levels:
+        levels = (LoadLevel(concurrency=1),)
+    requests = kw["requests"]
+    if requests is None and kw["duration"] is None:
+        requests = 32
+    model_path: Path | None = kw["model_path"]
+    server = None
+    endpoint = kw["endpoint"]
+    local = False
+    if kw["server"]:
+        port = free_port()
+        endpoint = f"http://127.0.0.1:{port}/v1"
+        assert model_path is not None
+        device = kw.get("device")
+        server = ServerSpec(transformers_command(model_path, port, device), _transformers_version(),
+                            kw["server_timeout"])  # fmt: skip
+        local = True
+    elif kw["server_cmd"]:
+        endpoint = endpoint or "http://127.0.0.1:8000/v1"
+        try:
+            command = shlex.split(kw["server_cmd"])
+        except ValueError as err:
+            raise BadInput(f"--server-cmd: cannot split the command ({err})") from None
+        if not command:
+            raise BadInput("--server-cmd: empty command")
+        server = ServerSpec(command, None, kw["server_timeout"])
+        local = True
+    assert endpoint is not None
+    base_url = _base_url(endpoint)
+    local = local or _is_local(base_url)
+    gpus = parse_gpus(kw["gpus"]) if kw["gpus"] else (visible_gpus() if local else ())
+    tokenizer = kw["tokenizer"]
+    if tokenizer is None and model_path is not None and model_path.is_dir():
+        tokenizer = model_path
+    settings = {k: kw.get(k) for k in ("input_len", "output_len", "seq_len")}
+    config = EndpointConfig(
+        base_url=base_url,
+        workload=workload,
+        api=kw["api"],
+        model=str(model_path) if model_path is not None else None,
+        levels=levels,
+        input_len=settings["input_len"] or DEFAULT_LEN,
+        output_len=settings["output_len"] or DEFAULT_LEN,
+        seq_len=settings["seq_len"] or DEFAULT_LEN,
+        requests=requests,
+        duration_s=kw["duration"],
+        warmup_requests=kw["warmup_requests"],
+        request_timeout_s=kw["request_timeout"],
+        burstiness=kw["burstiness"],
+        seed=kw["seed"],
+        tokenizer=None if tokenizer is None else str(tokenizer),
+        dataset=None if kw["dataset"] is None else str(kw["dataset"]),
+        gpus=gpus,
+        gpus_used=kw["gpus_used"],
+        gpu=gpu_key(kw["gpu"]),
+        sample_interval_s=kw.get("sample_interval") or None,
+        server_cmd=tuple(server.command) if server else None,
+    )
+
+    def report(level: LoadLevel, row: dict[str, Any]) -> None:
+        click.echo(_level_line(level, row), err=True)
+
+    try:
+        store = run_endpoint(config, kw["out"], ["gpucost", *sys.argv[1:]], server, report)
+    except KeyboardInterrupt:
+        click.echo(
+            "Interrupted: the levels measured so far are kept; the server is stopped.", err=True
+        )
+        sys.exit(130)
+    click.echo(str(store.path))
+
+
+def _level_line(level: LoadLevel, row: dict[str, Any]) -> str:
+    def fmt(value: Any, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    name = (
+        f"concurrency {level.concurrency}"
+        if level.concurrency
+        else f"rate {level.request_rate:g}/s"
+    )
+    return (
+        f"{name}: {fmt(row.get('requests_per_s'), '.2f')} req/s, "
+        f"{fmt(row.get('output_tokens_per_s'), '.1f')} output tok/s, "
+        f"TTFT p50 {fmt(row.get('ttft_s_p50'), '.3f')} s, errors {row.get('error_count')}"
+    )
+
+
+def _base_url(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadInput(
+            f"--endpoint {url!r}: expected an http(s) URL such as http://127.0.0.1:8000/v1"
+        )
+    return url.rstrip("/")
+
+
+def _is_local(base_url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(base_url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
+def _transformers_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"transformers {version('transformers')}"
+    except PackageNotFoundError:
+        return None

@@ -1,0 +1,155 @@
+"""Load generation: closed loop (N requests always in flight) and open loop (Poisson or gamma
+arrivals). One asyncio loop, one pooled httpx client per level."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from harness.endpoint.client import RequestShape, send
+from harness.endpoint.config import LoadLevel
+from harness.endpoint.prompts import Prompt
+from harness.endpoint.records import RequestRecord
+
+
+@dataclass(frozen=True)
+class LevelResult:
+    records: list[RequestRecord]  # measured requests only (warmup left out)
+    max_in_flight: int
+    stopped_early: bool = False
+
+
+def make_client(connections: int, timeout_s: float) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(timeout_s), trust_env=False)
+
+
+def arrival_gaps_s(rate: float, burstiness: float, count: int, seed: int) -> list[float]:
+    """Gaps between arrivals: gamma with shape `burstiness` and mean 1/rate (shape 1 = Poisson);
+    all zero for an infinite rate."""
+    if math.isinf(rate):
+        return [0.0] * count
+    rng = random.Random(seed)
+    return [rng.gammavariate(burstiness, 1.0 / (rate * burstiness)) for _ in range(count)]
+
+
+async def run_level(
+    base_url: str,
+    shape: RequestShape,
+    prompts: Sequence[Prompt],
+    level: LoadLevel,
+    *,
+    requests: int | None,
+    duration_s: float | None,
+    warmup_requests: int,
+    timeout_s: float,
+    burstiness: float = 1.0,
+    seed: int = 0,
+) -> LevelResult:
+    """Warm up, then run the level until `requests` are sent or `duration_s` has passed (requests
+    in flight then are awaited and counted)."""
+    pool = itertools.cycle(prompts)
+    counter = itertools.count()
+    width = level.concurrency or (requests or 64)
+    connections = max(1, min(width, 1024))
+    async with make_client(connections, timeout_s) as client:
+        if warmup_requests:
+            parallel = level.concurrency or 1
+            await _closed_loop(
+                client, base_url, shape, pool, counter, parallel, warmup_requests, None, timeout_s
+            )
+        if level.concurrency is not None:
+            return await _closed_loop(
+                client,
+                base_url,
+                shape,
+                pool,
+                counter,
+                level.concurrency,
+                requests,
+                duration_s,
+                timeout_s,
+            )
+        assert level.request_rate is not None
+        return await _open_loop(
+            client,
+            base_url,
+            shape,
+            pool,
+            counter,
+            level.request_rate,
+            burstiness,
+            requests,
+            duration_s,
+            timeout_s,
+            seed,
+        )
+
+
+async def _closed_loop(client, base_url, shape, pool, counter, concurrency, requests, duration_s, timeout_s) -> LevelResult:  # fmt: skip
+    records: list[RequestRecord] = []
+    sent = 0
+    deadline = None if duration_s is None else time.perf_counter() + duration_s
+    in_flight = 0
+    max_in_flight = 0
+
+    def more() -> bool:
+        if requests is not None and sent >= requests:
+            return False
+        return deadline is None or time.perf_counter() < deadline
+
+    async def user() -> None:
+        nonlocal sent, in_flight, max_in_flight
+        while more():
+            sent += 1
+            in_flight += 1
+            max_in_flight = max(max_in_flight, in_flight)
+            try:
+                records.append(
+                    await send(client, base_url, shape, next(pool), next(counter), timeout_s)
+                )
+            finally:
+                in_flight -= 1
+
+    await asyncio.gather(*(user() for _ in range(concurrency)))
+    records.sort(key=lambda r: r.start_s)
+    return LevelResult(records, max_in_flight)
+
+
+async def _open_loop(client, base_url, shape, pool, counter, rate, burstiness, requests, duration_s, timeout_s, seed) -> LevelResult:  # fmt: skip
+    limit = requests if requests is not None else max(1, math.ceil(rate * duration_s * 4)) if not math.isinf(rate) else 10_000  # fmt: skip
+    gaps = arrival_gaps_s(rate, burstiness, limit, seed)
+    start = time.perf_counter()
+    deadline = None if duration_s is None else start + duration_s
+    in_flight = 0
+    max_in_flight = 0
+    tasks: list[asyncio.Task[RequestRecord]] = []
+
+    async def one() -> RequestRecord:
+        nonlocal in_flight, max_in_flight
+        in_flight += 1
+        max_in_flight = max(max_in_flight, in_flight)
+        try:
+            return await send(client, base_url, shape, next(pool), next(counter), timeout_s)
+        finally:
+            in_flight -= 1
+
+    due = start
+    for gap in gaps:
+        due += gap
+        now = time.perf_counter()
+        if deadline is not None and due >= deadline:
+            break
+        if due > now:
+            await asyncio.sleep(due - now)
+        tasks.append(asyncio.create_task(one()))
+    records = list(await asyncio.gather(*tasks))
+    records.sort(key=lambda r: r.start_s)
+    return LevelResult(records, max(max_in_flight, 1))

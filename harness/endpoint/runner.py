@@ -1,0 +1,269 @@
+"""One endpoint run: start the server if asked, probe the endpoint, run every load level under
+the meters, write one measurement row per level through the results store, always stop the
+server."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness import __version__
+from harness.endpoint.client import ROUTES, RequestShape, send
+from harness.endpoint.config import EndpointConfig, LoadLevel
+from harness.endpoint.loadgen import make_client, run_level
+from harness.endpoint.meters import GpuGroup
+from harness.endpoint.prompts import Prompt, load_dataset, load_tokenizer, synthetic_prompts
+from harness.endpoint.server import Server
+from harness.endpoint.summary import request_rows, summarise_level
+from harness.environment import host_info, library_versions
+from harness.errors import BadInput
+from harness.store import RunStore
+
+ENGINE = "endpoint"
+PROBE_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """A server gpucost starts: the command, and the version string where it is known."""
+
+    command: list[str]
+    version: str | None = None
+    health_timeout_s: float = 300.0
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def run_endpoint(
+    config: EndpointConfig,
+    out: Path,
+    command: Sequence[str] = (),
+    server: ServerSpec | None = None,
+    on_level: Any = None,
+) -> RunStore:
+    """Run every load level into a new run folder under `out`; the server (when started here)
+    is stopped on every way out, Ctrl-C included."""
+    store = RunStore.create(out)
+    store.write_meta(
+        {
+            "run_id": store.run_id,
+            "created_at": _now(),
+            "finished_at": None,
+            "status": "running",
+            "gpucost_version": __version__,
+            "command": list(command),
+            "host": host_info(),
+            "device": {"name": config.gpu, "kind": ENGINE},
+            "libraries": library_versions(),
+            "config": config.as_dict(),
+            "endpoint": {
+                "url": config.base_url,
+                "api": config.api,
+                "server_command": shlex.join(server.command) if server else None,
+                "server_version": server.version if server else None,
+                "served_models": None,
+                "model": config.model,
+            },
+            "workloads": {},
+            "idle_power_w": None,
+            "calibration": None,
+        }
+    )
+    process = None
+    try:
+        try:
+            _stop_signals_interrupt()
+            if server is not None:
+                process = Server(server.command, config.base_url, store.path / "server.log")
+                process.start(server.health_timeout_s)
+            _run_levels(config, store, on_level)
+        except KeyboardInterrupt:
+            store.update_meta(status="interrupted", finished_at=_now())
+            raise
+        except BaseException:
+            store.update_meta(status="failed", finished_at=_now())
+            raise
+    finally:
+        _restore_signals()
+        if process is not None:
+            process.stop()
+    store.update_meta(status="complete", finished_at=_now())
+    return store
+
+
+_PREVIOUS_HANDLERS: dict[int, Any] = {}
+
+
+def _stop_signals_interrupt() -> None:
+    """SIGTERM and SIGHUP stop an endpoint run like Ctrl-C (the run is marked `interrupted`
+    and the server stopped); the in-process runner does the same in harness/execute.py."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        _restore_signals()
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            number = getattr(signal, name)
+            _PREVIOUS_HANDLERS[number] = signal.signal(number, handler)
+
+
+def _restore_signals() -> None:
+    while _PREVIOUS_HANDLERS:
+        number, previous = _PREVIOUS_HANDLERS.popitem()
+        signal.signal(number, previous)
+
+
+def _served_models(base_url: str) -> list[str]:
+    """The ids `GET /models` lists; BadInput when nothing answers there."""
+    try:
+        with httpx.Client(timeout=PROBE_TIMEOUT_S, trust_env=False) as client:
+            response = client.get(base_url + "/models")
+    except httpx.HTTPError as err:
+        raise BadInput(
+            f"--endpoint {base_url}: cannot connect ({type(err).__name__}: {err})"
+        ) from None
+    if response.status_code != 200:
+        return []
+    try:
+        return [str(m.get("id")) for m in response.json().get("data", []) if isinstance(m, dict)]
+    except (ValueError, AttributeError):
+        return []
+
+
+async def _probe(config: EndpointConfig, shape: RequestShape, prompt: Prompt) -> dict[str, Any]:
+    """One request before the levels: finds a missing route or an unknown model (one line), and
+    whether the server takes the fields that pin the output length."""
+    route = ROUTES[shape.api]
+    async with make_client(1, config.request_timeout_s) as client:
+        record = await send(client, config.base_url, shape, prompt, -1, config.request_timeout_s)
+        if record.status_code in (400, 422) and shape.length_fields:
+            shape.length_fields = False
+            record = await send(
+                client, config.base_url, shape, prompt, -1, config.request_timeout_s
+            )
+    if record.status_code in (404, 405):
+        raise BadInput(
+            f"--endpoint {config.base_url}: the server has no POST {route} ({record.error})"
+        )
+    if record.status_code in (400, 401, 403, 422):
+        raise BadInput(
+            f"--endpoint {config.base_url}: POST {route} refused the request ({record.error})"
+        )
+    return {"probe_error": record.error, "length_fields_accepted": shape.length_fields}
+
+
+def _prompts(config: EndpointConfig) -> list[Prompt]:
+    if config.dataset is not None:
+        return load_dataset(config.dataset, config.output_len)
+    tokenizer = load_tokenizer(config.tokenizer)
+    length = config.seq_len if config.workload == "embedding" else config.input_len
+    count = min(config.requests or 64, 256)
+    return synthetic_prompts(tokenizer, count, length, config.output_len, config.seed)
+
+
+def _run_levels(config: EndpointConfig, store: RunStore, on_level: Any = None) -> None:
+    served = _served_models(config.base_url)
+    model = config.model or (served[0] if served else None)
+    api = "embedding" if config.workload == "embedding" else config.api
+    shape = RequestShape(api=api, model=model)
+    prompts = _prompts(config)
+    probe = asyncio.run(_probe(config, shape, prompts[0]))
+    endpoint = dict(store.meta["endpoint"], served_models=served, model=model, **probe)
+    store.update_meta(endpoint=endpoint)
+    gpus = config.gpus or ()
+    origin = time.perf_counter()
+    with GpuGroup(gpus, config.sample_interval_s) as group:
+        names = group.names
+        gpu_name = config.gpu or (names[0] if names else None)
+        gpus_used = config.gpus_used or (len(gpus) or None)
+        store.update_meta(
+            device={"name": gpu_name, "kind": ENGINE, "gpus": list(gpus), "gpu_names": names}
+        )
+        try:
+            for number, level in enumerate(config.levels, start=1):
+                group.begin(config.workload, number)
+                result = asyncio.run(
+                    run_level(
+                        config.base_url, shape, prompts, level,
+                        requests=config.requests, duration_s=config.duration_s,
+                        warmup_requests=config.warmup_requests,
+                        timeout_s=config.request_timeout_s,
+                        burstiness=config.burstiness, seed=config.seed + number,
+                    )
+                )  # fmt: skip
+                meters = group.end(config.workload, number)
+                row = _row(config, level, result.records, result.max_in_flight, meters)
+                row.update(model=model, gpu_name=gpu_name, gpus_used=gpus_used or 1,
+                           length_fields_accepted=shape.length_fields)  # fmt: skip
+                iterations = [
+                    {"workload": config.workload, "batch_size": row["batch_size"],
+                     "concurrency": level.concurrency, "request_rate": level.request_rate, **r}
+                    for r in request_rows(result.records, origin)
+                ]  # fmt: skip
+                store.add_measurement(row, iterations)
+                group.flush_samples(store)
+                if on_level is not None:
+                    on_level(level, row)
+        finally:
+            group.flush_samples(store)
+
+
+def _row(
+    config: EndpointConfig,
+    level: LoadLevel,
+    records: list[Any],
+    max_in_flight: int,
+    meters: dict[str, Any],
+) -> dict[str, Any]:
+    summary = summarise_level(records, config.workload)
+    ok = summary["iterations"] > 0
+    status = "ok" if ok else "error"
+    error = summary.pop("error", None)
+    if not ok:
+        error = f"no request succeeded ({error or 'no requests sent'})"
+    return {
+        "workload": config.workload,
+        "preset": None,
+        "device": ENGINE,
+        "dtype": None,
+        # The readers key rows by a whole batch size: closed loop uses the concurrency, open
+        # loop the most requests that were in flight at once.
+        "batch_size": level.concurrency or max(max_in_flight, 1),
+        "status": status,
+        "error": error,
+        "engine": ENGINE,
+        "concurrency": level.concurrency,
+        "request_rate": level.request_rate,
+        "max_in_flight": max_in_flight,
+        **summary,
+        **meters,
+        "input_len": None if config.dataset else config.input_len,
+        "output_len": None
+        if config.dataset or config.workload == "embedding"
+        else config.output_len,
+        "settings": {
+            "concurrency": level.concurrency,
+            "request_rate": level.request_rate,
+            "api": config.api if config.workload != "embedding" else "embedding",
+            "requests": config.requests,
+            "duration_s": config.duration_s,
+            "warmup_requests": config.warmup_requests,
+            "burstiness": config.burstiness,
+            "request_timeout_s": config.request_timeout_s,
+        },
+    }

@@ -1,0 +1,221 @@
+"""`gpucost fleet plan`: one SkyPilot task per instance, all running the same `gpucost run`.
+
+A plan is a folder: `<entry>.yaml` (a SkyPilot task file) per instance and `fleet.json` (what
+was planned: instances, prices, expected hours, where results go). Nothing here imports SkyPilot.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.errors import BadInput
+
+RESULTS_DIR = "~/gpucost-results"
+"""Where each task writes its run folder on the cluster (or the bucket's mount point)."""
+
+BUCKET_MOUNT = "/gpucost-results"
+
+# gpucost's GPU keys in SkyPilot's accelerator names.
+SKY_ACCELERATORS: dict[str, str] = {
+    "H100-SXM-80GB": "H100",
+    "H100-PCIE-80GB": "H100",
+    "H200-SXM-141GB": "H200",
+    "GH200": "GH200",
+    "A100-SXM-40GB": "A100",
+    "A100-PCIE-40GB": "A100",
+    "A100-SXM-80GB": "A100-80GB",
+    "A100-PCIE-80GB": "A100-80GB",
+    "L40S": "L40S",
+    "L4": "L4",
+    "A10G": "A10G",
+    "A10": "A10",
+    "T4": "T4",
+    "RTX-A6000": "A6000",
+}
+
+GPUS_PLACEHOLDER = "{gpus}"
+"""Replaced in run options by the instance's GPU count (e.g. vLLM's tensor parallel size)."""
+
+_REFUSED_RUN_OPTIONS = ("--out",)
+
+
+@dataclass(frozen=True)
+class FleetEntry:
+    name: str
+    instance: str  # provider:name on the rate card
+    cloud: str
+    instance_type: str
+    gpu: str
+    gpu_count: int
+    plan: str
+    price_per_hour_usd: float
+    task_file: str
+    results_path: str
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    gpucost_version: str
+    run_args: list[str]
+    managed: bool
+    bucket: str | None
+    expected_hours: float
+    entries: list[FleetEntry]
+
+    def estimated_cost_usd(self) -> float:
+        return sum(e.price_per_hour_usd for e in self.entries) * self.expected_hours
+
+
+def entry_name(instance_ref: str) -> str:
+    """A cluster name SkyPilot accepts: lower case, digits and dashes, starting with a letter."""
+    return "gpucost-" + re.sub(r"[^a-z0-9]+", "-", instance_ref.lower()).strip("-")
+
+
+def check_run_args(run_args: Sequence[str]) -> None:
+    """The options must be ones this gpucost's `run` accepts; `--out` is the fleet's to set."""
+    import click
+
+    from harness.cli.run import run
+
+    for arg in run_args:
+        if arg.split("=", 1)[0] in _REFUSED_RUN_OPTIONS:
+            raise BadInput(f"run option {arg!r}: the fleet sets where results go (--bucket)")
+    probe = [a.replace(GPUS_PLACEHOLDER, "1") for a in run_args]
+    try:
+        run.make_context("run", list(probe))
+    except click.ClickException as err:
+        raise BadInput(f"run options: {err.format_message()}") from None
+
+
+def build_task(entry: FleetEntry, run_args: Sequence[str], *, spot: bool, managed: bool,
+               bucket: str | None, install: str, extra_setup: Sequence[str] = ()
+               ) -> dict[str, Any]:
+    """The SkyPilot task (as its YAML mapping) for one instance."""
+    accelerator = SKY_ACCELERATORS.get(entry.gpu)
+    resources: dict[str, Any] = {
+        "infra": entry.cloud,
+        "instance_type": entry.instance_type,
+        "use_spot": spot,
+    }
+    if accelerator and entry.gpu_count:
+        resources["accelerators"] = {accelerator: entry.gpu_count}
+    if managed and spot:
+        resources["job_recovery"] = {"strategy": "FAILOVER", "max_restarts_on_errors": 1}
+    args = [a.replace(GPUS_PLACEHOLDER, str(entry.gpu_count)) for a in run_args]
+    command = shlex.join(["gpucost", "run", *args, "--no-price"])
+    task: dict[str, Any] = {
+        "name": entry.name,
+        "resources": resources,
+        # A relative path from the home folder: a literal "~" in an env var would not expand.
+        "envs": {"GPUCOST_RESULTS": entry.results_path.removeprefix("~/")},
+        "setup": _setup(install, extra_setup),
+        "run": (
+            'cd ~ && mkdir -p "$GPUCOST_RESULTS"\n'
+            f'{command} --out "$GPUCOST_RESULTS"\n'
+        ),
+    }
+    if bucket:
+        task["file_mounts"] = {BUCKET_MOUNT: {"source": bucket, "mode": "MOUNT"}}
+    return task
+
+
+def _setup(install: str, extra: Sequence[str]) -> str:
+    spec = f"gpucost=={__version__}" if install == "pypi" else install
+    return "".join(f"{line}\n" for line in (f"pip install {shlex.quote(spec)}", *extra))
+
+
+def make_plan(
+    instance_refs: Sequence[str],
+    run_args: Sequence[str],
+    out_dir: Path,
+    *,
+    spot: bool = False,
+    managed: bool = False,
+    bucket: str | None = None,
+    expected_hours: float = 1.0,
+    install: str = "pypi",
+    extra_setup: Sequence[str] = (),
+    ratecard_files: Sequence[Path] = (),
+) -> FleetPlan:
+    """Write the task files and `fleet.json` into `out_dir`; nothing is launched."""
+    from harness.money.ratecard import load_ratecards
+
+    if not instance_refs:
+        raise BadInput("--instances: name at least one instance, e.g. aws:g6e.xlarge")
+    if expected_hours <= 0:
+        raise BadInput(f"--expected-hours {expected_hours}: must be > 0")
+    if managed and not bucket:
+        raise BadInput("--managed: a managed job's cluster goes away when it ends; give --bucket")
+    if bucket and not re.match(r"^(s3|gs|r2|cos|oci|https)://[^/]+", bucket):
+        raise BadInput(f"--bucket {bucket!r}: expected a bucket URL such as s3://my-bucket/sweeps")
+    check_run_args(run_args)
+    cards = load_ratecards(ratecard_files)
+    plan_name = "spot" if spot else "on_demand"
+    entries: list[FleetEntry] = []
+    seen: set[str] = set()
+    for ref in instance_refs:
+        instance = cards.find(ref, "--instances")
+        if instance.key in seen:
+            continue
+        seen.add(instance.key)
+        price = instance.prices_per_hour_usd.get(plan_name)
+        if price is None:
+            raise BadInput(f"--instances {ref!r}: the rate card has no {plan_name} price for it")
+        name = entry_name(instance.key)
+        where = f"{BUCKET_MOUNT}/{name}" if bucket else f"{RESULTS_DIR}/{name}"
+        entries.append(FleetEntry(name, instance.key, instance.provider, instance.name,
+                                  instance.gpu, instance.gpu_count, plan_name, price,
+                                  f"{name}.yaml", where))
+    plan = FleetPlan(__version__, list(run_args), managed, bucket, expected_hours, entries)
+    write_plan(plan, out_dir, spot=spot, install=install, extra_setup=extra_setup)
+    return plan
+
+
+def write_plan(plan: FleetPlan, out_dir: Path, *, spot: bool, install: str,
+               extra_setup: Sequence[str] = ()) -> None:
+
+    from harness.atomicfile import write_text
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for entry in plan.entries:
+            task = build_task(entry, plan.run_args, spot=spot, managed=plan.managed,
+                              bucket=plan.bucket, install=install, extra_setup=extra_setup)
+            write_text(out_dir / entry.task_file, _task_yaml(task))
+        write_text(out_dir / "fleet.json", json.dumps(asdict(plan), indent=2) + "\n")
+    except OSError as err:
+        raise BadInput(f"-o {out_dir}: cannot write ({err.strerror or err})") from None
+
+
+def _task_yaml(task: dict[str, Any]) -> str:
+    """YAML with multi-line commands as literal blocks, as people write SkyPilot tasks."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return yaml.dump(task, Dumper=Dumper, sort_keys=False, width=100)
+
+
+def load_plan(plan_dir: Path) -> FleetPlan:
+    path = plan_dir / "fleet.json"
+    if not path.is_file():
+        raise BadInput(f"{plan_dir}: not a fleet plan (no fleet.json; make one with gpucost fleet plan)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = [FleetEntry(**e) for e in data.pop("entries")]
+        return FleetPlan(entries=entries, **data)
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        raise BadInput(f"{path}: not a readable fleet plan ({err})") from None
