@@ -4,7 +4,7 @@ Both engines hold the same model shape and prompts; rounds alternate eager and c
 iterations so drift on the machine lands on both. Decode tokens/s = batch × (output_len − 1) /
 decode seconds. With `--calibration FILE` (what `gpucost calibrate` writes) it adds each
 engine's decode as a share of the bandwidth roofline: the least bytes decode must move (weights
-once per step + the KV cache read so far, `harness.roofline.text_work`) over the measured copy
+once per step + the KV cache read so far, `harness.analysis.roofline.text_work`) over the measured copy
 bandwidth.
 
     python benchmarks/engine_compare.py --preset tiny --batch-sizes 1,4
@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
 
-from harness.roofline import DTYPE_BYTES, DecoderShape, text_work
-from harness.stopwatch import time_iteration
+from harness.analysis.roofline import DTYPE_BYTES, DecoderShape, text_work
+from harness.measure.stopwatch import time_iteration
 from workloads import registry
 from workloads.base import Workload, WorkloadContext
 

@@ -11,15 +11,15 @@ from typing import ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.meters import NullMeter
-from harness.meters.monitor import EnergyMonitor
-from harness.meters.sampler import Sampler
-from harness.plan import RunConfig, WorkloadPlan
-from harness.runner import (
+from harness.measure.plan import RunConfig, WorkloadPlan
+from harness.measure.runner import (
     SilentProgress,
     Sweep,
 )
-from harness.store import RunStore
+from harness.meters import NullMeter
+from harness.meters.monitor import EnergyMonitor
+from harness.meters.sampler import Sampler
+from harness.results.store import RunStore
 from workloads.base import Stopwatch, Workload, WorkloadContext, WorkloadSettings
 
 ITERATIONS = 20_000

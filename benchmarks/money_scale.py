@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.schema import EXTRA_MEASUREMENT_COLUMNS, MEASUREMENT_COLUMNS
+from harness.results.schema import EXTRA_MEASUREMENT_COLUMNS, MEASUREMENT_COLUMNS
 
 H100 = "NVIDIA H100 80GB HBM3"
 

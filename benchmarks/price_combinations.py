@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pandas as pd
 
 from harness.money import apply_prices, load_ratecards, parse_price, unit_costs
-from harness.schema import MEASUREMENT_COLUMNS
+from harness.results.schema import MEASUREMENT_COLUMNS
 
 H100 = "NVIDIA H100 80GB HBM3"
 

@@ -27,7 +27,7 @@ MONTH_S = 30 * 86_400
 
 
 def build_log(path: Path, lines: int) -> None:
-    """Lines as `harness.metering` writes them, in time order over November 2026."""
+    """Lines as `harness.metering.meter` writes them, in time order over November 2026."""
     rng = random.Random(1)
     step = MONTH_S / lines
     with open(path, "w", encoding="utf-8") as fh:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.schema import EXTRA_MEASUREMENT_COLUMNS, MEASUREMENT_COLUMNS
+from harness.results.schema import EXTRA_MEASUREMENT_COLUMNS, MEASUREMENT_COLUMNS
 
 # Round figures: $3.60/h on one GPU is $0.001 per GPU-second.
 TEST_CARD = """\

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.schema import EXTRA_MEASUREMENT_COLUMNS, MEASUREMENT_COLUMNS, SAMPLE_COLUMNS
+from harness.results.schema import EXTRA_MEASUREMENT_COLUMNS, MEASUREMENT_COLUMNS, SAMPLE_COLUMNS
 
 H100_NVML = "NVIDIA H100 80GB HBM3"
 L4_NVML = "NVIDIA L4"

@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness.calibrate import (
+from harness.analysis.roofline import efficiency
+from harness.cli import main
+from harness.errors import BadInput
+from harness.measure.calibrate import (
     Ceilings,
     attach_to_run,
     default_output,
     measure_ceilings,
     write_ceilings,
 )
-from harness.cli import main
-from harness.errors import BadInput
-from harness.roofline import efficiency
-from harness.runs import load_run
+from harness.results.runs import load_run
 from tests.report_helpers import L4_NVML, text_row, write_run
 
 

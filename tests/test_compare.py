@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from harness.analysis.compare import COMPARE_COLUMNS
 from harness.cli import main
-from harness.compare import COMPARE_COLUMNS
 from tests.report_helpers import L4_NVML, text_row, write_run
 
 CARD = """\

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.money import COST_COLUMNS, Instance, unit_costs
-from harness.runs import load_run, measurements_frame
+from harness.results.runs import load_run, measurements_frame
 from tests.helpers_runs import (
     asr_row,
     card_instances,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.money import unit_costs
-from harness.runs import load_run, measurements_frame
+from harness.results.runs import load_run, measurements_frame
 from tests.helpers_runs import card_instances, row, text_row, write_run
 
 

@@ -16,10 +16,10 @@ import torch
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.execute import execute_run
+from harness.measure.execute import execute_run
+from harness.measure.plan import RunConfig, WorkloadPlan
 from harness.meters import EnergyMonitor, NullMeter, NvmlMeter
-from harness.plan import RunConfig, WorkloadPlan
-from harness.store import RunStore
+from harness.results.store import RunStore
 from tests.fakes import FakeNvml
 from tests.plugin_src.gpucost_testplugin import NoopWorkload
 from tests.workload_helpers import RecordingStopwatch, build, run_iteration
@@ -199,7 +199,7 @@ def test_retrieval_searches_after_the_embedded_mark() -> None:
 
 
 def test_tied_embeddings_count_the_output_projection_once() -> None:
-    from harness.roofline import DecoderShape, text_work
+    from harness.analysis.roofline import DecoderShape, text_work
     from tests.report_helpers import TINY_TEXT_ARCH
 
     # Tied: the same body with one V·d matrix fewer (205,120 − 1024·64 = 139,584 parameters).
@@ -212,8 +212,8 @@ def test_tied_embeddings_count_the_output_projection_once() -> None:
 
 
 def test_calibration_of_another_gpu_is_not_used(tmp_path: Path) -> None:
-    from harness.roofline import efficiency
-    from harness.runs import load_run
+    from harness.analysis.roofline import efficiency
+    from harness.results.runs import load_run
     from tests.report_helpers import text_row, write_run
 
     calibration = {
@@ -247,7 +247,7 @@ def test_a_counter_that_restarts_mid_window_is_not_measured() -> None:
 
 def test_a_zero_unit_count_gives_an_empty_cost_not_infinity(tmp_path: Path) -> None:
     from harness.money import unit_costs
-    from harness.runs import load_run, measurements_frame
+    from harness.results.runs import load_run, measurements_frame
     from tests.helpers_runs import card_instances, row, write_run
 
     frame = measurements_frame(

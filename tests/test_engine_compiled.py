@@ -19,12 +19,12 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.errors import BadInput
+from harness.measure.plan import RunConfig, WorkloadPlan
+from harness.measure.runner import SilentProgress, Sweep
 from harness.meters import NullMeter
 from harness.meters.monitor import EnergyMonitor
 from harness.meters.sampler import Sampler
-from harness.plan import RunConfig, WorkloadPlan
-from harness.runner import SilentProgress, Sweep
-from harness.store import RunStore
+from harness.results.store import RunStore
 from tests.workload_helpers import build, run_iteration
 from workloads.base import Stopwatch, Workload, WorkloadContext, WorkloadSettings
 from workloads.engines.compiled import CompiledTextEngine, CompileFailed, first_call_s

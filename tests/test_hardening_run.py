@@ -94,7 +94,7 @@ def test_empty_workload_lists_and_non_finite_settings_are_refused(
 
 
 def test_run_config_checks_library_callers_too() -> None:
-    from harness.plan import RunConfig, plan_workloads
+    from harness.measure.plan import RunConfig, plan_workloads
 
     plans = plan_workloads(
         ["text"], device="cpu", dtype="fp32", preset="tiny", model_path=None,
@@ -169,8 +169,8 @@ def test_a_run_with_no_ok_row_exits_non_zero(test_plugin: Path, tmp_path: Path) 
 
 
 def test_memory_is_checked_from_the_preset_built_on_the_meta_device() -> None:
-    from harness.memory_check import check_memory, weight_bytes
-    from harness.plan import plan_workloads
+    from harness.measure.memory_check import check_memory, weight_bytes
+    from harness.measure.plan import plan_workloads
 
     (plan,) = plan_workloads(
         ["text"], device="cpu", dtype="fp32", preset="llama-3.1-8b", model_path=None,
@@ -211,8 +211,8 @@ def test_rows_above_the_cv_threshold_are_unstable_and_threads_are_recorded(
 ) -> None:
     import torch
 
-    from harness.execute import execute_run
-    from harness.plan import UNSTABLE_CV, RunConfig, plan_workloads
+    from harness.measure.execute import execute_run
+    from harness.measure.plan import UNSTABLE_CV, RunConfig, plan_workloads
 
     before = torch.get_num_threads()
     result = invoke(["-w", "sleepy", "-b", "1,2", *FAST, "--threads", "1", "--out", str(tmp_path)])
@@ -306,7 +306,7 @@ def test_stop_signals_mark_the_run_interrupted(
 
 LIMITED_METER = """\
 import json, resource, sys
-from harness.metering import RequestMeter, open_request_log
+from harness.metering.meter import RequestMeter, open_request_log
 path = sys.argv[1]
 resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, resource.RLIM_INFINITY))
 sink = open_request_log(path, flush_every=100, flush_interval_s=3600)
@@ -337,7 +337,7 @@ def test_meter_on_a_full_disk_keeps_its_lines_and_never_raises(tmp_path: Path) -
 
 
 def test_meter_reopens_a_rotated_log(tmp_path: Path) -> None:
-    from harness.metering import RequestMeter, open_request_log
+    from harness.metering.meter import RequestMeter, open_request_log
 
     path = tmp_path / "requests.jsonl"
     meter = RequestMeter(open_request_log(path, flush_every=1), workload="text")
@@ -353,7 +353,7 @@ def test_meter_reopens_a_rotated_log(tmp_path: Path) -> None:
 
 
 def test_meter_buffer_is_bounded_and_drops_are_counted(tmp_path: Path) -> None:
-    from harness.request_log import JsonlSink
+    from harness.metering.request_log import JsonlSink
 
     class FullDisk:
         """A file on a full disk: every write fails with ENOSPC."""
@@ -368,7 +368,7 @@ def test_meter_buffer_is_bounded_and_drops_are_counted(tmp_path: Path) -> None:
             pass
 
     sink = JsonlSink(FullDisk(), flush_every=2, max_pending=10, retry_interval_s=0)
-    from harness.metering import RequestMeter
+    from harness.metering.meter import RequestMeter
 
     meter = RequestMeter(sink, workload="text")
     for _ in range(25):
@@ -382,7 +382,7 @@ def test_meter_buffer_is_bounded_and_drops_are_counted(tmp_path: Path) -> None:
 def test_a_broken_sink_or_meter_never_raises_into_the_request(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from harness.metering import RequestMeter, open_request_log
+    from harness.metering.meter import RequestMeter, open_request_log
 
     class BrokenEnergy:
         def energy_mj(self) -> float:
@@ -402,7 +402,7 @@ def test_a_broken_sink_or_meter_never_raises_into_the_request(
 
 
 def test_run_writes_run_json_first(tmp_path: Path) -> None:
-    from harness.store import RunStore
+    from harness.results.store import RunStore
 
     store = RunStore.create(tmp_path, {"status": "running"})
     assert json.loads((store.path / "run.json").read_text()) == {

@@ -24,7 +24,7 @@ from harness.money import (
     scenario_costs,
     unit_costs,
 )
-from harness.runs import load_run, measurements_frame
+from harness.results.runs import load_run, measurements_frame
 from tests.helpers_runs import card_instances, embedding_row, text_row, write_run
 
 

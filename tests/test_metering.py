@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BadInput
-from harness.metering import RequestMeter, current_request, iso_timestamp, open_request_log
+from harness.metering.meter import RequestMeter, current_request, iso_timestamp, open_request_log
 from harness.reconcile.requests import read_requests
 
 
@@ -179,7 +179,7 @@ def test_timestamps_are_utc_iso_with_microseconds() -> None:
 
 def test_prometheus_sink_counts_requests_and_units(tmp_path: Path) -> None:
     prometheus_client = pytest.importorskip("prometheus_client")
-    from harness.metering_prometheus import prometheus_sink
+    from harness.metering.prometheus import prometheus_sink
 
     registry = prometheus_client.CollectorRegistry()
     meter = RequestMeter([open_request_log(tmp_path / "r.jsonl"), prometheus_sink(registry)])
@@ -197,7 +197,7 @@ def test_prometheus_sink_counts_requests_and_units(tmp_path: Path) -> None:
 
 
 def test_prometheus_missing_gives_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.metering_prometheus import prometheus_sink
+    from harness.metering.prometheus import prometheus_sink
 
     monkeypatch.setitem(sys.modules, "prometheus_client", None)  # import now fails
     with pytest.raises(BadInput, match=r"pip install 'gpucost\[prometheus\]'"):
@@ -207,7 +207,7 @@ def test_prometheus_missing_gives_one_clear_line(monkeypatch: pytest.MonkeyPatch
 def test_metering_imports_neither_torch_nor_pandas_without_a_cuda_device(tmp_path: Path) -> None:
     code = (
         "import sys\n"
-        "from harness.metering import RequestMeter, open_request_log\n"
+        "from harness.metering.meter import RequestMeter, open_request_log\n"
         f"m = RequestMeter(open_request_log({str(tmp_path / 'r.jsonl')!r}), workload='text')\n"
         "with m.request() as r:\n"
         "    r.units(output_tokens=1)\n"

@@ -7,11 +7,11 @@ import math
 import pandas as pd
 import pytest
 
+from harness.analysis.gpuspecs import GPU_SPECS, gpu_spec
+from harness.analysis.projection import project
+from harness.analysis.roofline import DecoderShape, efficiency, row_work, text_work
 from harness.errors import BadInput
-from harness.gpuspecs import GPU_SPECS, gpu_spec
-from harness.projection import project
-from harness.roofline import DecoderShape, efficiency, row_work, text_work
-from harness.runs import load_run
+from harness.results.runs import load_run
 from tests.report_helpers import TINY_TEXT_ARCH, text_row, write_run
 
 # Hand count of the tiny preset (2-layer Llama, hidden 64, 4 heads of 16, 2 KV heads, FFN 128,

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.schema import EXTRA_MEASUREMENT_COLUMNS, MEASUREMENT_COLUMNS
+from harness.results.schema import EXTRA_MEASUREMENT_COLUMNS, MEASUREMENT_COLUMNS
 
 FAST = ["--iterations", "3", "--warmup", "1", "--min-duration", "0", "--idle-seconds", "0"]
 

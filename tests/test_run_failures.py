@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.store import create_run_folder
+from harness.results.store import create_run_folder
 
 FAST = ["--iterations", "2", "--warmup", "1", "--min-duration", "0", "--idle-seconds", "0"]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.execute import execute_run
+from harness.measure.execute import execute_run
+from harness.measure.plan import RunConfig, plan_workloads
 from harness.meters.nvml import NvmlMeter
-from harness.plan import RunConfig, plan_workloads
 from tests.fakes.fake_pynvml import FakeNvml
 
 

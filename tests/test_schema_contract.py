@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness import runs
-from harness.schema import (
+from harness.results import runs
+from harness.results.schema import (
     COLUMN_BY_NAME,
     COLUMNS,
     EXTRA_MEASUREMENT_COLUMNS,

@@ -11,7 +11,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def env(as_json: bool) -> None:
     """Show the GPU, driver, NVML readings available, and library versions."""
-    from harness.environment import describe_machine
+    from harness.measure.environment import describe_machine
 
     facts = describe_machine()
     if as_json:

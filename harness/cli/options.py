@@ -153,7 +153,7 @@ def output_option(help_text: str, *, required: bool = False, files_only: bool = 
 
 def selected_instances(refs: tuple[str, ...], files: tuple[Path, ...]) -> tuple[Instance, ...]:
     """The rate cards' instances (with `files` added), or only those `--instance` names."""
-    from harness.compare import load_instances
+    from harness.analysis.compare import load_instances
 
     return load_instances(refs, files)
 
@@ -194,7 +194,7 @@ def gpu_key(key: str | None) -> str | None:
 
 def write_output(path: Path, text: str) -> None:
     """Replace `path` whole, so a failed write never leaves half a file; BadInput when it fails."""
-    from harness.atomicfile import write_text
+    from harness.results.atomicfile import write_text
 
     try:
         write_text(path, text)

@@ -133,7 +133,7 @@ def reconcile(
         loaded_scenario = load_scenario(scenario)
     run = None
     if run_dir is not None:
-        from harness.runs import load_run
+        from harness.results.runs import load_run
 
         run = load_run(run_dir)
     elif instance_ref is not None:

@@ -56,7 +56,7 @@ def report(
     from harness.money.cost import check_utilizations
     from harness.report.files import check_output, write_document
     from harness.report.sections import ReportOptions, build_report
-    from harness.runs import load_runs
+    from harness.results.runs import load_runs
 
     if output is None:
         # click drops `required` next to a default, so the default is explicit and said aloud.
@@ -123,8 +123,8 @@ def compare(
 ) -> None:
     """RUN folders from different machines side by side: cost per unit on every matched
     instance and plan, the cheapest marked, and each choice's ratio to it."""
-    from harness.compare import CompareOptions, compare_runs, format_table, to_records
-    from harness.runs import load_runs
+    from harness.analysis.compare import CompareOptions, compare_runs, format_table, to_records
+    from harness.results.runs import load_runs
 
     if output is not None:
         from harness.report.files import check_output
@@ -185,7 +185,7 @@ def compare(
 @click.option("--repeats", type=click.IntRange(min=1), default=10, show_default=True)
 def calibrate(device: str, out: Path | None, run_dir: Path | None, size: int, repeats: int) -> None:
     """Measure this GPU's achievable ceilings: a large bf16 matmul and a device-to-device copy."""
-    from harness import calibrate as cal
+    from harness.measure import calibrate as cal
 
     if out is not None and (out / "run.json").is_file():
         run_dir, out = run_dir or out, None

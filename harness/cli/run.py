@@ -168,9 +168,9 @@ def run(**kw: Any) -> None:
         run_endpoint_command(kw)
         return
     from harness.cli.run_output import RichProgress, print_summary
-    from harness.execute import execute_run
-    from harness.memory_check import check_memory
-    from harness.plan import (
+    from harness.measure.execute import execute_run
+    from harness.measure.memory_check import check_memory
+    from harness.measure.plan import (
         DEFAULT_THREADS,
         RunConfig,
         parse_batch_sizes,
@@ -178,7 +178,7 @@ def run(**kw: Any) -> None:
         resolve_device,
         resolve_dtype,
     )
-    from harness.store import StoreWriteError
+    from harness.results.store import StoreWriteError
     from workloads import registry
 
     # Every option is checked here, before a folder is made or a model is built.

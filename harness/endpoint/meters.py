@@ -9,7 +9,7 @@ from typing import Any
 from harness.meters import GpuMeter, open_meter
 from harness.meters.monitor import EnergyMonitor
 from harness.meters.sampler import Sampler
-from harness.store import RunStore
+from harness.results.store import RunStore
 
 
 def visible_gpus() -> tuple[int, ...]:

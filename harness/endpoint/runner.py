@@ -25,9 +25,9 @@ from harness.endpoint.meters import GpuGroup
 from harness.endpoint.prompts import Prompt, load_dataset, load_tokenizer, synthetic_prompts
 from harness.endpoint.server import Server
 from harness.endpoint.summary import request_rows, summarise_level
-from harness.environment import host_info, library_versions
 from harness.errors import BadInput
-from harness.store import RunStore
+from harness.measure.environment import host_info, library_versions
+from harness.results.store import RunStore
 
 ENGINE = "endpoint"
 PROBE_TIMEOUT_S = 10.0
@@ -108,7 +108,7 @@ _PREVIOUS_HANDLERS: dict[int, Any] = {}
 
 def _stop_signals_interrupt() -> None:
     """SIGTERM and SIGHUP stop an endpoint run like Ctrl-C (the run is marked `interrupted`
-    and the server stopped); the in-process runner does the same in harness/execute.py."""
+    and the server stopped); the in-process runner does the same in harness/measure/execute.py."""
     if threading.current_thread() is not threading.main_thread():
         return
 

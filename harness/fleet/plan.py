@@ -181,7 +181,7 @@ def make_plan(
 def write_plan(plan: FleetPlan, out_dir: Path, *, spot: bool, install: str,
                extra_setup: Sequence[str] = ()) -> None:
 
-    from harness.atomicfile import write_text
+    from harness.results.atomicfile import write_text
 
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

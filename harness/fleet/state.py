@@ -26,7 +26,7 @@ class FleetState:
                 raise BadInput(f"{self.path}: not readable ({err})") from None
 
     def update(self, name: str, **fields: Any) -> None:
-        from harness.atomicfile import write_text
+        from harness.results.atomicfile import write_text
 
         with self._lock:
             self.entries.setdefault(name, {}).update(fields)

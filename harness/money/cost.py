@@ -26,7 +26,7 @@ from harness.errors import BadInput
 from harness.money.gpus import MAX_POWER_W, canonical_gpu
 from harness.money.ratecard import ALL_PLANS, Instance
 from harness.money.units import count_columns, priced_workloads, unit_specs
-from harness.schema import TEXT_COLUMN_NAMES, UNIT_COLUMNS
+from harness.results.schema import TEXT_COLUMN_NAMES, UNIT_COLUMNS
 
 COST_COLUMNS: tuple[str, ...] = (
     "run_id", "workload", "preset", "batch_size", "provider", "instance", "gpu", "plan",

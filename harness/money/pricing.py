@@ -17,7 +17,7 @@ from harness.money.ratecard import ALL_PLANS, Instance, RateCards, check_plan, l
 from harness.money.scenario import Scenario, load_scenario
 from harness.money.scenario_cost import scenario_costs
 from harness.money.units import display_scale, priced_workloads, primary_unit, units_by_workload
-from harness.runs import RunRecord, load_runs, measurements_frame
+from harness.results.runs import RunRecord, load_runs, measurements_frame
 
 SENSITIVITY_UTILIZATIONS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
 

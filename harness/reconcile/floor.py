@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from harness.money.ratecard import Instance, RateCards
     from harness.reconcile.bills import BillTotals
-    from harness.runs import RunRecord
+    from harness.results.runs import RunRecord
 
 CALL_UNIT = "request"
 ALL_GROUPS = "all"
@@ -84,7 +84,7 @@ def benchmark_floors(
 
     from harness.money.cost import batch_costs, unit_share
     from harness.money.scenario_cost import calls_per_batch
-    from harness.runs import measurements_frame
+    from harness.results.runs import measurements_frame
 
     if run.ok_rows().empty:
         raise BadInput(f"run {run.path}: no ok rows, nothing to take a floor from")

@@ -22,7 +22,7 @@ from harness.reconcile.periods import (
     period_starts_ns,
 )
 from harness.reconcile.sources import ProgressFn, first_lines, open_text, require_file
-from harness.schema import UNIT_COLUMNS
+from harness.results.schema import UNIT_COLUMNS
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,6 +1,6 @@
 """The fast path for JSON Lines request logs: DuckDB reads and sums the log in one streaming query.
 
-It takes only logs in the shape `harness.metering` writes: every line an object, text fields as
+It takes only logs in the shape `harness.metering.meter` writes: every line an object, text fields as
 JSON strings, counts as JSON numbers, finite and >= 0, timestamps as ISO 8601 dates (or epoch
 seconds as numbers) within 2000..2100. When any line is not in that shape, or DuckDB cannot read
 the file, it returns None and the line-by-line reader takes over, so every bad line is counted

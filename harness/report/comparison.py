@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from harness.compare import (
+from harness.analysis.compare import (
     Comparison,
     choice_label,
     describe_signature,
@@ -19,7 +19,7 @@ from harness.report.plots import Panel, Series, panels_figure
 if TYPE_CHECKING:
     import pandas as pd
 
-    from harness.runs import RunRecord
+    from harness.results.runs import RunRecord
 
 
 def comparison_document(comparison: Comparison, runs: Sequence[RunRecord]) -> Document:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.atomicfile import write_bytes
 from harness.errors import BadInput
 from harness.report.document import Document
+from harness.results.atomicfile import write_bytes
 
 FORMATS = {".html": "html", ".htm": "html", ".md": "markdown"}
 

@@ -6,8 +6,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from harness.analysis.roofline import number
 from harness.report.document import Table
-from harness.roofline import number
 
 EMPTY = "—"
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from harness.money import CandidatePrice, Instance
-    from harness.runs import RunRecord
+    from harness.results.runs import RunRecord
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,8 @@ def build_report(runs: Sequence[RunRecord], options: ReportOptions) -> Document:
 
 
 def run_sections(run: RunRecord, options: ReportOptions) -> list[Section]:
-    from harness.compare import matched_unit_costs
-    from harness.roofline import efficiency
+    from harness.analysis.compare import matched_unit_costs
+    from harness.analysis.roofline import efficiency
 
     rows = efficiency(run.measurements, run.meta, options.gpu_key)
     ok = rows[rows["status"] == "ok"]

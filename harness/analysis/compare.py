@@ -4,7 +4,7 @@ Runs are compared only where they did the same work: the same workload, preset, 
 settings. Runs that differ are kept apart (each its own group) with the reason, or refused with
 `strict`. Within a group, for each batch size, unit and utilisation, the cheapest instance and
 plan is marked and every other choice gets its cost ratio to it. Projected rows (estimates on a
-GPU that was not measured, see harness/projection.py) join their source run's group, marked.
+GPU that was not measured, see harness/analysis/projection.py) join their source run's group, marked.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from harness.money import Instance
-    from harness.runs import RunRecord
+    from harness.results.runs import RunRecord
 
 WORK_FIELDS = ("preset", "model", "dtype", "settings")
 """What makes two runs' rows the same work (with the workload)."""
@@ -139,8 +139,8 @@ def compare_runs(
     """Cost per unit of every run's `ok` rows on the matched instances, cheapest marked."""
     import pandas as pd
 
-    from harness.projection import project
-    from harness.roofline import efficiency
+    from harness.analysis.projection import project
+    from harness.analysis.roofline import efficiency
 
     _check_units(options.units)
     unique = {run.run_id: run for run in runs}

@@ -1,6 +1,6 @@
 """The request meter's lines as Prometheus metrics (needs the `prometheus` extra).
 
-    from harness.metering_prometheus import prometheus_sink
+    from harness.metering.prometheus import prometheus_sink
     meter = RequestMeter([open_request_log("requests.jsonl"), prometheus_sink()])
 
 Counters per workload: requests (by status), units of work (by unit), wall, GPU and energy totals,
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import BadInput
-from harness.metering import RequestRecord
+from harness.metering.meter import RequestRecord
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.gpuspecs import TERA, gpu_spec
+from harness.analysis.gpuspecs import TERA, gpu_spec
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,4 +1,4 @@
-"""Reading run folders back (the writer is harness/store.py): run.json and measurements.csv."""
+"""Reading run folders back (the writer is harness/results/store.py): run.json and measurements.csv."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import RunFolderError
-from harness.schema import MEASUREMENT_COLUMNS, NUMBER_COLUMN_NAMES, STATUSES, TEXT_COLUMN_NAMES
+from harness.results.schema import (
+    MEASUREMENT_COLUMNS,
+    NUMBER_COLUMN_NAMES,
+    STATUSES,
+    TEXT_COLUMN_NAMES,
+)
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -21,9 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.atomicfile import replace_file
 from harness.errors import BadInput, GpucostError
-from harness.schema import (
+from harness.results.atomicfile import replace_file
+from harness.results.schema import (
     EXTRA_MEASUREMENT_COLUMNS,
     ITERATION_COLUMNS,
     MEASUREMENT_COLUMNS,

@@ -133,7 +133,7 @@ def default_output(ceilings: Ceilings, results_dir: Path = Path("results")) -> P
 
 def write_ceilings(ceilings: Ceilings, path: Path) -> None:
     """Write the ceilings as JSON, atomically."""
-    from harness.store import write_json
+    from harness.results.store import write_json
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,7 +162,7 @@ def attach_to_run(run_dir: Path, ceilings: Ceilings) -> None:
     Refused when the run was measured on another kind of GPU: its ceilings would not apply.
     """
     from harness.money import canonical_gpu
-    from harness.store import write_json
+    from harness.results.store import write_json
 
     meta = read_run_meta(run_dir)
     run_gpu = (meta.get("device") or {}).get("gpu_name")

@@ -16,12 +16,12 @@ from typing import Any, Protocol
 import torch
 
 from harness import stats
-from harness.devicemem import free_device_memory, is_out_of_memory
-from harness.flops import count_iteration_flops
+from harness.measure.devicemem import free_device_memory, is_out_of_memory
+from harness.measure.flops import count_iteration_flops
+from harness.measure.plan import RunConfig, WorkloadPlan
+from harness.measure.stopwatch import IterationTiming, time_iteration
 from harness.meters.base import EnergyWindow, GpuMeter, Sample
-from harness.plan import RunConfig, WorkloadPlan
-from harness.stopwatch import IterationTiming, time_iteration
-from harness.store import RunStore
+from harness.results.store import RunStore
 from workloads.base import Workload
 
 

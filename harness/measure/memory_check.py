@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from harness.errors import BadInput
-from harness.plan import WorkloadPlan
+from harness.measure.plan import WorkloadPlan
 
 BYTES_PER_DTYPE = {"bf16": 2, "fp16": 2, "fp32": 4}
 _SAFETENSORS_BYTES = {"F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2,

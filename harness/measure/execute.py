@@ -11,14 +11,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness import __version__
-from harness.environment import device_info, host_info, library_versions
 from harness.errors import MeterError
+from harness.measure.environment import device_info, host_info, library_versions
+from harness.measure.plan import RunConfig
+from harness.measure.runner import Progress, SilentProgress, Sweep
 from harness.meters import GpuMeter, NullMeter, open_meter
 from harness.meters.monitor import EnergyMonitor
 from harness.meters.sampler import Sampler
-from harness.plan import RunConfig
-from harness.runner import Progress, SilentProgress, Sweep
-from harness.store import RunStore, StoreWriteError
+from harness.results.store import RunStore, StoreWriteError
 
 
 def _now() -> str:

@@ -26,8 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from harness.errors import BadInput
-from harness.reconcile.requests import UNIT_FIELDS
-from harness.request_log import (
+from harness.metering.request_log import (
     JsonlSink,
     RequestRecord,
     RequestSink,
@@ -35,6 +34,7 @@ from harness.request_log import (
     iso_timestamp,
     open_request_log,
 )
+from harness.reconcile.requests import UNIT_FIELDS
 
 __all__ = [
     "JsonlSink",

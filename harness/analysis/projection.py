@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from harness.analysis.gpuspecs import GpuSpec, gpu_spec
+from harness.analysis.roofline import Ceiling, Work, bound_of, number, roofline_formula, utilisation
 from harness.errors import BadInput
-from harness.gpuspecs import GpuSpec, gpu_spec
-from harness.roofline import Ceiling, Work, bound_of, number, roofline_formula, utilisation
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,7 +62,7 @@ def project(rows: pd.DataFrame, target_key: str) -> tuple[pd.DataFrame, list[str
 
     target = gpu_spec(target_key)
     if target is None:
-        from harness.gpuspecs import GPU_SPECS
+        from harness.analysis.gpuspecs import GPU_SPECS
 
         raise BadInput(
             f"--project {target_key!r}: no datasheet figures for this GPU "

@@ -1,5 +1,5 @@
 """Request logs: one line per inference, JSON Lines or SQLite, in the format `gpucost reconcile`
-reads. `harness.metering.RequestMeter` writes them; any serving code may too."""
+reads. `harness.metering.meter.RequestMeter` writes them; any serving code may too."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Analysis of measured rows: roofline efficiency, projection to other GPUs, instance comparison."""

@@ -1,0 +1,1 @@
+"""Measurement: the sweep over batch sizes, timers, FLOP counting, memory checks, calibration."""

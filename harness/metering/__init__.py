@@ -1,0 +1,29 @@
+"""Serving-side metering: `RequestMeter` writes one record per request to the request log.
+
+Users' serving code imports from here (`from harness.metering import RequestMeter`); the log's
+schema lives in `request_log`, beside the writer, and the reconcile reader imports it from there.
+"""
+
+from harness.metering.meter import (
+    JsonlSink,
+    MeteredRequest,
+    RequestMeter,
+    RequestRecord,
+    RequestSink,
+    SqliteSink,
+    current_request,
+    iso_timestamp,
+    open_request_log,
+)
+
+__all__ = [
+    "JsonlSink",
+    "MeteredRequest",
+    "RequestMeter",
+    "RequestRecord",
+    "RequestSink",
+    "SqliteSink",
+    "current_request",
+    "iso_timestamp",
+    "open_request_log",
+]
