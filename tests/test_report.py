@@ -88,8 +88,8 @@ def test_html_report_is_self_contained_and_escaped(gpu_run: Path, tmp_path: Path
     raw, page = _parse(out)
     # latency, TTFT/TPOT, energy, efficiency, cost, margin, timeline
     assert page.tags.count("img") == 7
-    # machine, settings, measurements, cheapest per batch, margins
-    assert page.tags.count("table") == 5
+    # answer, measurements, cheapest per batch, margins, machine, settings
+    assert page.tags.count("table") == 6
     assert "http://" not in raw and "https://" not in raw
     assert "script" not in page.tags
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in raw and EVIL not in raw
@@ -97,6 +97,65 @@ def test_html_report_is_self_contained_and_escaped(gpu_run: Path, tmp_path: Path
     assert EVIL in text  # shown to the reader as text
     assert "oom" in text and "CUDA out of memory" in text
     assert "H100-SXM-80GB" in text and "GPT-4o-mini" in text
+
+
+class _Outline(HTMLParser):
+    """Headings and table captions in page order, as (tag, text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[tuple[str, str]] = []
+        self._open: str | None = None
+        self._cells: list[str] | None = None
+        self.first_table: list[list[str]] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag in {"h2", "h3", "caption"}:
+            self._open, self._text = tag, ""
+        if tag == "tr" and len([t for t, _ in self.items if t == "caption"]) == 1:
+            self._cells = []
+        if tag == "td" and self._cells is not None:
+            self._cells.append("")
+
+    def handle_endtag(self, tag) -> None:
+        if tag == self._open:
+            self.items.append((tag, self._text.strip()))
+            self._open = None
+        if tag == "tr" and self._cells is not None:
+            if self._cells:
+                self.first_table.append(self._cells)
+            self._cells = None
+
+    def handle_data(self, data) -> None:
+        if self._open:
+            self._text += data
+        elif self._cells:
+            self._cells[-1] += data
+
+
+def test_html_report_opens_with_the_answer_and_ends_with_metadata(
+    gpu_run: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    code, _, stderr = _report(str(gpu_run), "-o", str(out), "--price", "text.output_token=0.6/1M")
+    assert code == 0, stderr
+    outline = _Outline()
+    outline.feed(out.read_text(encoding="utf-8"))
+    sections = [text for tag, text in outline.items if tag == "h2"]
+    captions = [text for tag, text in outline.items if tag == "caption"]
+    assert sections[0] == "Answer: run gpu-run"
+    assert sections[-1] == "Machine and settings: run gpu-run"
+    assert captions[0].startswith("Cheapest instance and plan per workload")
+    assert captions[-2:] == ["Machine", "Settings"]
+    # The answer row of the given price: cheapest choice, its cost, margin and break-even.
+    rows = {(r[0], r[1], r[5]): r for r in outline.first_table}
+    row = rows[("text", "1M output tokens", "--price")]
+    assert row[4] == row[8] and row[4].startswith("$")  # break-even is the cost per unit
+    assert row[6] == "$0.60" and row[7].endswith("%")
+    assert ("text", "1M input tokens", "GPT-4o-mini") in rows  # the market price stays
+    # Same numbers as the per-batch margin table: the answer's batch size is the cheapest one.
+    margins = out.read_text(encoding="utf-8").split("Gross margin at candidate prices")[1]
+    assert f"<td>{row[3]}</td><td>--price</td><td>$0.60</td><td>{row[7]}</td>" in margins
 
 
 def test_markdown_report_writes_its_plots_beside_it(gpu_run: Path, tmp_path: Path) -> None:
@@ -203,3 +262,24 @@ def test_market_prices_from_a_ratecard_file_are_used(gpu_run: Path, tmp_path: Pa
     code, _, stderr = _report(str(gpu_run), "-o", str(out), "--ratecard", str(market))
     assert code == 0, stderr
     assert "OurPlan" in " ".join(_parse(out)[1].text)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        (4e-4, 3e-3, ["0.0005", "0.001", "0.002"]),  # under a decade: 1-2-5, minor ticks unlabelled
+        (2e-7, 5e-2, ["1e-06", "1e-05", "0.0001", "0.001", "0.01"]),  # wide: decades only
+    ],
+)
+def test_log_axes_label_few_ticks_that_do_not_crowd(low, high, expected) -> None:
+    from harness.report.plots import _log_axis, _new_figure
+
+    ax = _new_figure(4, 3).subplots()
+    ax.plot([low, high], [low, high])
+    ax.set_yscale("log")
+    ax.set_ylim(low, high)
+    _log_axis(ax.yaxis, low, high)
+    ticks = [t for t in ax.yaxis.get_majorticklocs() if low <= t <= high]
+    labels = [ax.yaxis.get_major_formatter()(t) for t in ticks]
+    assert labels == expected
+    assert list(ax.yaxis.get_minorticklocs()) == []

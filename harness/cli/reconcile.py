@@ -31,7 +31,8 @@ from harness.errors import BadInput
     required=True,
     type=click.Path(path_type=Path),
     help="Cloud bill: AWS CUR (legacy or 2.0) or FOCUS as CSV, CSV.gz, ZIP or Parquet; a file, "
-    "a folder or a quoted glob of an export's partitions (repeatable).",
+    "a folder or a quoted glob of an export's partitions; or an OpenAI or Anthropic usage or "
+    "cost report as their Admin APIs return it (.json) (repeatable).",
 )
 @click.option(
     "--cost-basis",

@@ -182,7 +182,14 @@ def batch_costs(
     """
     us = check_utilizations(utilizations)
     rows = priceable_rows(measurements, gpu)
-    joined = rows.merge(instance_frame(instances, plans), on="gpu", how="inner")
+    return _batch_block(rows, instance_frame(instances, plans), us)
+
+
+def _batch_block(
+    rows: pd.DataFrame, instances: pd.DataFrame, us: tuple[float, ...]
+) -> pd.DataFrame:
+    """`batch_costs` of `rows` (from `priceable_rows`) against an `instance_frame`."""
+    joined = rows.merge(instances, on="gpu", how="inner")
     joined = joined[joined["gpus_used"] <= joined["gpu_count"].clip(lower=1)]
     joined = joined.merge(pd.DataFrame({"utilization": us}), how="cross")
     gpu_s_price = (
@@ -209,6 +216,14 @@ def batch_costs(
     return joined
 
 
+BLOCK_COMBINATIONS = 250_000
+"""About how many output rows `unit_costs` builds at a time. The cross join is done per block of
+measurement rows, so time and memory grow with the output, not with a whole-frame join and sort
+of every intermediate at once."""
+
+_ROW_KEYS = ["run_id", "workload", "batch_size"]
+
+
 def unit_costs(
     measurements: pd.DataFrame,
     instances: Iterable[Instance],
@@ -221,13 +236,49 @@ def unit_costs(
     Instances are matched to a row by GPU key (`gpu` overrides the key read from `gpu_name`).
     A unit the row did not measure, or a text row without a prefill/decode split, gets an empty
     cost, never a made-up one. Columns: COST_COLUMNS, then COST_EXTRA_COLUMNS.
+
+    Sorted by run, workload, batch size, unit, provider, instance, plan and utilisation; ties
+    keep the order of the measurement rows.
     """
-    batch = batch_costs(measurements, instances, plans, utilizations, gpu)
-    long = batch.merge(_unit_frame(), on="workload", how="inner")
+    us = check_utilizations(utilizations)
+    rows = priceable_rows(measurements, gpu)
+    inst = instance_frame(instances, plans)
+    # Integer sort keys, computed once on the small frames, stand for the text sort keys.
+    inst["_inst_order"] = inst.groupby(
+        ["provider", "instance", "_plan_order"], sort=True, dropna=False
+    ).ngroup()
+    rank = rows.groupby(_ROW_KEYS, sort=True, dropna=False).ngroup().to_numpy()
+    order = np.argsort(rank, kind="stable")
+    rank = rank[order]
+    rows = rows.iloc[order].assign(_row_order=rank)
+    units = _unit_frame()
+    per_row = max(1, len(inst) * len(us) * max(1, int(units["workload"].value_counts().max())))
+    step = max(1, BLOCK_COMBINATIONS // per_row)
+    pieces = []
+    start = 0
+    while start < len(rows) or not pieces:
+        stop = min(start + step, len(rows))
+        # A block ends where a run × workload × batch size ends, so rows that tie on those keys
+        # are ordered together, as one sort of the whole frame would order them.
+        while 0 < stop < len(rows) and rank[stop] == rank[stop - 1]:
+            stop += 1
+        pieces.append(_unit_block(rows.iloc[start:stop], inst, us, units))
+        start = stop
+    if len(pieces) == 1:
+        return pieces[0]
+    return pd.concat(pieces, ignore_index=True)
+
+
+def _unit_block(
+    rows: pd.DataFrame, instances: pd.DataFrame, us: tuple[float, ...], units: pd.DataFrame
+) -> pd.DataFrame:
+    """`unit_costs` of one block of `rows`, sorted, without the helper columns."""
+    batch = _batch_block(rows, instances, us)
+    long = batch.merge(units, on="workload", how="inner")
     counts = long[_count_frame_columns()].to_numpy(dtype=float)
     position = long["_count_position"].to_numpy(dtype=int)
-    units = counts[np.arange(len(long)), position] / long["_count_divisor"].to_numpy()
-    long["units_per_batch"] = np.where(units > 0, units, np.nan)
+    per_batch = counts[np.arange(len(long)), position] / long["_count_divisor"].to_numpy()
+    long["units_per_batch"] = np.where(per_batch > 0, per_batch, np.nan)
 
     long["cost_share"] = unit_share(
         long["_share_kind"], long["prefill_s_p50"], long["decode_s_p50"], long["window_s"].notna()
@@ -235,10 +286,7 @@ def unit_costs(
     long["cost_per_unit_usd"] = (
         long["batch_cost_usd"] * long["cost_share"] / long["units_per_batch"]
     )
-    long = long[[*COST_COLUMNS, *COST_EXTRA_COLUMNS, "_unit_order", "_plan_order"]]
-    long = long.sort_values(
-        ["run_id", "workload", "batch_size", "_unit_order", "provider", "instance",
-         "_plan_order", "utilization"],
-        kind="stable",
-    )  # fmt: skip
-    return long.drop(columns=["_unit_order", "_plan_order"]).reset_index(drop=True)
+    helpers = ["_row_order", "_unit_order", "_inst_order"]
+    long = long[[*COST_COLUMNS, *COST_EXTRA_COLUMNS, *helpers]]
+    long = long.sort_values([*helpers, "utilization"], kind="stable")
+    return long.drop(columns=helpers).reset_index(drop=True)

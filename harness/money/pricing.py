@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness.errors import BadInput, RunFolderError
@@ -323,6 +324,21 @@ def _best(frame: pd.DataFrame) -> pd.Series | None:
     return None if costs.empty else costs.loc[costs["cost_per_unit_usd"].idxmin()]
 
 
+def _rows_at(measurements: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """The measurement rows at the (run_id, workload, batch_size) of `keys`, in their order.
+
+    A sensitivity table shows one batch size per run × workload: pricing only those rows at
+    every utilisation, not the whole run, keeps a large run's cost linear in its size."""
+    wanted = {
+        (str(run_id), str(workload), float(size))
+        for run_id, workload, size in keys.itertuples(index=False, name=None)
+    }
+    sizes = pd.to_numeric(measurements["batch_size"], errors="coerce").astype(float)
+    columns = zip(measurements["run_id"], measurements["workload"], sizes, strict=True)
+    mask = [(str(run_id), str(workload), size) in wanted for run_id, workload, size in columns]
+    return measurements[np.asarray(mask, dtype=bool)]
+
+
 def _unit_sensitivity(
     measurements: pd.DataFrame,
     instances: Sequence[Instance],
@@ -349,7 +365,8 @@ def _unit_sensitivity(
     first: dict[str, CandidatePrice] = {}
     for price in candidates:
         first.setdefault(price.key, price)
-    every = apply_prices(unit_costs(measurements, instances, plans, us, gpu), first.values())
+    chosen_rows = _rows_at(measurements, best[["run_id", "workload", "batch_size"]])
+    every = apply_prices(unit_costs(chosen_rows, instances, plans, us, gpu), first.values())
     chosen = cheapest_per_plan(
         every.merge(best, on=["run_id", "workload", "batch_size", "unit"]), ["run_id", "workload"]
     )
@@ -372,7 +389,13 @@ def _scenario_sensitivity(
     best = _best(rows)
     if best is None:
         return ()
-    every = scenario_costs(batch_costs(measurements, instances, plans, us, gpu), scenario)
+    keys = pd.DataFrame(
+        {"run_id": [best["run_id"]], "workload": [scenario.workload],
+         "batch_size": [best["batch_size"]]}
+    )  # fmt: skip
+    every = scenario_costs(
+        batch_costs(_rows_at(measurements, keys), instances, plans, us, gpu), scenario
+    )
     chosen = every[
         (every["run_id"] == best["run_id"]) & (every["batch_size"] == best["batch_size"])
     ]

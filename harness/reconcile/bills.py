@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
-from harness.reconcile.bill_files import BillPart, bill_parts
+from harness.reconcile.api_exports import ApiTotals, is_api_export, read_api_exports
+from harness.reconcile.bill_files import BillPart, bill_parts, expand
 from harness.reconcile.bill_formats import (
     CostBasis,
     cell,
@@ -62,6 +63,9 @@ class BillTotals:
     cost_basis: str = "amortized"
     sources: tuple[str, ...] = ()  # the cost column or rule used per format, as said to the user
     notes: tuple[str, ...] = ()
+    # Model API groups' own units: period_start_ns, instance, unit, units, unit_cost_usd
+    api_units: pd.DataFrame | None = None
+    api_groups: frozenset[str] = frozenset()  # groups that are a model API, not a resource
 
 
 @dataclass
@@ -106,8 +110,17 @@ def read_bills(
     frames: list[pd.DataFrame] = []
     formats: list[tuple[str, str]] = []
     sources: list[str] = []
+    files_given = expand(paths)
+    api_files = [p for p in files_given if is_api_export(p)]
+    api = read_api_exports(api_files, period) if api_files else None
+    if api is not None:
+        formats += api.formats
+        sources.append("model APIs: the reports' amounts")
+        frames.append(_api_costs(api))
+        tally.rows_read += len(api.costs)
+        tally.rows_kept += len(api.costs)
     try:
-        with bill_parts(paths) as parts:
+        with bill_parts([p for p in files_given if not is_api_export(p)]) as parts:
             for part in parts:
                 fmt, frame, source = _read_part(con, part, period, tags, cost_basis, tally)
                 formats.append((part.where, fmt.name))
@@ -129,11 +142,13 @@ def read_bills(
     providers = sorted({p for p in costs["provider"] if p})
     if len(providers) > 1:
         # One file may mix clouds: the same name on two providers is not one resource.
-        costs["instance"] = (
+        # Model API groups name their provider already.
+        cloud = ~costs["instance"].isin({g for _, g, _, _ in api.costs} if api else set())
+        costs.loc[cloud, "instance"] = (
             costs["provider"].where(costs["provider"] != "", "?")
             + " "
             + costs["instance"].astype(str)
-        )
+        )[cloud]
     costs = (
         costs.groupby(["period_start_ns", "instance"], as_index=False)[["cost_usd", "line_items"]]
         .sum()
@@ -162,7 +177,28 @@ def read_bills(
         cost_basis,
         tuple(dict.fromkeys(sources)),
         tuple(notes),
+        _api_units(api),
+        frozenset(g for _, g, _, _ in api.costs) if api else frozenset(),
     )
+
+
+def _api_costs(api: ApiTotals) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        api.costs, columns=["period_start_ns", "instance", "cost_usd", "line_items"]
+    )
+    frame.insert(1, "provider", "")  # the group already names its provider
+    return frame
+
+
+def _api_units(api: ApiTotals | None) -> pd.DataFrame | None:
+    import pandas as pd
+
+    if api is None:
+        return None
+    columns = ["period_start_ns", "instance", "unit", "units", "unit_cost_usd"]
+    return pd.DataFrame(api.units, columns=columns)
 
 
 def _header(con: duckdb.DuckDBPyConnection, part: BillPart) -> list[str]:

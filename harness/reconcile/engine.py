@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harness.money.margin import gross_margin, revenue_for
+from harness.reconcile.api_exports import API_SPLIT
 from harness.reconcile.bill_formats import CHARGE_GROUPS
 from harness.reconcile.floor import (
     ALL_GROUPS,
@@ -91,15 +92,22 @@ def reconcile(
     by_period = {int(k): v for k, v in counts.groupby("period_start_ns")} if len(counts) else {}
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
+    api_units = _api_units_by_group(bills)
     for start in sorted(set(group_costs) | set(by_period)):
         groups = group_costs.get(start, {})
         period_requests = by_period.get(start)
+        # A model API's fee is divided by the API's own token counts, not by the log, and is
+        # kept out of the `all` row, so the cloud rows read the same with or without it.
+        apis = {g: c for g, c in groups.items() if g in bills.api_groups}
+        groups = {g: c for g, c in groups.items() if g not in apis}
         for label, cost, carried in _carriers(groups, period_requests):
             rows.extend(
                 _rows(
                     start, period, label, cost, carried, period_requests, groups, floors, scenario
                 )
             )
+        for label in sorted(apis):
+            rows.extend(_api_rows(start, period, label, apis[label], api_units.get((start, label))))
     columns = [*RECONCILE_COLUMNS, *EXTRA_COLUMNS, *(SCENARIO_COLUMNS if scenario else ())]
     table = pd.DataFrame.from_records(rows, columns=columns)
     table["cost_basis"] = bills.cost_basis
@@ -110,6 +118,12 @@ def reconcile(
             # Bills state cents to 1e-10 at most; this drops binary-sum noise like ...99997.
             table[column] = pd.to_numeric(table[column]).round(10)
     _add_notes(table, counts, floors, notes)
+    if bills.api_groups:
+        notes.append(
+            "model API fees are divided by the tokens and requests their usage reports count "
+            "(not by the request log) and are not in the `all` rows; `api` split rows give "
+            "each token type's own charge"
+        )
     return Reconciliation(table, tuple(notes), period)
 
 
@@ -199,6 +213,42 @@ def _rows(
                         floor_key,
                         str(workload),
                     )
+
+
+def _api_units_by_group(bills: BillTotals) -> dict[tuple[int, str], pd.DataFrame]:
+    frame = bills.api_units
+    if frame is None or frame.empty:
+        return {}
+    return {
+        (int(p), str(g)): rows for (p, g), rows in frame.groupby(["period_start_ns", "instance"])
+    }
+
+
+def _api_rows(
+    start: int, period: Period, label: str, cost: float, units: pd.DataFrame | None
+) -> Iterator[dict[str, Any]]:
+    """A model API group: its fee per unit the API itself counted (requests, input and output
+    tokens), and per token type the API's own charge for it when the cost report splits it."""
+    base = {
+        "period_start": iso_utc(start),
+        "period_end": iso_utc(period_end_ns(start, period)),
+        "instance": label,
+        "cost_usd": cost,
+        "workload": "text",
+    }
+    if units is None:  # a cost report without the usage report of the same period
+        yield {**base, "inferences": NAN, "unit": CALL_UNIT, "units": NAN, "split": WHOLE}
+        return
+    counts = dict(zip(units["unit"], units["units"], strict=True))
+    base["inferences"] = counts.get(CALL_UNIT, NAN)
+    for unit, count, unit_cost in zip(
+        units["unit"], units["units"], units["unit_cost_usd"], strict=True
+    ):
+        yield _unit_row(base, str(unit), float(count), cost, WHOLE, None, None, "text")
+        if unit_cost == unit_cost:  # the cost report names this token type
+            yield _unit_row(
+                base, str(unit), float(count), float(unit_cost), API_SPLIT, None, None, "text"
+            )
 
 
 def _unit_row(

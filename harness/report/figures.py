@@ -192,21 +192,12 @@ def cost_blocks(workload: str, costs: pd.DataFrame, stem: str, gpu_label: str) -
             )
         ]
     panels, records = [], []
+    plotted = _plotted_unit(workload, costs)
     for unit, part in costs.groupby("unit", sort=False):
         scale, unit_name = display_scale(workload, str(unit))
         part = part.assign(_choice=part["provider"] + ":" + part["instance"] + " " + part["plan"])
-        ranked = part.groupby("_choice")["cost_per_unit_usd"].min().sort_values()
-        shown = ranked.index[:MAX_COST_LINES]
-        series = _present(
-            *(
-                _series(choice, part[part["_choice"] == choice], "cost_per_unit_usd", scale)
-                for choice in shown
-            )
-        )
-        title = f"USD per {unit_name}" + (
-            f" ({len(shown)} cheapest of {len(ranked)})" if len(ranked) > len(shown) else ""
-        )
-        panels.append(Panel(title, "USD", series, log_y=True))
+        if unit == plotted:
+            panels.append(_cost_panel(part, unit_name, scale))
         for batch, at in part.groupby("batch_size"):
             best = at.loc[at["cost_per_unit_usd"].idxmin()]
             records.append(
@@ -219,8 +210,15 @@ def cost_blocks(workload: str, costs: pd.DataFrame, stem: str, gpu_label: str) -
                     "choices": len(at),
                 }
             )
+    others = costs["unit"].nunique() - 1
     caption = (
         f"{workload}: cost per unit vs batch size on {gpu_label} (one line per instance and plan)"
+        + (
+            f"; the {others} other unit{'s' if others > 1 else ''} rank the choices the same way "
+            "and are in the table"
+            if others
+            else ""
+        )
     )
     table = fmt.table(
         f"Cheapest instance and plan per batch size: {workload}",
@@ -235,6 +233,32 @@ def cost_blocks(workload: str, costs: pd.DataFrame, stem: str, gpu_label: str) -
         ],
     )
     return [panels_figure(f"{stem}-cost", caption, panels), table]
+
+
+def _plotted_unit(workload: str, costs: pd.DataFrame) -> str:
+    """The workload's primary unit when it was priced, else the first priced one.
+
+    Only one unit is drawn: every unit of a row shares its hourly cost and wall time, so the
+    others order the instances identically and their numbers are in the table below.
+    """
+    spec = primary_spec(workload)
+    units = [str(u) for u in dict.fromkeys(costs["unit"])]
+    return spec.unit if spec is not None and spec.unit in units else units[0]
+
+
+def _cost_panel(part: pd.DataFrame, unit_name: str, scale: float) -> Panel:
+    ranked = part.groupby("_choice")["cost_per_unit_usd"].min().sort_values()
+    shown = ranked.index[:MAX_COST_LINES]
+    series = _present(
+        *(
+            _series(choice, part[part["_choice"] == choice], "cost_per_unit_usd", scale)
+            for choice in shown
+        )
+    )
+    title = f"USD per {unit_name}" + (
+        f" ({len(shown)} cheapest of {len(ranked)})" if len(ranked) > len(shown) else ""
+    )
+    return Panel(title, "USD", series, log_y=True)
 
 
 def margin_blocks(

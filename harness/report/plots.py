@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,21 +55,77 @@ class Panel:
     log_y: bool = False
 
 
-def _pyplot() -> Any:
-    import matplotlib
+def _new_figure(width: float, height: float) -> Any:
+    """A bare matplotlib Figure drawn by Agg: no pyplot, so no backend choice, no figure
+    manager to close, and a tenth of a second less to import."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = MplFigure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _png(fig: Any) -> bytes:
-    plt = _pyplot()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
-    plt.close(fig)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A fixed layout in inches: computing it beats a tight layout's extra draw pass, and the
+    legend's room below the axes is set aside, so a legend never covers a line."""
+
+    panel_w: float
+    axes_h: float
+    left: float = 0.85
+    right: float = 0.2
+    gap: float = 0.95
+    top: float = 0.35
+    bottom: float = 0.6
+    legend_h: float = 0.0
+
+    def figure(self, panels: int) -> tuple[Any, Any]:
+        width = self.panel_w * panels
+        height = self.top + self.axes_h + self.bottom + self.legend_h
+        fig = _new_figure(width, height)
+        axes = fig.subplots(1, panels, squeeze=False)
+        axes_w = (width - self.left - self.right - self.gap * (panels - 1)) / panels
+        fig.subplots_adjust(
+            left=self.left / width,
+            right=1 - self.right / width,
+            top=1 - self.top / height,
+            bottom=(self.bottom + self.legend_h) / height,
+            wspace=self.gap / axes_w,
+        )
+        return fig, axes
+
+    def below_axes(self) -> float:
+        """Where a legend under the axes starts, in axes fractions (below the x label)."""
+        return -(self.bottom - 0.05) / self.axes_h
+
+
+def _tick_text(value: float, _pos: Any = None) -> str:
+    return f"{value:.2g}"
+
+
+def _log_axis(axis: Any, low: float, high: float) -> None:
+    """Log ticks that never crowd: only decades over a wide range, 1-2-5 over a narrow one
+    (matplotlib would label every minor tick there, and the labels overlap)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+
+    decades = math.log10(high / low) if low > 0 and high > low else 0.0
+    if decades >= 2.0:
+        subs: tuple[float, ...] = (1.0,)
+    elif decades >= 0.6:
+        subs = (1.0, 2.0, 5.0)
+    else:
+        subs = tuple(float(k) for k in range(1, 10))
+    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=7))
+    axis.set_major_formatter(FuncFormatter(_tick_text))
+    axis.set_minor_formatter(NullFormatter())
+    axis.set_minor_locator(NullLocator())  # unlabelled minor ticks cost a draw pass each
 
 
 def _batch_axis(ax: Any, xs: Sequence[float]) -> None:
@@ -84,40 +141,64 @@ def panels_figure(name: str, caption: str, panels: Sequence[Panel]) -> Figure:
     """Side-by-side panels of lines over batch size (one line per series).
 
     When every panel has the same several lines (one per instance and plan, say), one legend
-    below the panels names them instead of a legend over each panel's lines.
+    names them in room of its own (below the panels, or right of a single one), never over
+    the lines.
     """
-    plt = _pyplot()
     total = max((len(p.series) for p in panels), default=0)
     panels = [Panel(p.title, p.ylabel, p.series[:MAX_LINES], p.xlabel, p.log_y) for p in panels]
     caption = capped_caption(caption, MAX_LINES, total, "first series")
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
     labels = [tuple(s.label for s in p.series) for p in panels]
-    shared = len(panels) > 1 and len(labels[0]) > 1 and all(x == labels[0] for x in labels)
+    shared = len(labels[0]) > 1 and all(x == labels[0] for x in labels)
+    beside = shared and len(panels) == 1
+    if beside:
+        # 7-point text is about 0.055 in a character; the handle takes 0.45 in.
+        legend_w = 0.45 + 0.055 * max(len(label) for label in labels[0])
+        frame = Frame(panel_w=4.6 + legend_w, axes_h=2.5, right=0.2 + legend_w)
+    else:
+        rows = -(-len(labels[0]) // 3) if shared else 0
+        frame = Frame(panel_w=4.6, axes_h=2.5, legend_h=0.2 * rows + 0.1 * bool(rows))
+    fig, axes = frame.figure(len(panels))
     for ax, panel in zip(axes[0], panels, strict=True):
         xs: list[float] = []
+        ys: list[float] = []
         for series in panel.series:
             x, y = _thin(series.x, series.y)
             ax.plot(x, y, series.style, label=series.label, markersize=4)
             xs += x
+            ys += y
         if panel.xlabel == "batch size":
             _batch_axis(ax, xs)
-        if panel.log_y:
+        positive = [v for v in ys if v > 0]
+        if panel.log_y and positive:
             ax.set_yscale("log")
+            _log_axis(ax.yaxis, min(positive), max(positive))
+        else:
+            ax.locator_params(axis="y", nbins=5)
         ax.set_title(panel.title, fontsize=10)
         ax.set_xlabel(panel.xlabel)
         ax.set_ylabel(panel.ylabel)
         ax.grid(True, alpha=0.3)
         if not shared and len(panel.series) > 1:
-            ax.legend(fontsize=7)
-    if shared:
-        rows = -(-len(labels[0]) // 3)
-        height = 0.06 * rows + 0.04
+            ax.legend(fontsize=7, loc="best")
+    if beside:
+        axes[0, 0].legend(
+            loc="upper left",
+            bbox_to_anchor=(1.03, 1.0),
+            borderaxespad=0.0,
+            fontsize=7,
+            frameon=False,
+        )
+    elif shared:
         handles, names = axes[0, 0].get_legend_handles_labels()
-        fig.set_figheight(3.4 + 0.25 * rows)
-        fig.legend(handles, names, loc="lower center", ncol=3, fontsize=7, frameon=False)
-        fig.tight_layout(rect=(0, height, 1, 1))
-    else:
-        fig.tight_layout()
+        fig.legend(
+            handles,
+            names,
+            loc="lower center",
+            bbox_to_anchor=(0.5, 0.02),
+            ncol=3,
+            fontsize=7,
+            frameon=False,
+        )
     return Figure(name, caption, _png(fig))
 
 
@@ -140,7 +221,6 @@ def margin_figure(name: str, caption: str, panels: Sequence[MarginPanel]) -> Fig
     """Gross margin against candidate price, break-even (margin 0 at price = cost) marked."""
     import numpy as np
 
-    plt = _pyplot()
     total = max((len(p.curves) for p in panels), default=0)
     panels = [
         MarginPanel(
@@ -154,15 +234,18 @@ def margin_figure(name: str, caption: str, panels: Sequence[MarginPanel]) -> Fig
         for p in panels
     ]
     caption = capped_caption(caption, MAX_LINES, total, "cheapest")
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.6), squeeze=False)
+    lines = max((len(p.curves) for p in panels), default=0)
+    frame = Frame(panel_w=4.8, axes_h=2.6, legend_h=0.16 * lines)
+    fig, axes = frame.figure(len(panels))
     for ax, panel in zip(axes[0], panels, strict=True):
         costs = [
             c.cost_per_display_unit_usd for c in panel.curves if c.cost_per_display_unit_usd > 0
         ]
         if not costs:
             continue
+        low = min(costs) * 0.5
         high = max([*costs, *(p for _, p in panel.candidate_prices)]) * 2.0
-        prices = np.geomspace(min(costs) * 0.5, high, 200)
+        prices = np.geomspace(low, high, 200)
         for curve in panel.curves:
             cost = curve.cost_per_display_unit_usd
             (line,) = ax.plot(prices, gross_margin(prices, cost), label=curve.label)
@@ -173,12 +256,19 @@ def margin_figure(name: str, caption: str, panels: Sequence[MarginPanel]) -> Fig
         ax.axhline(0.0, color="black", linewidth=0.8)
         ax.set_ylim(-1.0, 1.0)
         ax.set_xscale("log")
+        ax.set_xlim(low, high)
+        _log_axis(ax.xaxis, low, high)
         ax.set_title(panel.title, fontsize=10)
         ax.set_xlabel(f"price, USD per {panel.unit_label}")
         ax.set_ylabel("gross margin (dots: break-even)")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+        ax.legend(
+            fontsize=7,
+            loc="upper left",
+            bbox_to_anchor=(0.0, frame.below_axes()),
+            borderaxespad=0.0,
+            frameon=False,
+        )
     return Figure(name, caption, _png(fig))
 
 
@@ -192,10 +282,12 @@ TIMELINE_PANELS = (
 def timeline_figure(name: str, caption: str, samples: Any) -> Figure:
     """Power, utilisation and clock over the run (each reading held until the next sample);
     spans where the GPU throttled are shaded, and each workload × batch size is labelled."""
-    plt = _pyplot()
     present = [(c, label) for c, label in TIMELINE_PANELS if samples[c].notna().any()]
-    fig, axes = plt.subplots(
-        len(present), 1, figsize=(9.5, 1.9 * len(present) + 0.8), sharex=True, squeeze=False
+    height = 1.9 * len(present) + 0.8
+    fig = _new_figure(9.5, height)
+    axes = fig.subplots(len(present), 1, sharex=True, squeeze=False)
+    fig.subplots_adjust(
+        left=0.85 / 9.5, right=1 - 0.2 / 9.5, top=1 - 0.35 / height, bottom=0.55 / height
     )
     t = samples["t_s"].to_numpy(dtype=float)
     spans = throttled_spans(t, samples["throttled"].tolist())
@@ -214,7 +306,6 @@ def timeline_figure(name: str, caption: str, samples: Any) -> Figure:
     axes[-1, 0].set_xlabel(
         "time since the run started (s)" + ("; shaded: throttled" if spans else "")
     )
-    fig.tight_layout()
     return Figure(name, caption, _png(fig))
 
 

@@ -1,4 +1,6 @@
-"""The report of one or more runs: machine and settings, then per workload its tables and plots.
+"""The report of one or more runs: the answer first (per workload the cheapest instance and
+plan, its cost per unit, margin and break-even), then per workload its tables and plots, and the
+machine and settings (host metadata, raw configuration) at the end.
 
 Costs come from the money layer (`unit_costs` on the instances that carry the run's GPU, or the
 ones named), margins from `apply_prices` at the candidate prices (market prices unless given).
@@ -43,13 +45,20 @@ class ReportOptions:
 
 
 def build_report(runs: Sequence[RunRecord], options: ReportOptions) -> Document:
-    sections: list[Section] = []
+    answers: list[Section] = []
+    bodies: list[Section] = []
+    metadata: list[Section] = []
     for run in runs:
-        sections += run_sections(run, options)
-    return Document(f"gpucost report: {', '.join(r.run_id for r in runs)}", tuple(sections))
+        answer, body, meta = run_sections(run, options)
+        answers.append(answer)
+        bodies += body
+        metadata.append(meta)
+    title = f"gpucost report: {', '.join(r.run_id for r in runs)}"
+    return Document(title, (*answers, *bodies, *metadata))
 
 
-def run_sections(run: RunRecord, options: ReportOptions) -> list[Section]:
+def run_sections(run: RunRecord, options: ReportOptions) -> tuple[Section, list[Section], Section]:
+    """(the answer, the per-workload sections and timeline, the machine and settings)."""
     from harness.analysis.compare import matched_unit_costs
     from harness.analysis.roofline import efficiency
 
@@ -58,13 +67,15 @@ def run_sections(run: RunRecord, options: ReportOptions) -> list[Section]:
     costs = matched_unit_costs(
         ok, options.instances, options.plans, (options.utilization,), options.gpu_key
     )
-    sections = [Section(f"Run {run.run_id}", (machine_table(run.meta), settings_table(run.meta)))]
-    for workload in dict.fromkeys(rows["workload"]):
+    workloads = [str(w) for w in dict.fromkeys(rows["workload"])]
+    answer = Section(f"Answer: run {run.run_id}", answer_blocks(workloads, costs, options))
+    sections = [Section(f"Run {run.run_id}", ())]
+    for workload in workloads:
         part = rows[rows["workload"] == workload]
         sections.append(
             Section(
                 _workload_title(workload, part),
-                workload_blocks(run, str(workload), part, costs, options),
+                workload_blocks(run, workload, part, costs, options),
                 level=3,
             )
         )
@@ -75,7 +86,70 @@ def run_sections(run: RunRecord, options: ReportOptions) -> list[Section]:
             level=3,
         )
     )
-    return sections
+    meta = Section(
+        f"Machine and settings: run {run.run_id}",
+        (machine_table(run.meta), settings_table(run.meta)),
+    )
+    return answer, sections, meta
+
+
+def answer_blocks(
+    workloads: Sequence[str], costs: pd.DataFrame, options: ReportOptions
+) -> tuple[Block, ...]:
+    """Per workload and unit: the cheapest instance, plan and batch size over the whole run,
+    its cost per unit, and the margin and break-even price at each candidate price."""
+    from harness.money import apply_prices
+    from harness.money.units import display_scale
+
+    priced_costs = costs[costs["cost_per_unit_usd"].notna()]
+    records: list[dict[str, Any]] = []
+    unpriced = [w for w in workloads if w not in set(priced_costs["workload"])]
+    if not priced_costs.empty:
+        cheapest = priced_costs.loc[
+            priced_costs.groupby(["workload", "unit"], sort=False)["cost_per_unit_usd"].idxmin()
+        ]
+        order = {w: i for i, w in enumerate(workloads)}
+        priced = apply_prices(cheapest, options.prices)
+        priced = priced.assign(_order=priced["workload"].map(order)).sort_values(
+            ["_order", "unit"], kind="stable"
+        )
+        for r in priced.to_dict("records"):
+            scale, unit_name = display_scale(str(r["workload"]), str(r["unit"]))
+            records.append(
+                {
+                    **r,
+                    "_unit": unit_name,
+                    "_choice": f"{r['provider']}:{r['instance']} {r['plan']}",
+                    "_cost": r["cost_per_unit_usd"] * scale,
+                    "_price": r["price_per_unit_usd"] * scale,
+                    "_break_even": r["break_even_price_usd"] * scale,
+                }
+            )
+    blocks: list[Block] = [
+        fmt.table(
+            "Cheapest instance and plan per workload, margin at the candidate price",
+            records,
+            [
+                ("workload", "workload", fmt.text),
+                ("unit", "_unit", fmt.text),
+                ("cheapest instance and plan", "_choice", fmt.text),
+                ("at batch", "batch_size", fmt.sig),
+                ("cost, USD per unit", "_cost", fmt.usd),
+                ("candidate price", "price_label", fmt.text),
+                ("price, USD per unit", "_price", fmt.usd),
+                ("margin", "gross_margin", fmt.percent),
+                ("break-even, USD per unit", "_break_even", fmt.usd),
+            ],
+        )
+    ]
+    if unpriced:
+        blocks.append(
+            Note(
+                f"Not priced: {', '.join(unpriced)} (no batch size finished, or no rate-card "
+                "instance carries its GPU; see its section)."
+            )
+        )
+    return tuple(blocks)
 
 
 def workload_blocks(
