@@ -163,13 +163,29 @@ def test_wrong_units_are_refused(tmp_path: Path) -> None:
     meter = RequestMeter(open_request_log(tmp_path / "r.jsonl"))
     with pytest.raises(BadInput, match="unknown unit 'tokens'"), meter.request("text") as r:
         r.units(tokens=3)
-    with pytest.raises(BadInput, match="must be a number >= 0"), meter.request("text") as r:
+    with pytest.raises(BadInput, match="must be a finite number >= 0"), meter.request("text") as r:
         r.units(output_tokens=-1)
+    for bad in (float("inf"), float("nan")):
+        with pytest.raises(BadInput, match="must be a finite number"), meter.request("text") as r:
+            r.units(output_tokens=bad)
     meter.close()
-    # Both blocks raised, so both calls are still logged, as errors.
-    assert [g["status"] for g in lines(tmp_path / "r.jsonl")] == ["error", "error"]
+    # Every block raised, so every call is still logged, as an error, in strict JSON.
+    text = (tmp_path / "r.jsonl").read_text(encoding="utf-8")
+    assert "Infinity" not in text and "NaN" not in text
+    assert [g["status"] for g in lines(tmp_path / "r.jsonl")] == ["error"] * 4
     with pytest.raises(BadInput, match=r"\.jsonl"):
         open_request_log(tmp_path / "r.txt")
+
+
+def test_non_finite_readings_are_left_out_of_the_line() -> None:
+    from harness.metering.request_log import RequestRecord
+
+    record = RequestRecord(timestamp_s=0.0, workload="text", instance=None,
+                           units={"output_tokens": 3}, wall_s=0.5, gpu_s=float("inf"),
+                           energy_j=float("nan"), status="ok", error=None)  # fmt: skip
+    fields = record.log_fields()
+    assert "gpu_s" not in fields and "energy_j" not in fields
+    assert fields["wall_s"] == 0.5
 
 
 def test_timestamps_are_utc_iso_with_microseconds() -> None:

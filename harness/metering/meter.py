@@ -21,6 +21,7 @@ import contextvars
 import functools
 import inspect
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
@@ -148,8 +149,9 @@ def _checked(counts: Mapping[str, float]) -> dict[str, float]:
     for name, value in counts.items():
         if name not in _UNIT_SET:
             raise BadInput(f"unknown unit {name!r}; units: {', '.join(UNIT_FIELDS)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-            raise BadInput(f"unit {name} must be a number >= 0 (got {value!r})")
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not (value >= 0 and math.isfinite(value))):
+            raise BadInput(f"unit {name} must be a finite number >= 0 (got {value!r})")
     return dict(counts)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -44,9 +45,11 @@ class RequestRecord:
             fields["instance"] = self.instance
         fields.update(self.units)
         fields["wall_s"] = self.wall_s
-        if self.gpu_s is not None:
+        # A reading that came back inf/nan (a counter wrap, a clock step) is not measured: left
+        # out, so every line stays strict JSON and readers never see `Infinity`.
+        if self.gpu_s is not None and math.isfinite(self.gpu_s):
             fields["gpu_s"] = self.gpu_s
-        if self.energy_j is not None:
+        if self.energy_j is not None and math.isfinite(self.energy_j):
             fields["energy_j"] = self.energy_j
         fields["status"] = self.status
         if self.error is not None:
