@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,18 @@ class HttpStatusError(Exception):
         self.status_code = status_code
 
 
+async def _within(timeout_s: float, coro: Any) -> None:
+    """Await `coro` for at most `timeout_s` (raises TimeoutError past it).
+
+    `asyncio.timeout` where it exists: before Python 3.12, `asyncio.wait_for` can swallow a
+    cancellation that arrives as the request completes, and a stopped run then keeps sending."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout_s):
+            await coro
+    else:
+        await asyncio.wait_for(coro, timeout_s)
+
+
 async def send(
     client: httpx.AsyncClient,
     base_url: str,
@@ -69,7 +82,7 @@ async def send(
     record = RequestRecord(index=index, start_s=time.perf_counter())
     record.requested_output_tokens = None if shape.api == "embedding" else prompt.output_tokens
     try:
-        await asyncio.wait_for(_exchange(client, base_url, shape, prompt, record), timeout_s)
+        await _within(timeout_s, _exchange(client, base_url, shape, prompt, record))
         record.end_s = time.perf_counter()
     except asyncio.TimeoutError:
         record.error = f"timeout after {timeout_s:g} s"

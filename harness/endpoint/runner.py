@@ -108,7 +108,8 @@ _PREVIOUS_HANDLERS: dict[int, Any] = {}
 
 def _stop_signals_interrupt() -> None:
     """SIGTERM and SIGHUP stop an endpoint run like Ctrl-C (the run is marked `interrupted`
-    and the server stopped); the in-process runner does the same in harness/measure/execute.py."""
+    and the server stopped); the in-process runner does the same in harness/measure/execute.py.
+    Inside an event loop `_run_async` takes over, so the signal never lands mid-callback."""
     if threading.current_thread() is not threading.main_thread():
         return
 
@@ -120,6 +121,51 @@ def _stop_signals_interrupt() -> None:
         if hasattr(signal, name):
             number = getattr(signal, name)
             _PREVIOUS_HANDLERS[number] = signal.signal(number, handler)
+
+
+_STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+def _run_async(coro: Any) -> Any:
+    """`asyncio.run` whose stop signals cancel the main task and then raise KeyboardInterrupt.
+
+    A KeyboardInterrupt raised by a plain signal handler lands in whatever callback the loop is
+    running (a connect, a task group's cleanup) and can leave the loop waiting on requests in
+    flight; cancelling the task unwinds every request cleanly. The handlers in force before are
+    put back afterwards, since the loop resets the ones it removes to the defaults."""
+    stopped: list[int] = []
+    before = {number: signal.getsignal(number) for number in _STOP_SIGNALS}
+
+    async def main() -> Any:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def stop(number: int) -> None:
+            stopped.append(number)
+            task.cancel()
+
+        if threading.current_thread() is threading.main_thread():
+            for number in _STOP_SIGNALS:
+                loop.add_signal_handler(number, stop, number)
+        return await coro
+
+    try:
+        result = asyncio.run(main())
+    except BaseException:
+        # Whatever the cancelled requests raised on their way out, a stop signal is the cause.
+        if not stopped:
+            raise
+        result = None
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for number, handler in before.items():
+                signal.signal(number, handler)
+    if stopped:
+        raise KeyboardInterrupt(signal.Signals(stopped[0]).name)
+    return result
 
 
 def _restore_signals() -> None:
@@ -182,7 +228,7 @@ def _run_levels(config: EndpointConfig, store: RunStore, on_level: Any = None) -
     api = "embedding" if config.workload == "embedding" else config.api
     shape = RequestShape(api=api, model=model)
     prompts = _prompts(config)
-    probe = asyncio.run(_probe(config, shape, prompts[0]))
+    probe = _run_async(_probe(config, shape, prompts[0]))
     endpoint = dict(store.meta["endpoint"], served_models=served, model=model, **probe)
     store.update_meta(endpoint=endpoint)
     gpus = config.gpus or ()
@@ -197,7 +243,7 @@ def _run_levels(config: EndpointConfig, store: RunStore, on_level: Any = None) -
         try:
             for number, level in enumerate(config.levels, start=1):
                 group.begin(config.workload, number)
-                result = asyncio.run(
+                result = _run_async(
                     run_level(
                         config.base_url, shape, prompts, level,
                         requests=config.requests, duration_s=config.duration_s,
