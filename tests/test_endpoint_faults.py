@@ -161,9 +161,9 @@ def test_ctrl_c_stops_the_server(stop: signal.Signals, tmp_path: Path) -> None:
          "--duration", "60", "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
+    pid = None
     try:
         deadline = time.monotonic() + 30
-        pid = None
         while time.monotonic() < deadline and pid is None:
             time.sleep(0.2)
             with contextlib.suppress(AssertionError):
@@ -180,6 +180,9 @@ def test_ctrl_c_stops_the_server(stop: signal.Signals, tmp_path: Path) -> None:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
+        if pid is not None:  # the server has a group of its own: never leave it behind
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
 
 
 def _record(index: int, start: float, first: float, end: float, tokens: int) -> RequestRecord:
