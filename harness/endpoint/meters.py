@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.meters import GpuMeter, open_meter
 from harness.meters.monitor import EnergyMonitor
-from harness.meters.sampler import Sampler
+from harness.meters.sampler import Sampler, sample_row
 from harness.results.store import RunStore
 
 
@@ -95,22 +95,9 @@ class GpuGroup:
         }
 
     def flush_samples(self, store: RunStore) -> None:
-        rows = []
-        for sampler in self.samplers:
-            for (workload, batch_size), s in sampler.drain():
-                rows.append(
-                    {
-                        "t_s": s.t_s - self.started_perf_s,
-                        "workload": workload,
-                        "batch_size": batch_size,
-                        "power_w": s.power_w,
-                        "gpu_util_pct": s.gpu_util_pct,
-                        "mem_util_pct": s.mem_util_pct,
-                        "mem_used_bytes": s.mem_used_bytes,
-                        "sm_clock_mhz": s.sm_clock_mhz,
-                        "temperature_c": s.temperature_c,
-                        "clock_event_reasons": s.clock_event_reasons,
-                        "throttled": s.throttled,
-                    }
-                )
+        rows = [
+            sample_row(label, s, self.started_perf_s)
+            for sampler in self.samplers
+            for label, s in sampler.drain()
+        ]
         store.append_samples(rows)

@@ -21,6 +21,7 @@ from harness.measure.flops import count_iteration_flops
 from harness.measure.plan import RunConfig, WorkloadPlan
 from harness.measure.stopwatch import IterationTiming, time_iteration
 from harness.meters.base import EnergyWindow, GpuMeter, Sample
+from harness.meters.sampler import sample_row
 from harness.results.store import RunStore
 from workloads.base import Workload
 
@@ -260,23 +261,7 @@ class Sweep:
         self.store.update_meta(workloads=described)
 
     def flush_samples(self) -> None:
-        rows = []
-        for (workload, batch_size), s in self.sampler.drain():
-            rows.append(
-                {
-                    "t_s": s.t_s - self.started_perf_s,
-                    "workload": workload,
-                    "batch_size": batch_size,
-                    "power_w": s.power_w,
-                    "gpu_util_pct": s.gpu_util_pct,
-                    "mem_util_pct": s.mem_util_pct,
-                    "mem_used_bytes": s.mem_used_bytes,
-                    "sm_clock_mhz": s.sm_clock_mhz,
-                    "temperature_c": s.temperature_c,
-                    "clock_event_reasons": s.clock_event_reasons,
-                    "throttled": s.throttled,
-                }
-            )
+        rows = [sample_row(label, s, self.started_perf_s) for label, s in self.sampler.drain()]
         self.store.append_samples(rows)
 
 

@@ -34,6 +34,24 @@ class LabelledSample(NamedTuple):
 SamplesHandler = Callable[[list[LabelledSample]], None]
 
 
+def sample_row(label: SampleLabel, s: Sample, origin_s: float) -> dict[str, object]:
+    """One samples.csv row: the sample's readings, its label, and its time from `origin_s`."""
+    workload, batch_size = label
+    return {
+        "t_s": s.t_s - origin_s,
+        "workload": workload,
+        "batch_size": batch_size,
+        "power_w": s.power_w,
+        "gpu_util_pct": s.gpu_util_pct,
+        "mem_util_pct": s.mem_util_pct,
+        "mem_used_bytes": s.mem_used_bytes,
+        "sm_clock_mhz": s.sm_clock_mhz,
+        "temperature_c": s.temperature_c,
+        "clock_event_reasons": s.clock_event_reasons,
+        "throttled": s.throttled,
+    }
+
+
 class Sampler:
     """Reads `meter.read_sample()` every `interval_s` seconds on a daemon thread.
 
