@@ -121,6 +121,11 @@ def _columns(kind: str, unit: str, *names: str, nullable: bool = True) -> tuple[
 
 
 _PERCENTILES = ("p50", "p90", "p99")
+COLUMN_UNITS = {
+    "input_tokens": "tokens", "output_tokens": "tokens", "images": "images", "audio_s": "s",
+    "characters": "characters", "sequences": "sequences", "queries": "queries",
+    "requests": "requests",
+}  # fmt: skip
 
 COLUMNS: tuple[Column, ...] = (
     *_columns("text", "", "run_id", "workload", nullable=False),
@@ -176,6 +181,16 @@ COLUMNS: tuple[Column, ...] = (
     Column("max_in_flight", "int", "requests"),
     Column("length_fields_accepted", "bool"),
     Column("output_len_honoured", "bool"),
+    # rows measured or judged against an SLO (`--slo`): see harness/analysis/slo.py
+    Column("slo", "text"),
+    Column("slo_met", "bool"),
+    Column("slo_max_load", "bool"),
+    Column("good_requests", "int", "requests"),
+    *(Column(f"goodput_{u}_per_s", "float", f"{COLUMN_UNITS[u]}/s") for u in UNIT_COLUMNS),
+    # the 95 % bootstrap interval of cost per unit, as multiples of its point estimate
+    Column("cost_factor_low", "float", "share"),
+    Column("cost_factor_high", "float", "share"),
+    Column("cost_cv", "float", "share"),
 )  # fmt: skip
 """Every declared measurements.csv column. Workload phase (`<phase>_s_p50`), settings and
 plugin unit columns may follow; readers parse them as numbers when they look like numbers."""
