@@ -44,6 +44,12 @@ step "text (llama-3.2-1b, 128 in / 64 out)"
 gpucost 150 run -w text --preset llama-3.2-1b -b 1,8,64 --input-len 128 --output-len 64 \
   --iterations 5 --warmup 2 --min-duration 2 --out "$results" --no-price
 
+step "meters: energy counter vs integrated power, sampler overhead, repeatability"
+timeout --signal=INT --kill-after=20 240 python3 benchmarks/gpu_meters.py --device cuda:0 \
+  --preset llama-3.2-1b --batch-sizes 1,8 --input-len 128 --output-len 64 --iterations 5 \
+  --min-duration 1 --rounds 2 --json "$OUT/gpu_meters.json" 2>> "$log" | tee -a "$log" "$OUT/gpu_meters.txt"
+echo "meters exit code: ${PIPESTATUS[0]}" | tee -a "$log"
+
 step "text engines (llama-3.2-1b, bf16, 128 in / 256 out, eager vs compiled, alternating)"
 calibration=()
 [ -f "$OUT/calibration.json" ] && calibration=(--calibration "$OUT/calibration.json")
