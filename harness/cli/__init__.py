@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "reconcile": "harness.cli.reconcile:reconcile",
     "fleet": "harness.cli.fleet:fleet",
     "workloads": "harness.cli.workloads:workloads",
+    "import": "harness.cli.importing:import_group",
 }
 
 
