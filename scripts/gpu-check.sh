@@ -8,6 +8,8 @@
 # `pip install --no-index --no-deps --target /tmp/site .whl/*.whl` and put /tmp/site on
 # PYTHONPATH together with the checkout):
 #   OUT=/tmp/out bash scripts/gpu-check.sh
+# DRY_RUN=1 runs every step on the CPU with tiny presets, to check the script before it meets a
+# card (GPU-only figures then come out empty).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$(mktemp -d)}"
@@ -17,6 +19,15 @@ export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD"
 results="$(mktemp -d)/results"
 mkdir -p "$results"
 log="$OUT/gpu-check.log"
+if [ "${DRY_RUN:-0}" = 1 ]; then
+  DEVICE=cpu PRESET=tiny BATCHES=1,4 DTYPE=fp32 CAL=(--size 256 --repeats 2)
+  ENDPOINT_SHAPE="" OTHERS=(--device cpu) GPUS=()
+else
+  DEVICE=cuda:0 PRESET=llama-3.2-1b BATCHES=1,8,64 DTYPE=bf16 CAL=()
+  ENDPOINT_SHAPE="vocab_size=128256, hidden_size=2048, intermediate_size=8192,
+                 num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8,
+                 max_position_embeddings=4096" OTHERS=() GPUS=(--gpus 0)
+fi
 : > "$log"
 step() { echo "== $*" | tee -a "$log"; }
 # gpucost SECONDS ARGS...: one command under a time limit, its output in the log.
@@ -38,42 +49,41 @@ timeout --kill-after=20 150 python3 -m pytest -m gpu -q -p no:cacheprovider test
 echo "gpu tests exit code: $?" | tee -a "$log"
 
 step "calibrate"
-gpucost 60 calibrate --out "$OUT/calibration.json"
+gpucost 60 calibrate --device "$DEVICE" ${CAL[@]+"${CAL[@]}"} --out "$OUT/calibration.json"
 
-step "text (llama-3.2-1b, 128 in / 64 out)"
-gpucost 150 run -w text --preset llama-3.2-1b -b 1,8,64 --input-len 128 --output-len 64 \
+step "text ($PRESET, 128 in / 64 out)"
+gpucost 150 run -w text --preset "$PRESET" --device "$DEVICE" -b "$BATCHES" --input-len 128 --output-len 64 \
   --iterations 5 --warmup 2 --min-duration 2 --out "$results" --no-price
 
 step "meters: energy counter vs integrated power, sampler overhead, repeatability"
-timeout --signal=INT --kill-after=20 240 python3 benchmarks/gpu_meters.py --device cuda:0 \
-  --preset llama-3.2-1b --batch-sizes 1,8 --input-len 128 --output-len 64 --iterations 5 \
+timeout --signal=INT --kill-after=20 240 python3 benchmarks/gpu_meters.py --device "$DEVICE" \
+  --preset "$PRESET" --batch-sizes 1,8 --input-len 128 --output-len 64 --iterations 5 \
   --min-duration 1 --rounds 2 --json "$OUT/gpu_meters.json" 2>> "$log" | tee -a "$log" "$OUT/gpu_meters.txt"
 echo "meters exit code: ${PIPESTATUS[0]}" | tee -a "$log"
 
-step "text engines (llama-3.2-1b, bf16, 128 in / 256 out, eager vs compiled, alternating)"
+step "text engines ($PRESET, $DTYPE, 128 in / 256 out, eager vs compiled, alternating)"
 calibration=()
 [ -f "$OUT/calibration.json" ] && calibration=(--calibration "$OUT/calibration.json")
 timeout --signal=INT --kill-after=20 420 python3 benchmarks/engine_compare.py \
-  --preset llama-3.2-1b --device cuda:0 --dtype bf16 --batch-sizes 1,8,64 \
+  --preset "$PRESET" --device "$DEVICE" --dtype "$DTYPE" --batch-sizes "$BATCHES" \
   --input-len 128 --output-len 256 --warmup 1 --rounds 3 ${calibration[@]+"${calibration[@]}"} \
   --json "$OUT/engine_compare.json" 2>> "$log" | tee -a "$log" "$OUT/engine_compare.txt"
 echo "engine compare exit code: ${PIPESTATUS[0]}" | tee -a "$log"
 
 step "image, asr, tts, embedding, retrieval (GPU default presets)"
 gpucost 200 run -w image,asr,tts,embedding,retrieval --iterations 5 --warmup 2 --min-duration 2 \
-  --out "$results" --no-price
+  ${OTHERS[@]+"${OTHERS[@]}"} --out "$results" --no-price
 
 step "endpoint (transformers serve --continuous-batching, llama-3.2-1b shape, random weights)"
 timeout 120 python3 -c "
 import sys; from pathlib import Path; sys.path.insert(0, '.')
 from tests.endpoint_server import build_tiny_llama
-build_tiny_llama(Path(sys.argv[1]), vocab_size=128256, hidden_size=2048, intermediate_size=8192,
-                 num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8,
-                 max_position_embeddings=4096)
+build_tiny_llama(Path(sys.argv[1]), $ENDPOINT_SHAPE)
 " /tmp/gpucost-llama-1b-random >> "$log" 2>&1 || echo "endpoint model build failed" | tee -a "$log"
-gpucost 400 run -w text --server transformers --model /tmp/gpucost-llama-1b-random --device cuda:0 \
+gpucost 400 run -w text --server transformers --model /tmp/gpucost-llama-1b-random --device "$DEVICE" \
   --concurrency 1,8,32 --requests 64 --warmup-requests 4 --input-len 128 --output-len 64 \
-  --gpus 0 --request-timeout 120 --out "$results"
+  ${GPUS[@]+"${GPUS[@]}"} --request-timeout 120 --slo ttft_p99=0.5,tpot_p99=0.05 --find-max-load \
+  --max-search-levels 2 --out "$results"
 
 step "summary"
 python3 - "$results" <<'PY' | tee "$OUT/summary.txt"
@@ -90,7 +100,8 @@ cols = ["workload", "preset", "batch_size", "status", "wall_s_p50", "wall_s_cv",
         "prefill_s_p50", "decode_s_p50", "energy_j", "energy_method", "avg_power_w",
         "idle_power_w", "peak_mem_allocated_bytes", "gpu_util_mean", "throttled", "gpu_name",
         "concurrency", "window_s", "output_tokens_per_s", "ttft_s_p50", "tpot_s_p50",
-        "error_count"]
+        "error_count", "slo_met", "goodput_output_tokens_per_s", "slo_max_load",
+        "cost_factor_low", "cost_factor_high", "unstable"]
 with pd.option_context("display.width", 250, "display.max_columns", 30):
     print(df[[c for c in cols if c in df.columns]].to_string(index=False))
 errors = df[df["status"] != "ok"]

@@ -2,7 +2,9 @@
 `python tests/endpoint_fakeapp.py PORT MODE` or `serve_in_thread(mode)`.
 
 Modes: ok (streams TOKENS chunks at once, with usage), error500, stall (one chunk, then silence),
-drop (half a chunk, then the connection closes), slowhealth (never answers its health routes)."""
+drop (half a chunk, then the connection closes), slowhealth (never answers its health routes),
+serial (like ok, but one request at a time, each taking SERIAL_S: under closed-loop load at
+concurrency c a request waits for the c − 1 ahead of it, so its end-to-end time is about c × SERIAL_S)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,33 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TOKENS = 8
+SERIAL_S = 0.08
+
+
+class FifoLock:
+    """A lock taken in the order it was asked for (threading.Lock promises no order), so a
+    serial server's queue wait is exactly the requests ahead."""
+
+    def __init__(self) -> None:
+        self._turn = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+
+    def __enter__(self) -> None:
+        with self._turn:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._turn.wait_for(lambda: self._serving == ticket)
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._turn:
+            self._serving += 1
+            self._turn.notify_all()
 
 
 class Handler(BaseHTTPRequestHandler):
     mode = "ok"
+    serial_lock = FifoLock()
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *_args: object) -> None:  # quiet
@@ -69,6 +94,9 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if self.mode == "serial":
+            with self.serial_lock:
+                time.sleep(SERIAL_S)
         out = b"".join(chunk(token) for _ in range(n))
         usage = {"prompt_tokens": 4, "completion_tokens": n, "total_tokens": n + 4}
         out += chunk({"choices": [], "usage": usage}) + b"data: [DONE]\n\n"
@@ -82,7 +110,7 @@ class _Server(ThreadingHTTPServer):
 
 
 def make_server(mode: str, port: int = 0) -> ThreadingHTTPServer:
-    handler = type("ModeHandler", (Handler,), {"mode": mode})
+    handler = type("ModeHandler", (Handler,), {"mode": mode, "serial_lock": FifoLock()})
     server = _Server(("127.0.0.1", port), handler)
     server.daemon_threads = True
     return server

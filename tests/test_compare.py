@@ -188,7 +188,9 @@ def test_compare_writes_a_report_page(two_gpus, card, tmp_path) -> None:
     text = page.read_text(encoding="utf-8")
     parser = _Tags()
     parser.feed(text)
-    assert parser.tags.count("img") == 1 and parser.tags.count("table") == 2
+    # The cost plot and the cost–interactivity frontier, each with its table (and the runs').
+    assert parser.tags.count("img") == 2 and parser.tags.count("table") == 3
+    assert "Cost–interactivity frontier · text" in text
     assert "(projected)" in text and "http://" not in text and "https://" not in text
 
 

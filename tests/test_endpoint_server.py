@@ -132,3 +132,25 @@ def test_a_route_the_server_lacks_is_one_line(served, tmp_path: Path) -> None:
     assert result.exit_code == 2
     (line,) = result.output.strip().splitlines()
     assert "has no POST /embeddings" in line
+
+
+def test_slo_goodput_matches_the_requests_own_timings(served, tmp_path: Path) -> None:
+    model, url = served
+    result = invoke(
+        "run", "-w", "text", "--endpoint", url, "--model", model, "--concurrency", 2,
+        "--requests", 6, "--warmup-requests", 1, "--input-len", 8, "--output-len", 8,
+        "--slo", "ttft_p99=60,tpot_p50=60,itl_p99=60,e2e_p90=60", "--out", tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "SLO met, goodput" in result.output
+    run = next(tmp_path.iterdir())
+    (row,) = _rows(run, "measurements.csv")
+    requests = _rows(run, "iterations.csv")
+    # a request is good when it has every latency a target needs (several tokens: TPOT, ITL)
+    good = [r for r in requests if r["tpot_s"] and len(json.loads(r["token_times_s"])) > 1]
+    assert row["slo_met"] == "True" and int(row["good_requests"]) == len(good)
+    window = float(row["window_s"])
+    assert float(row["goodput_requests_per_s"]) == pytest.approx(len(good) / window)
+    assert float(row["goodput_output_tokens_per_s"]) == pytest.approx(
+        sum(int(r["output_tokens"]) for r in good) / window
+    )

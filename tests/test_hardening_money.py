@@ -187,8 +187,9 @@ def test_unstable_rows_are_shown_in_tables_csv_and_json(tmp_path: Path) -> None:
     ratecard = card(tmp_path)
     table = invoke("price", run, "--ratecard", ratecard)
     assert table.exit_code == 0, table.output
-    assert "unstable: text batch 1 (run" in table.output
-    assert "text batch 4" not in table.output.split("unstable:")[1].splitlines()[0]
+    line = " ".join(table.output.split("unstable: run")[1].split())
+    assert "text batch 1 (timing noisy: wall-time CV 40%)" in line
+    assert "text batch 4" not in line.split("uncertain")[0]
     data = json.loads(invoke("price", run, "--ratecard", ratecard, "--format", "json").output)
     flags = {(r["batch_size"], r["unstable"]) for r in data}
     assert flags == {(1, True), (4, False)}

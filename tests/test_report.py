@@ -86,10 +86,11 @@ def test_html_report_is_self_contained_and_escaped(gpu_run: Path, tmp_path: Path
     assert code == 0, stderr
     assert "wrote" in stdout
     raw, page = _parse(out)
-    # latency, TTFT/TPOT, energy, efficiency, cost, margin, timeline
-    assert page.tags.count("img") == 7
-    # answer, measurements, cheapest per batch, margins, machine, settings
-    assert page.tags.count("table") == 6
+    # latency, TTFT/TPOT, energy, efficiency, cost, margin, cost-interactivity frontier, timeline
+    assert page.tags.count("img") == 8
+    # answer, measurements, cheapest per batch, margins, Pareto points, machine, settings
+    assert page.tags.count("table") == 7
+    assert "Pareto-optimal" in raw
     assert "http://" not in raw and "https://" not in raw
     assert "script" not in page.tags
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in raw and EVIL not in raw
@@ -164,7 +165,7 @@ def test_markdown_report_writes_its_plots_beside_it(gpu_run: Path, tmp_path: Pat
     assert code == 0, stderr
     text = out.read_text(encoding="utf-8")
     pngs = sorted((tmp_path / "report_files").glob("*.png"))
-    assert len(pngs) == 7
+    assert len(pngs) == 8  # the HTML page's figures, the frontier included
     for png in pngs:
         assert png.read_bytes().startswith(b"\x89PNG")
         assert f"](report_files/{png.name})" in text
@@ -184,8 +185,8 @@ def test_cpu_run_report_says_what_was_not_measured(cpu_run: Path, tmp_path: Path
     assert "Energy per unit: not measured" in text
     assert "samples.csv has no rows" in text
     assert "MFU/MBU: empty (measured on a CPU)" in text
-    # latency, TTFT/TPOT, cost, margin: no empty energy, efficiency or timeline plots
-    assert page.tags.count("img") == 4
+    # latency, TTFT/TPOT, cost, margin, frontier: no empty energy, efficiency or timeline plots
+    assert page.tags.count("img") == 5
     assert "aws:c7i.xlarge" in text  # CPU runs are priced on CPU-only instances
 
 

@@ -116,6 +116,9 @@ class Workload(ABC):
     unit_columns: ClassVar[tuple[str, ...]]
     phases: ClassVar[tuple[Phase, ...]] = ()
     engines: ClassVar[tuple[str, ...]] = ("eager",)
+    slo_metrics: ClassVar[tuple[str, ...]] = ()
+    """Per-request latencies besides end-to-end (`ttft`, `tpot`, `itl`) that
+    `request_latencies` gives, so `--slo` can judge them; e2e is always the iteration's wall time."""
 
     def __init__(self, settings: WorkloadSettings, ctx: WorkloadContext) -> None:
         self.settings = settings
@@ -172,6 +175,13 @@ class Workload(ABC):
         self, batch_size: int, wall_s_p50: float | None, phases_s_p50: dict[str, float | None]
     ) -> dict[str, Any]:
         """Figures computed from the summary (TPOT, RTFx, ...), added to the row."""
+        return {}
+
+    def request_latencies(
+        self, batch_size: int, phases_s: dict[str, float | None]
+    ) -> dict[str, float | None]:
+        """The latencies every request of one timed iteration saw, keyed by the names in
+        `slo_metrics` (e.g. {"ttft": ..., "tpot": ...}), from that iteration's phase seconds."""
         return {}
 
     def compile_s(self) -> float | None:

@@ -58,6 +58,44 @@ def unit_label(unit: str, scale: int) -> str:
     return f"{prefix} {plural}"
 
 
+FRONTIER_DIRECTIONS = ("higher", "lower")
+"""Which way an interactivity axis improves: more tokens/s per user, or less latency."""
+
+
+@dataclass(frozen=True)
+class FrontierAxis:
+    """One axis of the cost–interactivity frontier: the primary unit's cost is drawn against it.
+
+    The value is the results column `column` where a row has it, else the product of the
+    `numerator` columns divided by the product of the `denominator` columns (empty when any of
+    them is). `label` names the axis truthfully, percentile included; `better` is a
+    FRONTIER_DIRECTIONS value.
+    """
+
+    name: str
+    label: str
+    better: str
+    column: str = ""
+    numerator: tuple[str, ...] = ()
+    denominator: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.better not in FRONTIER_DIRECTIONS:
+            raise ValueError(f"frontier axis {self.name!r}: better must be one of "
+                             f"{FRONTIER_DIRECTIONS}")  # fmt: skip
+        if not self.column and not self.numerator:
+            raise ValueError(f"frontier axis {self.name!r}: names no column and no ratio")
+        if bool(self.numerator) != bool(self.denominator):
+            raise ValueError(f"frontier axis {self.name!r}: a ratio needs both numerator "
+                             "and denominator columns")  # fmt: skip
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every results column the axis reads."""
+        named = (self.column,) if self.column else ()
+        return (*named, *self.numerator, *self.denominator)
+
+
 @dataclass(frozen=True)
 class SettingOption:
     """A workload setting offered as its own `gpucost run --NAME` option (others go by `-o`)."""
@@ -80,6 +118,9 @@ class WorkloadSpec:
     roofline: str | None = None
     """A ROOFLINES formula, or None: MFU/MBU from counted FLOPs only."""
     report_sections: tuple[str, ...] = ()
+    frontier: tuple[FrontierAxis, ...] = ()
+    """Interactivity axes the primary unit's cost is drawn against (compare, report); none: no
+    frontier."""
     options: tuple[SettingOption, ...] = field(default=())
     description: str = ""
 
@@ -96,6 +137,9 @@ class WorkloadSpec:
         unknown = set(self.report_sections) - set(REPORT_SECTIONS)
         if unknown:
             raise ValueError(f"workload spec {self.name!r}: unknown report sections {unknown}")
+        axes = [a.name for a in self.frontier]
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"workload spec {self.name!r}: frontier axis names repeat: {axes}")
 
     @property
     def unit_names(self) -> tuple[str, ...]:

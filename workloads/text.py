@@ -124,6 +124,7 @@ class TextWorkload(Workload):
     cpu_default_batch_sizes = (1, 4)
     unit_columns = ("input_tokens", "output_tokens", "requests")
     engines = ENGINE_NAMES
+    slo_metrics = ("ttft", "tpot")
     phases = (
         Phase("prefill", "start", "first_token"),
         Phase("decode", "first_token", "last_token"),
@@ -231,11 +232,19 @@ class TextWorkload(Workload):
     def derived_columns(
         self, batch_size: int, wall_s_p50: float | None, phases_s_p50: dict[str, float | None]
     ) -> dict[str, Any]:
-        prefill, decode = phases_s_p50.get("prefill"), phases_s_p50.get("decode")
+        latencies = self.request_latencies(batch_size, phases_s_p50)
+        return {"ttft_s_p50": latencies["ttft"], "tpot_s_p50": latencies["tpot"]}
+
+    def request_latencies(
+        self, batch_size: int, phases_s: dict[str, float | None]
+    ) -> dict[str, float | None]:
+        # The whole batch is one generate call: every request gets its first token when
+        # prefill ends and the rest at the decode steps' pace.
+        prefill, decode = phases_s.get("prefill"), phases_s.get("decode")
         steps = self.settings.output_len - 1
         return {
-            "ttft_s_p50": prefill,
-            "tpot_s_p50": decode / steps if decode is not None and steps > 0 else None,
+            "ttft": prefill,
+            "tpot": decode / steps if decode is not None and steps > 0 else None,
         }
 
     def architecture(self) -> dict[str, Any]:

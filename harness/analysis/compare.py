@@ -63,6 +63,9 @@ class CompareOptions:
     project_gpus: tuple[str, ...] = ()
     units: tuple[str, ...] = ()
     strict: bool = False
+    across_levels: bool = False
+    """Compare levels, not equal batch sizes (`--slo`): runs with no batch size in common are
+    not refused."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,11 @@ class Comparison:
     """COMPARE_COLUMNS, one row per group × batch size × unit × utilisation × run × instance × plan."""
     kept_apart: tuple[str, ...]
     notes: tuple[str, ...]
+    levels: pd.DataFrame | None = None
+    """Measured rows' costs of their workload's primary unit, with the row columns a frontier
+    or an SLO reads (harness/analysis/frontier.py `primary_levels`)."""
+    frontier: pd.DataFrame | None = None
+    """`frontier_points` of `levels`."""
 
 
 def load_instances(
@@ -139,6 +147,7 @@ def compare_runs(
     """Cost per unit of every run's `ok` rows on the matched instances, cheapest marked."""
     import pandas as pd
 
+    from harness.analysis.frontier import frontier_points, primary_levels
     from harness.analysis.projection import project
     from harness.analysis.roofline import efficiency
 
@@ -151,11 +160,16 @@ def compare_runs(
     groups, kept_apart = group_runs(rows)
     if options.strict and kept_apart:
         raise BadInput(f"--strict: {kept_apart[0]}")
-    if len(unique) > 1 and all(len(ids) < 2 for ids in groups.values()):
+    if (
+        not options.across_levels
+        and len(unique) > 1
+        and all(len(ids) < 2 for ids in groups.values())
+    ):
         raise BadInput("nothing comparable: " + "; ".join(kept_apart or _only_in(groups)))
 
     notes: list[str] = []
     frames = [_costs(rows, instances, options)]
+    levels = primary_levels(frames[0], rows)
     for gpu in options.project_gpus:
         projected, project_notes = project(rows, gpu)
         notes += [f"--project {gpu}: {n}" for n in project_notes]
@@ -185,7 +199,7 @@ def compare_runs(
     costs["cheapest"] = costs["cost_per_unit_usd"] == cheapest
     costs = costs.sort_values([*keys, "cost_per_unit_usd"], kind="stable")
     table = costs.reindex(columns=list(COMPARE_COLUMNS)).reset_index(drop=True)
-    return Comparison(table, tuple(kept_apart), tuple(notes))
+    return Comparison(table, tuple(kept_apart), tuple(notes), levels, frontier_points(levels))
 
 
 def matched_unit_costs(
@@ -208,21 +222,53 @@ def matched_unit_costs(
     return unit_costs(rows, matched, plans, utilizations, gpu_key)
 
 
+ROW_POSITION = "_row"
+"""Column of `row_unit_costs` frames: the position, in the rows given, of the row a cost is of."""
+
+
+def row_unit_costs(
+    rows: pd.DataFrame,
+    instances: Sequence[Instance],
+    plans: Sequence[str] | None,
+    utilizations: Sequence[float],
+    gpu_key: str | None = None,
+) -> pd.DataFrame:
+    """`matched_unit_costs` with each cost tied to the very row it prices (ROW_POSITION).
+
+    The engine keys rows by run, workload and batch size, and two open-loop levels of one run
+    can share a batch size; each row is priced under a run id of its own, so every cost maps
+    back to exactly one row, and the real run id is put back.
+    """
+    import pandas as pd
+
+    positions = pd.Series(range(len(rows)), dtype="int64")
+    tokens = positions.astype(str).str.zfill(12)
+    costs = matched_unit_costs(
+        rows.assign(run_id=tokens.to_numpy()), instances, plans, utilizations, gpu_key
+    )
+    position = pd.to_numeric(costs["run_id"]).astype("int64").to_numpy()
+    costs[ROW_POSITION] = position
+    costs["run_id"] = rows["run_id"].to_numpy()[position] if len(costs) else costs["run_id"]
+    return costs
+
+
 def _costs(
     rows: pd.DataFrame,
     instances: Sequence[Instance],
     options: CompareOptions,
     projected: bool = False,
 ) -> pd.DataFrame:
-    costs = matched_unit_costs(rows, instances, options.plans, options.utilizations)
-    wanted = ["run_id", "workload", "batch_size", *WORK_FIELDS[1:], "mfu", "mbu", "ceiling_source"]
+    import pandas as pd
+
+    costs = row_unit_costs(rows, instances, options.plans, options.utilizations)
+    wanted = [*WORK_FIELDS[1:], "mfu", "mbu", "ceiling_source"]
     # Hand-made or older run folders may lack optional columns such as `settings`.
     keep = [c for c in wanted if c in rows.columns]
-    merged = costs.merge(
-        rows[keep].drop_duplicates(["run_id", "workload", "batch_size"]),
-        on=["run_id", "workload", "batch_size"],
-        how="left",
+    position = costs[ROW_POSITION].to_numpy()
+    extra = pd.DataFrame(
+        {c: rows[c].to_numpy()[position] for c in keep}, index=costs.index, columns=keep
     )
+    merged = pd.concat([costs, extra], axis=1)
     merged["projected"] = projected
     return merged
 

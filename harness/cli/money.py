@@ -41,8 +41,14 @@ def print_market_summary(run_dir: Path, console: Console | None = None) -> None:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as plain Python values, with None where a value is missing (JSON null)."""
-    clean = frame.astype(object).where(frame.notna(), None)
+    """Rows as plain Python values, with None where a value is missing or unbounded (JSON has
+    no infinity: an infinite cost on goodput, where no request met the SLO, is null)."""
+    import numpy as np
+
+    bounded = frame.notna()
+    numbers = frame.select_dtypes("number").columns
+    bounded[numbers] = np.isfinite(frame[numbers])
+    clean = frame.astype(object).where(bounded, None)
     return [
         {key: value.item() if hasattr(value, "item") else value for key, value in row.items()}
         for row in clean.to_dict("records")

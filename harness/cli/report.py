@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,6 +27,11 @@ from harness.cli.options import (
     selected_instances,
     utilization_option,
 )
+
+if TYPE_CHECKING:
+    from harness.analysis.compare import Comparison
+    from harness.analysis.slo import Slo
+    from harness.money import CandidatePrice
 
 __all__ = ["calibrate", "compare", "report"]
 
@@ -107,6 +113,15 @@ def default_report_path(run: Path) -> Path:
     help="Also estimate the runs on this GPU by roofline scaling (repeatable; marked projected).",
 )
 @click.option("--strict", is_flag=True, help="Refuse runs that did different work.")
+@click.option(
+    "--slo",
+    "slo_text",
+    default=None,
+    metavar="SPEC",
+    help="Latency targets, e.g. ttft_p99=0.5,tpot_p99=0.05 (seconds): print per workload the "
+    "cheapest instance, plan and load level that meets them, its cost and margin.",
+)
+@price_option()
 @FORMAT
 @output_option("Write a report page (.html or .md) instead of printing.")
 def compare(
@@ -118,11 +133,14 @@ def compare(
     units: tuple[str, ...],
     project_gpus: tuple[str, ...],
     strict: bool,
+    slo_text: str | None,
+    price_texts: tuple[str, ...],
     fmt: str,
     output: Path | None,
 ) -> None:
     """RUN folders from different machines side by side: cost per unit on every matched
-    instance and plan, the cheapest marked, and each choice's ratio to it."""
+    instance and plan, the cheapest marked, and each choice's ratio to it; the
+    cost–interactivity frontier; with --slo, the cheapest choice that meets the SLO."""
     from harness.analysis.compare import CompareOptions, compare_runs, format_table, to_records
     from harness.results.runs import load_runs
 
@@ -132,6 +150,16 @@ def compare(
         check_output(output)
     from harness.money.cost import check_utilizations
 
+    slo = None
+    if slo_text is not None:
+        from harness.analysis.slo import parse_slo
+
+        slo = parse_slo(slo_text)
+    elif price_texts:
+        from harness.errors import BadInput
+
+        raise BadInput("--price: compare uses candidate prices only with --slo (the margin there)")
+
     options = CompareOptions(
         plans=plan_filter(plans),
         utilizations=check_utilizations(utilizations or (1.0,)),
@@ -140,23 +168,66 @@ def compare(
         project_gpus=project_gpus,
         units=units,
         strict=strict,
+        across_levels=slo is not None,
     )
     records = load_runs(runs)
     comparison = compare_runs(records, selected_instances(instance_refs, ratecard_files), options)
-    for line in (*comparison.kept_apart, *comparison.notes):
+    # Under an SLO the levels of a sweep are compared with each other, so the levels that are
+    # "kept apart" as different settings are not news.
+    for line in (*(comparison.kept_apart if slo is None else ()), *comparison.notes):
         click.echo(line, err=True)
+    if slo is not None and output is None:
+        _print_slo(comparison, slo, candidate_prices(price_texts, ratecard_files), fmt)
+        return
     if output is not None:
         from harness.report.comparison import comparison_document
         from harness.report.files import write_document
 
         written = write_document(comparison_document(comparison, records), output)
         click.echo(f"wrote {written[-1]}")
+        if slo is not None:
+            _print_slo(comparison, slo, candidate_prices(price_texts, ratecard_files), "table")
     elif fmt == "csv":
         click.echo(comparison.rows.to_csv(index=False), nl=False)
     elif fmt == "json":
         click.echo(json.dumps(to_records(comparison), indent=2))
     else:
+        from harness.analysis.frontier import format_frontier
+
         click.echo(format_table(comparison))
+        frontier = format_frontier(comparison.frontier)
+        if frontier:
+            click.echo("\n" + frontier)
+
+
+def _print_slo(
+    comparison: Comparison, slo: Slo, prices: tuple[CandidatePrice, ...], fmt: str
+) -> None:
+    """`compare --slo`: the answers, then the frontier's Pareto points (json: both; csv: the
+    answers, one row per candidate price)."""
+    from harness.analysis.frontier import format_frontier, pareto_records
+    from harness.analysis.slo_choice import (
+        answer_records,
+        answer_rows,
+        format_answers,
+        slo_answers,
+    )
+
+    levels = comparison.levels
+    answers = slo_answers(levels, slo, prices) if levels is not None else []
+    if fmt == "json":
+        frontier = pareto_records(comparison.frontier) if comparison.frontier is not None else []
+        document = {"slo": slo.text, "answers": answer_records(answers), "frontier": frontier}
+        click.echo(json.dumps(document, indent=2))
+    elif fmt == "csv":
+        import pandas as pd
+
+        click.echo(pd.DataFrame(answer_rows(answers)).to_csv(index=False), nl=False)
+    else:
+        click.echo(format_answers(answers, slo))
+        frontier = format_frontier(comparison.frontier) if comparison.frontier is not None else ""
+        if frontier:
+            click.echo("\n" + frontier)
 
 
 @click.command()

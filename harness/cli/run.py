@@ -167,8 +167,10 @@ def run(**kw: Any) -> None:
     if is_endpoint_run(kw):
         run_endpoint_command(kw)
         return
+    from harness.analysis.slo import parse_slo
     from harness.cli.run_output import RichProgress, print_summary
     from harness.measure.execute import execute_run
+    from harness.measure.goodput import unjudged_metrics
     from harness.measure.memory_check import check_memory
     from harness.measure.plan import (
         DEFAULT_THREADS,
@@ -182,6 +184,7 @@ def run(**kw: Any) -> None:
     from workloads import registry
 
     # Every option is checked here, before a folder is made or a model is built.
+    slo = parse_slo(kw["slo"]) if kw.get("slo") is not None else None
     device = resolve_device(kw["device"])
     dtype = resolve_dtype(kw["dtype"], device)
     names = _split_names(kw["workloads"]) if kw["workloads"] else list(registry.available())
@@ -217,7 +220,17 @@ def run(**kw: Any) -> None:
         engine=kw["engine"],
         count_flops=kw["count_flops"],
         threads=DEFAULT_THREADS if kw["threads"] is None else kw["threads"],
+        slo=None if slo is None else slo.text,
     )
+    if slo is not None:
+        for plan in plans:
+            missing = unjudged_metrics(slo, plan.workload_type.slo_metrics)
+            if missing:
+                _echo_err(
+                    f"warning: --slo {', '.join(missing)} cannot be judged for {plan.name} "
+                    "in-process (it has no such latency): its rows leave slo_met empty unless "
+                    "another target fails, and goodput empty"
+                )
     check_memory(plans, device)
     progress = RichProgress(plans)
     command = ["gpucost", *sys.argv[1:]]

@@ -100,8 +100,9 @@ def headline(row: dict[str, Any]) -> tuple[str | None, float | None, str]:
 
 
 UNSTABLE_NOTE = (
-    "unstable: ok, but the per-iteration wall time varies by more than {cv:.0f} % (CV); its "
-    "cost moves with the machine's load. Rerun on an idle machine or with more --iterations."
+    "unstable: ok, but the per-iteration wall time or the bootstrapped cost varies by more than "
+    "{cv:.0f} % (CV); its cost moves with the machine's load. Rerun on an idle machine or with "
+    "more --iterations."
 )
 
 

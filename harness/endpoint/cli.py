@@ -55,6 +55,15 @@ _OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
                      "help": "endpoint: start `transformers serve --model PATH --continuous-batching`."}),
     (("--server-timeout",), {"type": float, "default": 300.0, "show_default": True,
                              "help": "endpoint: seconds a started server has to answer."}),
+    (("--slo",), {"default": None, "metavar": "TARGETS",
+                  "help": "Latency targets in seconds, e.g. ttft_p99=0.5,tpot_p99=0.05,e2e_p99=20 "
+                          "(ttft, tpot, itl, e2e at p50/p90/p99): slo_met and goodput per row."}),
+    (("--find-max-load",), {"is_flag": True, "default": False,
+                            "help": "endpoint, with --slo: measure extra levels between the "
+                                    "measured ones to find the highest that meets the SLO."}),
+    (("--max-search-levels",), {"type": int, "default": None,
+                                "help": "endpoint: most extra levels --find-max-load measures "
+                                        "(default 4)."}),
 )  # fmt: skip
 
 
@@ -65,7 +74,8 @@ def endpoint_options(func: Any) -> Any:
 
 
 _ENDPOINT_ONLY = ("concurrency", "request_rate", "duration", "requests", "dataset", "tokenizer",
-                  "gpus", "gpus_used", "gpu")  # fmt: skip
+                  "gpus", "gpus_used", "gpu", "max_search_levels")  # fmt: skip
+DEFAULT_SEARCH_LEVELS = 4
 
 
 def is_endpoint_run(kw: dict[str, Any]) -> bool:
@@ -78,6 +88,11 @@ def is_endpoint_run(kw: dict[str, Any]) -> bool:
             raise BadInput(
                 f"{flag} is for endpoint runs: add --endpoint URL, --server-cmd or --server"
             )
+    if kw.get("find_max_load"):
+        raise BadInput(
+            "--find-max-load searches an endpoint's load levels: add --endpoint URL, "
+            "--server-cmd or --server"
+        )
     return False
 
 
@@ -95,9 +110,20 @@ def _check(kw: dict[str, Any]) -> None:
         raise BadInput("--server transformers needs --model PATH (a local model folder)")
     if kw["server"] and kw["endpoint"]:
         raise BadInput("--server transformers picks its own port: leave out --endpoint")
+    if kw.get("max_search_levels") is not None and kw["max_search_levels"] < 1:
+        raise BadInput(f"--max-search-levels must be >= 1 (got {kw['max_search_levels']})")
+    if kw.get("find_max_load"):
+        if not kw.get("slo"):
+            raise BadInput("--find-max-load needs --slo (the targets a level must meet)")
+        if kw["concurrency"] is not None and kw["request_rate"] is not None:
+            raise BadInput(
+                "--find-max-load searches one kind of level: give --concurrency or "
+                "--request-rate, not both"
+            )
 
 
 def run_endpoint_command(kw: dict[str, Any]) -> None:
+    from harness.analysis.slo import parse_slo
     from harness.cli.options import gpu_key
     from harness.endpoint.config import (
         ENDPOINT_WORKLOADS,
@@ -112,6 +138,7 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
     from harness.endpoint.server import free_port, transformers_command
 
     _check(kw)
+    slo = parse_slo(kw["slo"]) if kw.get("slo") is not None else None
     names = [n.strip() for w in kw["workloads"] for n in w.split(",") if n.strip()] or ["text"]
     if len(names) != 1 or names[0] not in ENDPOINT_WORKLOADS:
         raise BadInput(
@@ -181,13 +208,21 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         gpu=gpu_key(kw["gpu"]),
         sample_interval_s=kw.get("sample_interval") or None,
         server_cmd=tuple(server.command) if server else None,
+        slo=slo.text if slo else None,
+        find_max_load=bool(kw.get("find_max_load")),
+        max_search_levels=kw.get("max_search_levels") or DEFAULT_SEARCH_LEVELS,
     )
 
     def report(level: LoadLevel, row: dict[str, Any]) -> None:
         click.echo(_level_line(level, row), err=True)
 
+    def report_search(line: str) -> None:
+        click.echo(line, err=True)
+
     try:
-        store = run_endpoint(config, kw["out"], ["gpucost", *sys.argv[1:]], server, report)
+        store = run_endpoint(
+            config, kw["out"], ["gpucost", *sys.argv[1:]], server, report, report_search
+        )
     except KeyboardInterrupt:
         click.echo(
             "Interrupted: the levels measured so far are kept; the server is stopped.", err=True
@@ -205,11 +240,18 @@ def _level_line(level: LoadLevel, row: dict[str, Any]) -> str:
         if level.concurrency
         else f"rate {level.request_rate:g}/s"
     )
-    return (
+    line = (
         f"{name}: {fmt(row.get('requests_per_s'), '.2f')} req/s, "
         f"{fmt(row.get('output_tokens_per_s'), '.1f')} output tok/s, "
         f"TTFT p50 {fmt(row.get('ttft_s_p50'), '.3f')} s, errors {row.get('error_count')}"
     )
+    if row.get("slo"):
+        met = {True: "met", False: "missed", None: "not judged"}[row.get("slo_met")]
+        line += (
+            f"; SLO {met}, goodput {fmt(row.get('goodput_requests_per_s'), '.2f')} req/s "
+            f"({row.get('good_requests')} good)"
+        )
+    return line
 
 
 def _base_url(url: str) -> str:

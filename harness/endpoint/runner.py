@@ -18,9 +18,12 @@ from typing import Any
 import httpx
 
 from harness import __version__
+from harness.analysis.slo import parse_slo
 from harness.endpoint.client import ROUTES, RequestShape, send
 from harness.endpoint.config import EndpointConfig, LoadLevel
+from harness.endpoint.goodput import slo_columns
 from harness.endpoint.loadgen import make_client, run_level
+from harness.endpoint.maxload import ALL_MET, NONE_MET, UNJUDGED, MaxLoad, find_max_load
 from harness.endpoint.meters import GpuGroup
 from harness.endpoint.prompts import Prompt, load_dataset, load_tokenizer, synthetic_prompts
 from harness.endpoint.server import Server
@@ -52,6 +55,7 @@ def run_endpoint(
     command: Sequence[str] = (),
     server: ServerSpec | None = None,
     on_level: Any = None,
+    on_search: Any = None,
 ) -> RunStore:
     """Run every load level into a new run folder under `out`; the server (when started here)
     is stopped on every way out, Ctrl-C included."""
@@ -88,7 +92,7 @@ def run_endpoint(
             if server is not None:
                 process = Server(server.command, config.base_url, store.path / "server.log")
                 process.start(server.health_timeout_s)
-            _run_levels(config, store, on_level)
+            _run_levels(config, store, on_level, on_search)
         except KeyboardInterrupt:
             store.update_meta(status="interrupted", finished_at=_now())
             raise
@@ -222,7 +226,9 @@ def _prompts(config: EndpointConfig) -> list[Prompt]:
     return synthetic_prompts(tokenizer, count, length, config.output_len, config.seed)
 
 
-def _run_levels(config: EndpointConfig, store: RunStore, on_level: Any = None) -> None:
+def _run_levels(
+    config: EndpointConfig, store: RunStore, on_level: Any = None, on_search: Any = None
+) -> None:
     served = _served_models(config.base_url)
     model = config.model or (served[0] if served else None)
     api = "embedding" if config.workload == "embedding" else config.api
@@ -240,33 +246,125 @@ def _run_levels(config: EndpointConfig, store: RunStore, on_level: Any = None) -
         store.update_meta(
             device={"name": gpu_name, "kind": ENGINE, "gpus": list(gpus), "gpu_names": names}
         )
+        slo = parse_slo(config.slo, where="slo") if config.slo else None
+        measured: list[tuple[LoadLevel, dict[str, Any]]] = []
+
+        def measure(level: LoadLevel) -> dict[str, Any]:
+            number = len(measured) + 1
+            group.begin(config.workload, number)
+            result = _run_async(
+                run_level(
+                    config.base_url, shape, prompts, level,
+                    requests=config.requests, duration_s=config.duration_s,
+                    warmup_requests=config.warmup_requests,
+                    timeout_s=config.request_timeout_s,
+                    burstiness=config.burstiness, seed=config.seed + number,
+                )
+            )  # fmt: skip
+            meters = group.end(config.workload, number)
+            row = _row(config, level, result.records, result.max_in_flight, meters)
+            row.update(model=model, gpu_name=gpu_name, gpus_used=gpus_used or 1,
+                       length_fields_accepted=shape.length_fields)  # fmt: skip
+            if slo is not None:
+                row.update(slo_columns(slo, result.records, row))
+                if config.find_max_load:
+                    row["slo_max_load"] = False
+            iterations = [
+                {"workload": config.workload, "batch_size": row["batch_size"],
+                 "concurrency": level.concurrency, "request_rate": level.request_rate, **r}
+                for r in request_rows(result.records, origin)
+            ]  # fmt: skip
+            store.add_measurement(row, iterations)
+            group.flush_samples(store)
+            measured.append((level, row))
+            if on_level is not None:
+                on_level(level, row)
+            return row
+
         try:
-            for number, level in enumerate(config.levels, start=1):
-                group.begin(config.workload, number)
-                result = _run_async(
-                    run_level(
-                        config.base_url, shape, prompts, level,
-                        requests=config.requests, duration_s=config.duration_s,
-                        warmup_requests=config.warmup_requests,
-                        timeout_s=config.request_timeout_s,
-                        burstiness=config.burstiness, seed=config.seed + number,
-                    )
-                )  # fmt: skip
-                meters = group.end(config.workload, number)
-                row = _row(config, level, result.records, result.max_in_flight, meters)
-                row.update(model=model, gpu_name=gpu_name, gpus_used=gpus_used or 1,
-                           length_fields_accepted=shape.length_fields)  # fmt: skip
-                iterations = [
-                    {"workload": config.workload, "batch_size": row["batch_size"],
-                     "concurrency": level.concurrency, "request_rate": level.request_rate, **r}
-                    for r in request_rows(result.records, origin)
-                ]  # fmt: skip
-                store.add_measurement(row, iterations)
-                group.flush_samples(store)
-                if on_level is not None:
-                    on_level(level, row)
+            for level in config.levels:
+                measure(level)
+            if slo is not None and config.find_max_load:
+                _search_max_load(config, store, measured, measure, on_search)
         finally:
             group.flush_samples(store)
+
+
+def _level_value(level: LoadLevel) -> float:
+    return float(level.concurrency if level.concurrency is not None else level.request_rate)
+
+
+def _level_name(level: LoadLevel) -> str:
+    if level.concurrency is not None:
+        return f"concurrency {level.concurrency}"
+    return f"request rate {level.request_rate:g}/s"
+
+
+def _search_max_load(
+    config: EndpointConfig,
+    store: RunStore,
+    measured: list[tuple[LoadLevel, dict[str, Any]]],
+    measure: Any,
+    on_search: Any,
+) -> None:
+    """Bisect between the measured levels for the highest that meets the SLO, mark that row
+    `slo_max_load`, and record the search in run.json."""
+    closed = config.levels[0].concurrency is not None
+
+    def level_of(value: float) -> LoadLevel:
+        return LoadLevel(concurrency=int(value)) if closed else LoadLevel(request_rate=value)
+
+    def measure_value(value: float) -> bool | None:
+        return measure(level_of(value)).get("slo_met")
+
+    outcomes: dict[float, bool | None] = {}
+    for level, row in measured:
+        value = _level_value(level)
+        # a level given twice meets the SLO only if every measurement of it did
+        verdicts = (outcomes.get(value, True), row.get("slo_met"))
+        outcomes[value] = False if False in verdicts else (None if None in verdicts else True)
+    search = find_max_load(
+        outcomes, measure_value, integer=closed, max_extra=config.max_search_levels
+    )
+    best = level_of(search.best) if search.best is not None else None
+    marked = False
+    changes = []
+    for level, _row in measured:
+        is_best = best is not None and not marked and level == best
+        marked = marked or is_best
+        changes.append({"slo_max_load": is_best})
+    store.update_measurements(changes)
+    store.update_meta(
+        max_load_search={
+            "slo": config.slo,
+            "verdict": search.verdict,
+            "max_load": None if best is None else _level_value(best),
+            "levels_added": search.extra,
+        }
+    )
+    if on_search is not None:
+        on_search(_search_line(search, best, measured))
+
+
+def _search_line(
+    search: MaxLoad, best: LoadLevel | None, measured: list[tuple[LoadLevel, dict[str, Any]]]
+) -> str:
+    added = f" ({len(search.extra)} level{'s' if len(search.extra) != 1 else ''} added)"
+    levels = sorted((lvl for lvl, _ in measured), key=_level_value)
+    if search.verdict == UNJUDGED:
+        return "Max load: the SLO could not be judged at any level (see slo_met)"
+    if search.verdict == NONE_MET:
+        return (
+            f"Max load: no level met the SLO, the lowest ({_level_name(levels[0])}) included; "
+            "lower the bottom level" + added
+        )
+    assert best is not None
+    if search.verdict == ALL_MET:
+        return (
+            f"Max load: every level met the SLO up to {_level_name(best)}; "
+            "raise the top level to find the limit" + added
+        )
+    return f"Max load: {_level_name(best)} is the highest level that meets the SLO" + added
 
 
 def _row(

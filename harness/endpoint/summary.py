@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from harness.analysis.confidence import endpoint_cost_columns
 from harness.endpoint.records import RequestRecord
 from harness.stats import mean, percentile
 
@@ -76,6 +77,7 @@ def summarise_level(
         if r.output_tokens and r.output_tokens > 1 and r.first_token_s and r.end_s > r.first_token_s
     ]
     row["output_tokens_per_s_per_user"] = percentile(per_user, 50) if per_user else None
+    row.update(endpoint_cost_columns(records, workload, window))
     if failed:
         kinds = Counter(r.error.split(":")[0] if r.error else "unknown" for r in failed)
         row["error"] = "; ".join(f"{n}× {kind}" for kind, n in kinds.most_common())

@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from harness.analysis.confidence import UNSTABLE_CV
+from harness.analysis.slo import parse_slo
 from harness.errors import BadInput
 from workloads import registry
 from workloads.base import Workload, WorkloadContext, WorkloadSettings
@@ -20,9 +22,6 @@ DTYPE_NAMES = ("bf16", "fp16", "fp32")
 MAX_BATCH_SIZE = 1 << 20
 """Larger batch sizes are refused up front: they only ever end as `oom` or `error` rows."""
 MAX_SEED = (1 << 32) - 1
-UNSTABLE_CV = 0.10
-"""A row whose per-iteration wall-time CV (stdev / mean) is above this is flagged `unstable`:
-its cost moves with the noise of the machine, not with the workload."""
 DEFAULT_THREADS = 1
 """torch's CPU threads by default: one thread is the least noisy on a shared or busy machine and
 the same on every machine; give `--threads N` to measure what N cores serve on a CPU instance."""
@@ -98,6 +97,8 @@ class RunConfig:
     count_flops: bool = True
     threads: int = DEFAULT_THREADS
     unstable_cv: float = UNSTABLE_CV
+    slo: str | None = None
+    """`--slo` targets (harness.analysis.slo), judged on each row where the workload has them"""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -118,6 +119,8 @@ class RunConfig:
             raise BadInput(f"--threads {self.threads}: this process may use {cpus} CPU(s)")
         if not self.workloads:
             raise BadInput("no workload to run")
+        if self.slo is not None:
+            parse_slo(self.slo)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -134,6 +137,7 @@ class RunConfig:
             "count_flops": self.count_flops,
             "threads": self.threads,
             "unstable_cv": self.unstable_cv,
+            "slo": self.slo,
             "workloads": [w.as_dict() for w in self.workloads],
         }
 

@@ -16,8 +16,11 @@ from typing import Any, Protocol
 import torch
 
 from harness import stats
+from harness.analysis.confidence import is_unstable, median_cost_interval
+from harness.analysis.slo import parse_slo
 from harness.measure.devicemem import free_device_memory, is_out_of_memory
 from harness.measure.flops import count_iteration_flops
+from harness.measure.goodput import batch_slo_columns, latency_percentiles
 from harness.measure.plan import RunConfig, WorkloadPlan
 from harness.measure.stopwatch import IterationTiming, time_iteration
 from harness.meters.base import EnergyWindow, GpuMeter, Sample
@@ -215,6 +218,7 @@ class Sweep:
         n = len(timings)
         wall_p50 = stats.percentile(walls, 50)
         wall_cv = stats.cv(walls)
+        cost = median_cost_interval(walls)
         row = self._base_row(plan, batch_size)
         row.update(
             status="ok",
@@ -225,7 +229,8 @@ class Sweep:
             wall_s_p90=stats.percentile(walls, 90),
             wall_s_p99=stats.percentile(walls, 99),
             wall_s_cv=wall_cv,
-            unstable=None if wall_cv is None else wall_cv > self.config.unstable_cv,
+            unstable=is_unstable(wall_cv, cost.cv, self.config.unstable_cv),
+            **cost.columns(),
             gpu_s_p50=stats.percentile(gpus, 50),
             gpu_s_mean=stats.mean(gpus),
             prefill_s_p50=phases_p50.get("prefill"),
@@ -248,7 +253,34 @@ class Sweep:
         row.update({f"{name}_s_p50": v for name, v in phases_p50.items()})
         row.update(workload.row_extras(batch_size))
         row.update(workload.derived_columns(batch_size, wall_p50, phases_p50))
+        row.update(self._request_latency_columns(plan, workload, batch_size, timings, row))
         return row
+
+    def _request_latency_columns(
+        self,
+        plan: WorkloadPlan,
+        workload: Workload,
+        batch_size: int,
+        timings: list[IterationTiming],
+        row: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Per-request latency percentiles over the timed iterations and, with `--slo`, the
+        row's SLO and goodput columns."""
+        metrics = plan.workload_type.slo_metrics
+        per_iteration = [
+            {"e2e": t.wall_s, **workload.request_latencies(batch_size, dict(t.phases_s))}
+            for t in timings
+        ]
+        columns: dict[str, Any] = {
+            k: v for k, v in latency_percentiles(metrics, per_iteration).items()
+            if row.get(k) is None
+        }  # fmt: skip
+        if self.config.slo:
+            slo = parse_slo(self.config.slo)
+            columns.update(
+                batch_slo_columns(slo, {**row, **columns}, metrics, per_iteration, batch_size)
+            )
+        return columns
 
     def _write_failed(self, plan: WorkloadPlan, batch_size: int, status: str, error: str) -> None:
         row = {**self._base_row(plan, batch_size), "status": status, "error": error}

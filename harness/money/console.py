@@ -40,6 +40,18 @@ def margin_text(value: float | None) -> str:
     return f"{value * 100:.0f}%"
 
 
+def margin_range_text(value: float | None, low: float | None, high: float | None) -> str:
+    """"62% (58–65%)": the margin with its 95 % interval, when the interval was measured and
+    is wider than a percentage point."""
+    text = margin_text(value)
+    ends = [margin_text(v) for v in (low, high)]
+    if text == "—" or "—" in ends or ends == [text, text]:
+        return text  # not measured, or narrower than the figure's last digit
+    # "-12 to -3%" reads as a range where "-12–-3%" would not.
+    dash = " to " if ends[0].startswith("-") or ends[1].startswith("-") else "–"
+    return f"{text} ({ends[0].rstrip('%')}{dash}{ends[1]})"
+
+
 def table_for(title: str, console: Console) -> Table:
     """A plain table; its title goes on its own line so it never wraps to the table's width."""
     console.print(title, style="bold", highlight=False)

@@ -12,6 +12,12 @@ Formulas (DESIGN.md, "Cost formulas"):
 columns hold what was served in that window, on `gpus_used` GPUs), else `wall_s_p50` (an
 in-process batch, on one GPU unless the row says otherwise). Units, shares and which workloads
 are priced come from the workload specs (harness/money/units.py), never from workload names.
+
+    cost_per_unit_usd_low/high = cost_per_unit × cost_factor_low/high      (the row's 95 % interval)
+    goodput_cost_per_unit_usd  = cost_per_unit × (count / paid_s) / goodput_<count>_per_s
+
+The interval factors come from the measurement (harness/analysis/confidence.py); the goodput
+cost is the cost per unit of the requests that met the row's SLO (infinite when none did).
 """
 
 from __future__ import annotations
@@ -34,8 +40,19 @@ COST_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 """The contract columns of `gpucost price` up to the cost; margin columns follow them."""
 
+COST_RANGE_COLUMNS: tuple[str, ...] = (
+    "cost_per_unit_usd_low", "cost_per_unit_usd_high", "goodput_cost_per_unit_usd", "unstable",
+)  # fmt: skip
+"""Contract columns of `unit_costs` after COST_COLUMNS: the cost's 95 % interval, its cost on
+goodput (empty without an SLO) and the run's `unstable` flag."""
+
+MARGIN_RANGE_COLUMNS: tuple[str, ...] = ("gross_margin_low", "gross_margin_high")
+"""The margin at the high and at the low end of the cost interval."""
+
 PRICED_COLUMNS: tuple[str, ...] = (
     *COST_COLUMNS, "price_per_unit_usd", "gross_margin", "break_even_price_usd",
+    "cost_per_unit_usd_low", "cost_per_unit_usd_high", *MARGIN_RANGE_COLUMNS,
+    "goodput_cost_per_unit_usd", "unstable",
 )  # fmt: skip
 """Every contract column of `gpucost price --format csv|json`, in order."""
 
@@ -47,10 +64,14 @@ COST_EXTRA_COLUMNS: tuple[str, ...] = (
 
 ROW_COLUMNS: tuple[str, ...] = (
     "run_id", "workload", "preset", "batch_size", "wall_s_p50", "window_s", "prefill_s_p50",
-    "decode_s_p50", "energy_j", "power_limit_w", *UNIT_COLUMNS,
+    "decode_s_p50", "energy_j", "power_limit_w", "cost_factor_low", "cost_factor_high",
+    "unstable", *UNIT_COLUMNS,
 )  # fmt: skip
 """Measurement columns the engine reads (and `batch_costs` keeps); a plugin spec's own count
-columns follow them."""
+columns follow them, then `goodput_<count>_per_s` of every count column."""
+
+_FLAG_COLUMNS = ("unstable",)
+"""Read as they are (true, false or empty), never as numbers."""
 
 JOULES_PER_KWH = 3.6e6
 SECONDS_PER_HOUR = 3600.0
@@ -93,7 +114,13 @@ def instance_frame(
 
 
 def _row_columns() -> tuple[str, ...]:
-    return (*ROW_COLUMNS, *(c for c in count_columns() if c not in ROW_COLUMNS))
+    counted = (*ROW_COLUMNS, *(c for c in count_columns() if c not in ROW_COLUMNS))
+    return (*counted, *(goodput_column(c) for c in _count_frame_columns(counted)))
+
+
+def goodput_column(count_column: str) -> str:
+    """The results column holding the units per second of the requests that met the SLO."""
+    return f"goodput_{count_column}_per_s"
 
 
 def _unit_frame() -> pd.DataFrame:
@@ -111,8 +138,10 @@ def _unit_frame() -> pd.DataFrame:
     )
 
 
-def _count_frame_columns() -> list[str]:
-    return [c for c in _row_columns() if c in UNIT_COLUMNS or c in count_columns()]
+def _count_frame_columns(columns: Sequence[str] | None = None) -> list[str]:
+    columns = (*ROW_COLUMNS, *count_columns()) if columns is None else columns
+    counted = [c for c in columns if c in UNIT_COLUMNS or c in count_columns()]
+    return list(dict.fromkeys(counted))
 
 
 def paid_seconds(rows: pd.DataFrame) -> pd.Series:
@@ -141,6 +170,19 @@ def unit_share(kind: pd.Series, prefill_s: pd.Series, decode_s: pd.Series,
     return pd.Series(share, index=kind.index, dtype=float)
 
 
+def goodput_cost(
+    cost: pd.Series, raw_per_s: pd.Series | np.ndarray, goodput_per_s: np.ndarray
+) -> pd.Series:
+    """Cost per unit counted on goodput: `cost` × raw rate ÷ goodput rate (the one home of this
+    rule). Empty without a goodput figure (no SLO); infinite when no request met the SLO."""
+    raw = np.asarray(raw_per_s, dtype=float)
+    values = cost.to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = np.where(goodput_per_s > 0, values * raw / goodput_per_s, np.nan)
+    none_met = (goodput_per_s == 0) & np.isfinite(values)
+    return pd.Series(np.where(none_met, np.inf, scaled), index=cost.index)
+
+
 def priceable_rows(measurements: pd.DataFrame, gpu: str | None = None) -> pd.DataFrame:
     """`ok` rows of known workloads: the engine's columns, numeric, with the canonical `gpu` key
     (None when unknown, `gpu` when given) and `gpus_used` (1 unless the row says otherwise)."""
@@ -150,7 +192,7 @@ def priceable_rows(measurements: pd.DataFrame, gpu: str | None = None) -> pd.Dat
     for column in _row_columns():
         if column not in source.columns:
             rows[column] = np.nan
-        elif column in TEXT_COLUMN_NAMES:
+        elif column in TEXT_COLUMN_NAMES or column in _FLAG_COLUMNS:
             rows[column] = source[column]
         elif column == "batch_size":
             rows[column] = source[column].astype("int64")
@@ -235,7 +277,8 @@ def unit_costs(
 
     Instances are matched to a row by GPU key (`gpu` overrides the key read from `gpu_name`).
     A unit the row did not measure, or a text row without a prefill/decode split, gets an empty
-    cost, never a made-up one. Columns: COST_COLUMNS, then COST_EXTRA_COLUMNS.
+    cost, never a made-up one. Columns: COST_COLUMNS, COST_RANGE_COLUMNS, then
+    COST_EXTRA_COLUMNS.
 
     Sorted by run, workload, batch size, unit, provider, instance, plan and utilisation; ties
     keep the order of the measurement rows.
@@ -286,7 +329,15 @@ def _unit_block(
     long["cost_per_unit_usd"] = (
         long["batch_cost_usd"] * long["cost_share"] / long["units_per_batch"]
     )
+    long["cost_per_unit_usd_low"] = long["cost_per_unit_usd"] * long["cost_factor_low"]
+    long["cost_per_unit_usd_high"] = long["cost_per_unit_usd"] * long["cost_factor_high"]
+    goodput = long[[goodput_column(c) for c in _count_frame_columns()]].to_numpy(dtype=float)
+    long["goodput_cost_per_unit_usd"] = goodput_cost(
+        long["cost_per_unit_usd"],
+        counts[np.arange(len(long)), position] / paid_seconds(long),
+        goodput[np.arange(len(long)), position],
+    )
     helpers = ["_row_order", "_unit_order", "_inst_order"]
-    long = long[[*COST_COLUMNS, *COST_EXTRA_COLUMNS, *helpers]]
+    long = long[[*COST_COLUMNS, *COST_RANGE_COLUMNS, *COST_EXTRA_COLUMNS, *helpers]]
     long = long.sort_values([*helpers, "utilization"], kind="stable")
     return long.drop(columns=helpers).reset_index(drop=True)

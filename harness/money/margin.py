@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import BadInput
-from harness.money.cost import PRICED_COLUMNS
+from harness.money.cost import MARGIN_RANGE_COLUMNS, PRICED_COLUMNS
 from harness.money.prices import CandidatePrice
 
 if TYPE_CHECKING:
@@ -104,7 +104,8 @@ def price_frame(prices: Iterable[CandidatePrice]) -> pd.DataFrame:
 def apply_prices(
     costs: pd.DataFrame, prices: Iterable[CandidatePrice], target_margins: Iterable[float] = ()
 ) -> pd.DataFrame:
-    """Add `price_per_unit_usd`, `gross_margin`, `break_even_price_usd` (and one
+    """Add `price_per_unit_usd`, `gross_margin`, `gross_margin_low`, `gross_margin_high` (at
+    the ends of the cost interval), `break_even_price_usd` (and one
     `price_for_margin_<pct>_usd` column per target margin) to a `unit_costs` frame.
 
     A unit with several candidate prices gets one row per candidate; a unit with none keeps its
@@ -113,12 +114,18 @@ def apply_prices(
     priced = costs.drop(
         columns=[
             c
-            for c in ("price_per_unit_usd", "gross_margin", "break_even_price_usd")
+            for c in ("price_per_unit_usd", "gross_margin", "break_even_price_usd",
+                      *MARGIN_RANGE_COLUMNS)
             if c in costs.columns
         ]
-    )
+    )  # fmt: skip
     priced = priced.merge(price_frame(prices), on=["workload", "unit"], how="left")
-    priced["gross_margin"] = gross_margin(priced["price_per_unit_usd"], priced["cost_per_unit_usd"])
+    price = priced["price_per_unit_usd"]
+    priced["gross_margin"] = gross_margin(price, priced["cost_per_unit_usd"])
+    # The margin's interval: the high cost leaves the low margin, the low cost the high one.
+    for margin, cost in (("gross_margin_low", "cost_per_unit_usd_high"),
+                         ("gross_margin_high", "cost_per_unit_usd_low")):
+        priced[margin] = gross_margin(price, priced.get(cost, np.nan))
     priced["break_even_price_usd"] = priced["cost_per_unit_usd"]
     for margin in target_margins:
         priced[margin_column(margin)] = price_for_margin(priced["cost_per_unit_usd"], margin)

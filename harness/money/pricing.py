@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.analysis.confidence import UNSTABLE_CV
 from harness.errors import BadInput, RunFolderError
 from harness.money.cost import batch_costs, check_utilizations, unit_costs
 from harness.money.gpus import CPU_ONLY, canonical_gpu
@@ -165,19 +166,6 @@ def check_scenario(scenario: Scenario, measurements: pd.DataFrame) -> None:
             )
 
 
-def with_unstable(frame: pd.DataFrame, measurements: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with an `unstable` column from its measurement rows (true: the run flagged the
-    row's timing as noisy; empty: the run did not say)."""
-    keys = [k for k in ("run_id", "workload", "preset", "batch_size") if k in frame.columns]
-    if "unstable" in frame.columns or "unstable" not in measurements.columns or not keys:
-        return frame
-    flags = measurements.loc[measurements["status"] == "ok", [*keys, "unstable"]]
-    flags = flags.drop_duplicates(keys)
-    merged = frame.merge(flags, on=keys, how="left")
-    merged.index = frame.index
-    return merged
-
-
 def measured_caveat(measurements: pd.DataFrame) -> list[str]:
     """What the priced rows measured, when it is not the model one would serve: a preset's
     shapes with random weights, or a CPU. The margin holds only for the model served."""
@@ -195,21 +183,58 @@ def measured_caveat(measurements: pd.DataFrame) -> list[str]:
     ]
 
 
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    values = frame[name] if name in frame.columns else np.nan
+    return pd.to_numeric(pd.Series(values, index=frame.index), errors="coerce")
+
+
+def unstable_reason(wall_cv: float, cost_cv: float) -> str:
+    """Why a flagged row is unstable, in words, from the CVs it measured."""
+    reasons = []
+    if cost_cv > UNSTABLE_CV:
+        reasons.append(f"cost interval wide: cost CV {cost_cv * 100:.0f}%")
+    if wall_cv > UNSTABLE_CV:
+        reasons.append(f"timing noisy: wall-time CV {wall_cv * 100:.0f}%")
+    return "; ".join(reasons) or "flagged by the run"
+
+
 def unstable_notes(measurements: pd.DataFrame) -> list[str]:
-    """One line naming the ok rows the run flagged `unstable`, when there are any."""
+    """One line per run naming the ok rows it flagged `unstable`, each with why."""
     if "unstable" not in measurements.columns:
         return []
     ok = measurements[(measurements["status"] == "ok") & (measurements["unstable"] == True)]  # noqa: E712
-    if ok.empty:
+    lines = []
+    for run_id, rows in ok.groupby("run_id", sort=False):
+        named = ", ".join(
+            f"{workload} batch {batch} ({unstable_reason(wall_cv, cost_cv)})"
+            for workload, batch, wall_cv, cost_cv in zip(
+                rows["workload"], rows["batch_size"], _column(rows, "wall_s_cv"),
+                _column(rows, "cost_cv"), strict=True,
+            )
+        )  # fmt: skip
+        lines.append(
+            f"unstable: run {run_id}: {named}; these costs are uncertain "
+            "(measure again on a quiet machine, or longer)"
+        )
+    return lines
+
+
+def goodput_notes(measurements: pd.DataFrame) -> list[str]:
+    """One line per run naming the ok rows measured with an SLO that no request met: their
+    cost on goodput is unbounded, not a number."""
+    goodput = [c for c in measurements.columns if c.startswith("goodput_") and c.endswith("_per_s")]
+    if not goodput:
         return []
-    rows = ", ".join(
-        f"{r.workload} batch {r.batch_size} (run {r.run_id})"
-        for r in ok[["workload", "batch_size", "run_id"]].itertuples(index=False)
-    )
+    ok = measurements[measurements["status"] == "ok"]
+    rates = ok[goodput].apply(pd.to_numeric, errors="coerce")
+    none_met = ok[(rates == 0).any(axis=1) & ~(rates > 0).any(axis=1)]
     return [
-        f"unstable: {rows}: the per-iteration wall time varied too much; "
-        "these costs are uncertain (measure again on a quiet machine)"
-    ]
+        f"no request met the SLO: run {run_id}: "
+        + ", ".join(f"{w} batch {b}" for w, b in zip(rows["workload"], rows["batch_size"],
+                                                    strict=True))
+        + ": no cost on goodput"
+        for run_id, rows in none_met.groupby("run_id", sort=False)
+    ]  # fmt: skip
 
 
 def price_runs(request: PriceRequest) -> PriceResult:
@@ -268,17 +293,16 @@ def price_runs(request: PriceRequest) -> PriceResult:
     )
     plan_filter = plans or None
     costs = unit_costs(measurements, matched, plan_filter, utilizations, gpu)
-    priced = with_unstable(apply_prices(costs, candidates, request.target_margins), measurements)
+    priced = apply_prices(costs, candidates, request.target_margins)
     notes.extend(unstable_notes(measurements))
+    notes.extend(goodput_notes(measurements))
     notes.extend(measured_caveat(measurements))
     sens_us = tuple(sorted({*request.sensitivity_utilizations, *utilizations}))
     scenario_rows = None
     sensitivity: tuple[Sensitivity, ...] = ()
     if scenario is not None:
         batch = batch_costs(measurements, matched, plan_filter, utilizations, gpu)
-        scenario_rows = with_unstable(
-            scenario_costs(batch, scenario, request.target_margins), measurements
-        )
+        scenario_rows = scenario_costs(batch, scenario, request.target_margins)
         if request.with_sensitivity:
             sensitivity = _scenario_sensitivity(
                 measurements, matched, plan_filter, sens_us, gpu, scenario, scenario_rows

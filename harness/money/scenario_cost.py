@@ -71,9 +71,15 @@ def scenario_costs(
     rows["compute_cost_per_call_usd"] = rows["batch_cost_usd"] / calls
     rows["direct_cost_per_call_usd"] = direct
     rows["cost_per_unit_usd"] = rows["compute_cost_per_call_usd"] + direct
+    # The measured interval covers the compute cost; direct costs per call are fixed.
+    for end in ("low", "high"):
+        factor = rows.get(f"cost_factor_{end}", np.nan)
+        rows[f"cost_per_unit_usd_{end}"] = rows["compute_cost_per_call_usd"] * factor + direct
     revenue = revenue_per_call(rows, scenario, calls)
     rows["price_per_unit_usd"] = revenue
     rows["gross_margin"] = gross_margin(revenue, rows["cost_per_unit_usd"])
+    rows["gross_margin_low"] = gross_margin(revenue, rows["cost_per_unit_usd_high"])
+    rows["gross_margin_high"] = gross_margin(revenue, rows["cost_per_unit_usd_low"])
     rows["break_even_price_usd"] = rows["cost_per_unit_usd"]
     rows["revenue_model"] = scenario.revenue.model
     monthly = scenario.expected_monthly_calls

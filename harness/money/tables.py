@@ -14,6 +14,7 @@ from harness.money.console import (
     cost_text,
     emit,
     make_console,
+    margin_range_text,
     margin_text,
     table_for,
 )
@@ -35,23 +36,38 @@ _GROUP = ["run_id", "workload"]
 
 
 def _wide(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per run × workload × batch × instance × plan × utilisation with a cost column per
-    unit and a margin column per unit × candidate price."""
+    """One row per run × workload × batch × instance × plan × utilisation with a cost column and
+    a goodput cost column per unit, and per unit × candidate price a margin column and its
+    interval's ends."""
     keys = [*_GROUP, *_KEYS]
     extra = ["unstable"] if "unstable" in frame.columns else []
     wide = frame[[*keys, "preset", "batch_cost_usd", "energy_estimated", *extra]]
     wide = wide.drop_duplicates(keys)
     first = frame.drop_duplicates([*keys, "unit"]).set_index([*keys, "unit"])
-    costs = first["cost_per_unit_usd"].unstack("unit")
-    costs.columns = [f"cost:{u}" for u in costs.columns]
-    wide = wide.merge(costs.reset_index(), on=keys)
+    for source, prefix in (("cost_per_unit_usd", "cost"), ("goodput_cost_per_unit_usd", "good")):
+        costs = first[source].unstack("unit")
+        costs.columns = [f"{prefix}:{u}" for u in costs.columns]
+        wide = wide.merge(costs.reset_index(), on=keys)
     priced = frame[frame["price_label"].notna()]
     if not priced.empty:
-        margins = priced.set_index([*keys, "unit", "price_label"])["gross_margin"]
-        margins = margins[~margins.index.duplicated()].unstack(["unit", "price_label"])
-        margins.columns = [f"margin:{u}:{label}" for u, label in margins.columns]
-        wide = wide.merge(margins.reset_index(), on=keys, how="left")
+        for source in ("gross_margin", "gross_margin_low", "gross_margin_high"):
+            margins = priced.set_index([*keys, "unit", "price_label"])[source]
+            margins = margins[~margins.index.duplicated()].unstack(["unit", "price_label"])
+            margins.columns = [f"{source}:{u}:{label}" for u, label in margins.columns]
+            wide = wide.merge(margins.reset_index(), on=keys, how="left")
     return wide
+
+
+def goodput_text(value: float, scale: int, mark: str = "") -> str:
+    """A cost on goodput; "none met SLO" when no request met it (an unbounded cost)."""
+    return "none met SLO" if value == math.inf else cost_text(value, scale) + mark
+
+
+def margin_cell(record: dict, unit: str, label: str) -> str:
+    """"62% (58–65%)", or the margin alone where the run measured no interval."""
+    value, low, high = (record.get(f"{c}:{unit}:{label}", math.nan)
+                        for c in ("gross_margin", "gross_margin_low", "gross_margin_high"))  # fmt: skip
+    return margin_range_text(value, low, high)
 
 
 def _grouped(frame: pd.DataFrame) -> dict[tuple[str, str], list[dict]]:
@@ -105,17 +121,24 @@ def render_costs(result: PriceResult, console: Console, top: int = 3) -> set[str
         table.add_column("plan", no_wrap=True)
         if many_us:
             table.add_column("u", justify="right")
-        columns: list[tuple[str, int]] = []
+        columns: list[tuple[str, str, str, int]] = []  # (kind, unit, price label, scale)
         used: list[CandidatePrice] = []
         for unit in units:
             scale, name = display_scale(workload, unit)
             table.add_column(f"per {name}", justify="right")
-            columns.append((f"cost:{unit}", scale))
+            columns.append(("cost", unit, "", scale))
+            # The primary unit only: the table stays readable, and csv/json have every unit.
+            if unit == primary_unit(workload) and any(
+                not pd.isna(r.get(f"good:{unit}")) for r in records
+            ):
+                table.add_column("on goodput", justify="right")
+                columns.append(("good", unit, "", scale))
             prices = _candidates_for(result.candidates, workload, unit)
             for price in prices:
                 header = "margin" if len(prices) == 1 else f"margin at {price.quoted}"
-                table.add_column(header, justify="right")
-                columns.append((f"margin:{unit}:{price.label}", 0))
+                # Folded, never cut, where an interval does not fit beside the goodput cost.
+                table.add_column(header, justify="right", overflow="fold")
+                columns.append(("margin", unit, price.label, 0))
             used += prices
         previous = None
         for record in records:
@@ -127,9 +150,13 @@ def render_costs(result: PriceResult, console: Console, top: int = 3) -> set[str
             cells = [batch, key, record["plan"]]
             if many_us:
                 cells.append(f"{record['utilization']:g}")
-            for column, scale in columns:
-                value = record.get(column, math.nan)
-                cells.append(margin_text(value) if scale == 0 else cost_text(value, scale) + star)
+            for kind, unit, label, scale in columns:
+                if kind == "margin":
+                    cells.append(margin_cell(record, unit, label))
+                elif kind == "good":
+                    cells.append(goodput_text(record.get(f"good:{unit}", math.nan), scale, star))
+                else:
+                    cells.append(cost_text(record.get(f"cost:{unit}", math.nan), scale) + star)
             table.add_row(*cells)
         emit(table, console)
         if used:
@@ -213,7 +240,11 @@ def render_scenario(result: PriceResult, console: Console, top: int = 5) -> set[
         if free:
             cells.append(cost_text(record["monthly_cost_usd"]))
         else:
-            cells += [cost_text(record["price_per_unit_usd"]), margin_text(record["gross_margin"])]
+            cells += [
+                cost_text(record["price_per_unit_usd"]),
+                margin_range_text(record["gross_margin"], record.get("gross_margin_low"),
+                                  record.get("gross_margin_high")),
+            ]  # fmt: skip
         table.add_row(*cells)
     emit(table, console)
     parts = ", ".join(
@@ -280,7 +311,10 @@ def render_footer(result: PriceResult, console: Console, shown: set[str]) -> Non
         ]
     frames = [result.costs] if result.scenario_rows is None else [result.scenario_rows]
     if any("unstable" in f.columns and bool((f["unstable"] == True).any()) for f in frames):  # noqa: E712
-        lines.append(f"{UNSTABLE_MARK} unstable: noisy timing (high per-iteration CV); cost uncertain")
+        lines.append(
+            f"{UNSTABLE_MARK} unstable: noisy timing or a wide cost interval (CV above 10%); "
+            "cost uncertain"
+        )
     if bool(result.costs["energy_estimated"].any()):
         lines.append(
             "* includes an energy estimate (power limit × wall time): the run measured no energy"
@@ -351,11 +385,12 @@ def print_market_summary(run_dir: Path, console: Console | None = None) -> None:
                 f"{record['provider']}:{record['instance']}",
                 cost_text(record["cost_per_unit_usd"], scale),
                 cost_text(record["price_per_unit_usd"], scale),
-                margin_text(record["gross_margin"]),
-            )
+                margin_range_text(record["gross_margin"], record.get("gross_margin_low"),
+                                  record.get("gross_margin_high")),
+            )  # fmt: skip
     emit(table, console)
     for note in result.notes:
-        if note.startswith(("measured:", "unstable:", "--price")):
+        if note.startswith(("measured:", "unstable:", "no request met", "--price")):
             console.print(note, highlight=False, soft_wrap=True)
     measured = set(best["workload"])
     for price in result.candidates:

@@ -1,7 +1,9 @@
-"""The page `gpucost compare -o FILE` writes: per group of comparable runs, cost vs batch size by GPU."""
+"""The page `gpucost compare -o FILE` writes: per group of comparable runs, cost vs batch size by
+GPU; then per workload the cost–interactivity frontier."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -14,6 +16,7 @@ from harness.analysis.compare import (
 from harness.money.units import display_scale
 from harness.report import format as fmt
 from harness.report.document import Block, Document, Note, Section, Table
+from harness.report.figures import frontier_blocks
 from harness.report.plots import Panel, Series, panels_figure
 
 if TYPE_CHECKING:
@@ -36,8 +39,22 @@ def comparison_document(comparison: Comparison, runs: Sequence[RunRecord]) -> Do
         first = rows.iloc[0]
         title = f"{group} · {first['workload']} · {describe_signature(work_signature(first))}"
         sections.append(Section(title, group_blocks(str(group), rows)))
+    sections += frontier_sections(comparison.frontier)
     names = ", ".join(dict.fromkeys(r.run_id for r in runs))
     return Document(f"gpucost compare: {names}", tuple(sections))
+
+
+def frontier_sections(points: pd.DataFrame | None) -> list[Section]:
+    """A section per workload with a cost–interactivity frontier."""
+    if points is None or points.empty:
+        return []
+    sections = []
+    for workload in dict.fromkeys(str(w) for w in points["workload"]):
+        stem = "frontier-" + re.sub(r"[^A-Za-z0-9_-]+", "_", workload)
+        blocks = frontier_blocks(workload, points, stem)
+        if blocks:
+            sections.append(Section(f"Cost–interactivity frontier · {workload}", tuple(blocks)))
+    return sections
 
 
 def runs_table(runs: Sequence[RunRecord]) -> Table:

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 from harness.report import format as fmt
 from harness.report.document import Block, Note
 from harness.report.plots import (
+    FrontierPanel,
     MarginCurve,
     MarginPanel,
     Panel,
     Series,
+    frontier_figure,
     margin_figure,
     panels_figure,
     timeline_figure,
@@ -203,9 +205,11 @@ def cost_blocks(workload: str, costs: pd.DataFrame, stem: str, gpu_label: str) -
             records.append(
                 {
                     "unit": unit_name,
-                    "batch": batch,
+                    "batch": fmt.flagged(batch, best.get("unstable")),
                     "choice": best["_choice"],
                     "cost": best["cost_per_unit_usd"] * scale,
+                    "interval": fmt.usd_range(best.get("cost_per_unit_usd_low"),
+                                              best.get("cost_per_unit_usd_high"), scale),
                     "worst": at["cost_per_unit_usd"].max() / best["cost_per_unit_usd"],
                     "choices": len(at),
                 }
@@ -225,9 +229,10 @@ def cost_blocks(workload: str, costs: pd.DataFrame, stem: str, gpu_label: str) -
         records,
         [
             ("unit", "unit", fmt.text),
-            ("batch", "batch", fmt.sig),
+            ("batch", "batch", fmt.text),
             ("cheapest", "choice", fmt.text),
             ("USD per unit", "cost", fmt.usd),
+            ("95 % interval", "interval", fmt.text),
             ("dearest ×", "worst", fmt.ratio),
             ("choices", "choices", fmt.sig),
         ],
@@ -303,6 +308,8 @@ def margin_blocks(
                     **r,
                     "_unit": unit_name,
                     "_price": r["price_per_unit_usd"] * scale,
+                    "_margin": fmt.percent_range(r["gross_margin"], r.get("gross_margin_low"),
+                                                 r.get("gross_margin_high")),
                     "_break_even": r["break_even_price_usd"] * scale,
                 }
             )
@@ -314,12 +321,84 @@ def margin_blocks(
             ("batch", "batch_size", fmt.sig),
             ("price", "price_label", fmt.text),
             ("USD per unit", "_price", fmt.usd),
-            ("margin", "gross_margin", fmt.percent),
+            ("margin (95 % interval)", "_margin", fmt.text),
             ("break-even USD", "_break_even", fmt.usd),
         ],
     )
     caption = f"{workload}: gross margin vs candidate price; dots mark break-even, dashed lines the candidate prices"
     return [margin_figure(f"{stem}-margin", caption, panels), table]
+
+
+def frontier_blocks(workload: str, points: pd.DataFrame, stem: str) -> list[Block]:
+    """The cost–interactivity frontier (harness/analysis/frontier.py `frontier_points`) of one
+    workload: per work and utilisation a figure with a panel per axis its spec declares, and a
+    table of the Pareto points. Nothing when no level has an axis value and a cost."""
+    from harness.money.units import display_scale
+
+    mine = points[points["workload"] == workload] if not points.empty else points
+    blocks: list[Block] = []
+    groups = list(mine.groupby(["work", "utilization"], sort=False)) if not mine.empty else []
+    for number, ((work, util), part) in enumerate(groups, start=1):
+        panels, records = [], []
+        for _, at in part.groupby("axis", sort=False):
+            first = at.iloc[0]
+            scale, unit_name = display_scale(workload, str(first["unit"]))
+            series = []
+            ranked = at.groupby("curve", sort=False)["cost_per_unit_usd"].min().sort_values()
+            for curve in ranked.index:
+                line = at[at["curve"] == curve].sort_values("value")
+                series.append(
+                    Series(
+                        str(curve),
+                        tuple(float(v) for v in line["value"]),
+                        tuple(float(c) * scale for c in line["cost_per_unit_usd"]),
+                    )
+                )
+            on = at[at["pareto"].astype(bool)].sort_values("cost_per_unit_usd", kind="stable")
+            panels.append(
+                FrontierPanel(
+                    f"{first['axis_label']}: {first['better']} is better",
+                    str(first["axis_label"]),
+                    f"USD per {unit_name}",
+                    tuple(series),
+                    tuple(
+                        (float(v), float(c) * scale)
+                        for v, c in zip(on["value"], on["cost_per_unit_usd"], strict=True)
+                    ),
+                )
+            )
+            records += [
+                {**r, "_cost": r["cost_per_unit_usd"] * scale, "_unit": unit_name,
+                 "_choice": f"{r['provider']}:{r['instance']} {r['plan']}"}
+                for r in on.to_dict("records")
+            ]  # fmt: skip
+        suffix = f"-{number}" if len(groups) > 1 else ""
+        where = f" ({work})" if len(groups) > 1 else ""
+        blocks.append(
+            frontier_figure(
+                f"{stem}-frontier{suffix}",
+                f"{workload}: cost vs interactivity, one line per instance and plan, the "
+                f"Pareto-optimal points ringed (utilization {float(util):.0%}){where}",
+                panels,
+            )
+        )
+        blocks.append(
+            fmt.table(
+                f"Pareto-optimal choices (no other is both as cheap and as interactive): "
+                f"{workload}, utilization {float(util):.0%}{where}",
+                records,
+                [
+                    ("axis", "axis_label", fmt.text),
+                    ("value", "value", fmt.sig),
+                    ("unit", "_unit", fmt.text),
+                    ("USD per unit", "_cost", fmt.usd),
+                    ("instance · plan", "_choice", fmt.text),
+                    ("run", "run_id", fmt.text),
+                    ("level", "level", fmt.text),
+                ],
+            )
+        )
+    return blocks
 
 
 def timeline_blocks(samples_path: Path, stem: str) -> list[Block]:

@@ -43,6 +43,49 @@ def percent(value: Any) -> str:
     return EMPTY if v is None else f"{v * 100:.3g}%"
 
 
+def percent_range(value: Any, low: Any, high: Any) -> str:
+    """"62% (58–65%)": a share with its 95 % interval, when the interval was measured."""
+    shown = percent(value)
+    ends = [percent(v) for v in (low, high)]
+    if shown == EMPTY or EMPTY in ends:
+        return shown
+    dash = " to " if ends[0].startswith("-") or ends[1].startswith("-") else "–"
+    return f"{shown} ({ends[0].rstrip('%')}{dash}{ends[1]})"
+
+
+def usd_range(low: Any, high: Any, scale: float = 1.0) -> str:
+    """"$1.20–$1.50" (per `scale` units), or empty where the run measured no interval."""
+    ends = [number(v) for v in (low, high)]
+    if None in ends:
+        return EMPTY
+    return "–".join(usd(v * scale) for v in ends if v is not None)
+
+
+UNSTABLE_MARK = "!"
+
+
+def is_unstable(unstable: Any) -> bool:
+    """True for a row the run flagged `unstable` (numpy or Python true, or 1.0)."""
+    if unstable is None or isinstance(unstable, str):
+        return False
+    try:
+        return bool(unstable == 1)
+    except TypeError:  # pandas' NA: not said
+        return False
+
+
+def flagged(value: Any, unstable: Any) -> str:
+    """A batch size, marked when its row is `unstable` (noisy timing or a wide interval)."""
+    return sig(value) + (UNSTABLE_MARK if is_unstable(unstable) else "")
+
+
+UNSTABLE_NOTE = (
+    f"{UNSTABLE_MARK} unstable: the per-iteration wall time or the cost of the batch size marked "
+    "varies by more than 10 % (CV): its cost moves with the load of the machine, so read it with "
+    "its interval."
+)
+
+
 def usd(value: Any) -> str:
     from harness.money.formatting import money_text
 

@@ -1,4 +1,5 @@
-"""Plots as PNG bytes (matplotlib, Agg backend): lines over batch size, margins, the timeline."""
+"""Plots as PNG bytes (matplotlib, Agg backend): lines over batch size, margins, the timeline,
+the cost–interactivity frontier."""
 
 from __future__ import annotations
 
@@ -351,3 +352,67 @@ def _truthy(value: Any) -> bool:
         return bool(value) and value == value  # NaN is not a throttled sample
     except (TypeError, ValueError):
         return False
+
+
+@dataclass(frozen=True)
+class FrontierPanel:
+    """Cost (y) against one interactivity axis (x): a line per curve, the Pareto points marked."""
+
+    title: str
+    xlabel: str
+    ylabel: str
+    series: tuple[Series, ...]
+    pareto: tuple[tuple[float, float], ...]
+    """(x, y) of the Pareto-optimal points, cheapest first."""
+
+
+def frontier_figure(name: str, caption: str, panels: Sequence[FrontierPanel]) -> Figure:
+    """Cost–interactivity panels side by side: one line per instance/plan (the cheapest
+    MAX_LINES), the Pareto points ringed and joined by a dashed black line, log cost axis."""
+    total = max((len(p.series) for p in panels), default=0)
+    caption = capped_caption(caption, MAX_LINES, total, "cheapest lines")
+    lines = min(total, MAX_LINES)
+    frame = Frame(panel_w=4.8, axes_h=2.6, legend_h=0.16 * (lines + 1))
+    fig, axes = frame.figure(len(panels))
+    for ax, panel in zip(axes[0], panels, strict=True):
+        xs: list[float] = []
+        ys: list[float] = []
+        for series in panel.series[:MAX_LINES]:
+            x, y = _thin(series.x, series.y)
+            ax.plot(x, y, series.style, label=series.label, markersize=4, linewidth=1)
+            xs += x
+            ys += y
+        if panel.pareto:
+            px = [p[0] for p in panel.pareto]
+            py = [p[1] for p in panel.pareto]
+            order = sorted(range(len(px)), key=lambda i: px[i])
+            ax.plot([px[i] for i in order], [py[i] for i in order], "--", color="black",
+                    linewidth=0.8)  # fmt: skip
+            ax.plot(px, py, "o", markersize=9, markerfacecolor="none", markeredgecolor="black",
+                    markeredgewidth=1.2, label="Pareto-optimal")  # fmt: skip
+            xs += px
+            ys += py
+        positive_x = [v for v in xs if v > 0]
+        if positive_x and max(positive_x) / min(positive_x) >= 10:
+            from matplotlib.ticker import FuncFormatter
+
+            ax.set_xscale("log")
+            _log_axis(ax.xaxis, min(positive_x), max(positive_x))
+            # Interactivity reads better as 100 and 200 than as 1e+02 and 2e+02.
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        positive = [v for v in ys if v > 0]
+        if positive:
+            ax.set_yscale("log")
+            _log_axis(ax.yaxis, min(positive), max(positive))
+        ax.set_title(panel.title, fontsize=10)
+        ax.set_xlabel(panel.xlabel)
+        ax.set_ylabel(panel.ylabel)
+        ax.grid(True, alpha=0.3)
+        ax.legend(
+            fontsize=7,
+            loc="upper left",
+            bbox_to_anchor=(0.0, frame.below_axes()),
+            borderaxespad=0.0,
+            frameon=False,
+        )
+    return Figure(name, caption, _png(fig))

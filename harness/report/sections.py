@@ -20,6 +20,7 @@ from harness.report.figures import (
     cost_blocks,
     efficiency_blocks,
     energy_blocks,
+    frontier_blocks,
     has_section,
     latency_blocks,
     margin_blocks,
@@ -120,8 +121,15 @@ def answer_blocks(
                     **r,
                     "_unit": unit_name,
                     "_choice": f"{r['provider']}:{r['instance']} {r['plan']}",
+                    "_batch": fmt.flagged(r["batch_size"], r.get("unstable")),
                     "_cost": r["cost_per_unit_usd"] * scale,
+                    "_cost_range": fmt.usd_range(
+                        r.get("cost_per_unit_usd_low"), r.get("cost_per_unit_usd_high"), scale
+                    ),
                     "_price": r["price_per_unit_usd"] * scale,
+                    "_margin": fmt.percent_range(
+                        r["gross_margin"], r.get("gross_margin_low"), r.get("gross_margin_high")
+                    ),
                     "_break_even": r["break_even_price_usd"] * scale,
                 }
             )
@@ -133,15 +141,18 @@ def answer_blocks(
                 ("workload", "workload", fmt.text),
                 ("unit", "_unit", fmt.text),
                 ("cheapest instance and plan", "_choice", fmt.text),
-                ("at batch", "batch_size", fmt.sig),
+                ("at batch", "_batch", fmt.text),
                 ("cost, USD per unit", "_cost", fmt.usd),
                 ("candidate price", "price_label", fmt.text),
                 ("price, USD per unit", "_price", fmt.usd),
-                ("margin", "gross_margin", fmt.percent),
+                ("margin (95 % interval)", "_margin", fmt.text),
                 ("break-even, USD per unit", "_break_even", fmt.usd),
+                ("cost, 95 % interval", "_cost_range", fmt.text),
             ],
         )
     ]
+    if any(fmt.is_unstable(r.get("unstable")) for r in records):
+        blocks.append(Note(fmt.UNSTABLE_NOTE))
     if unpriced:
         blocks.append(
             Note(
@@ -172,7 +183,19 @@ def workload_blocks(
     blocks += cost_blocks(workload, mine, stem, _gpu_label(ok, options))
     prices = [p for p in options.prices if p.workload == workload]
     blocks += margin_blocks(workload, mine, prices, stem)
+    blocks += _frontier(workload, ok, options, stem)
     return tuple(blocks)
+
+
+def _frontier(workload: str, ok: pd.DataFrame, options: ReportOptions, stem: str) -> list[Block]:
+    """Cost against interactivity, Pareto points marked, for a workload whose spec has axes."""
+    from harness.analysis.frontier import frontier_points, level_costs
+
+    if len(ok) < 2 or not options.instances:
+        return []
+    levels = level_costs(ok, options.instances, options.plans, (options.utilization,),
+                         options.gpu_key)  # fmt: skip
+    return frontier_blocks(workload, frontier_points(levels), stem)
 
 
 def _workload_title(workload: str, rows: pd.DataFrame) -> str:

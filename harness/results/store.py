@@ -210,6 +210,18 @@ class RunStore:
         )
         self.rows_kept = len(self.measurements)
 
+    def update_measurements(self, changes: Sequence[Mapping[str, Any]]) -> None:
+        """Set columns on the rows written so far (`changes[i]` onto row i) and rewrite
+        measurements.csv: for a verdict known only after every row was measured."""
+        for row, change in zip(self.measurements, changes, strict=False):
+            row.update(change)
+        self._write(
+            self.path / "measurements.csv",
+            write_csv,
+            ordered_columns(MEASUREMENT_COLUMNS + EXTRA_MEASUREMENT_COLUMNS, self.measurements),
+            self.measurements,
+        )
+
     def append_samples(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
