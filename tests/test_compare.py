@@ -232,3 +232,17 @@ def test_a_repeated_instance_is_compared_once(two_gpus, card) -> None:
     twice = _compare(*base, *ONLY_TEST_CARD, *ONLY_TEST_CARD)
     assert once[0] == twice[0] == 0
     assert twice[1] == once[1]
+
+
+def test_the_levels_of_one_closed_loop_sweep_are_one_work_and_rates_stay_apart() -> None:
+    from harness.analysis.compare import work_signature
+
+    def level(**settings: object) -> dict:
+        base = {"api": "completions", "requests": 64, **settings}
+        return {"workload": "text", "model": "m", "settings": json.dumps(base)}
+
+    assert work_signature(level(concurrency=1)) == work_signature(level(concurrency=32))
+    assert work_signature(level(request_rate=4.0)) != work_signature(level(request_rate=8.0))
+    assert work_signature(level(concurrency=1)) != work_signature(
+        {**level(concurrency=1), "model": "other"}
+    )

@@ -196,3 +196,15 @@ def test_a_real_in_process_row_has_its_cost_interval(tmp_path: Path) -> None:
     assert (low, high) == pytest.approx((expected.factor_low, expected.factor_high), rel=1e-6)
     noisy = max(float(row["wall_s_cv"]), cv) > 0.10
     assert row["unstable"] == str(noisy)
+
+
+def test_a_burst_resamples_service_times() -> None:
+    """All requests sent at once: no steady stretch between starts, so the interval follows the
+    spread of the requests' own service times (none: a point; some: an interval around 1)."""
+    starts = np.zeros(64)
+    same = window_cost_interval(starts, starts + 2.0, np.full(64, 100.0), 0.0, 2.0)
+    assert same.factor_low == pytest.approx(1.0) and same.factor_high == pytest.approx(1.0)
+    ends = np.random.default_rng(5).lognormal(np.log(2.0), 0.3, 64)
+    spread = window_cost_interval(starts, ends, np.full(64, 100.0), 0.0, float(ends.max()))
+    assert spread.factor_low is not None and spread.factor_high is not None
+    assert spread.factor_low < 1.0 < spread.factor_high < 1.5

@@ -95,13 +95,19 @@ def load_instances(
 
 
 def work_signature(row: Any) -> tuple[str, ...]:
-    """(workload, preset, model, dtype, settings) with settings JSON in one canonical spelling."""
+    """(workload, preset, model, dtype, settings) with settings JSON in one canonical spelling.
+
+    A closed-loop level's `concurrency` is its batch size, the axis rows are matched on, so it
+    is left out: the levels of one endpoint sweep are one work. A request rate stays in."""
     values = [_cell(row.get("workload"))]
     for field in WORK_FIELDS:
         value = _cell(row.get(field))
         if field == "settings" and value:
             with contextlib.suppress(ValueError):
-                value = json.dumps(json.loads(value), sort_keys=True, separators=(",", ":"))
+                parsed = json.loads(value)
+                if isinstance(parsed, dict):
+                    parsed.pop("concurrency", None)
+                value = json.dumps(parsed, sort_keys=True, separators=(",", ":"))
         values.append(value)
     return tuple(values)
 

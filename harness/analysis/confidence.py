@@ -6,14 +6,14 @@ layer as cost × factor. `cost_cv` is the bootstrap standard deviation ÷ the po
 
 - An in-process row pays `wall_s_p50` (the median of its iteration wall times) for a fixed
   number of units: its interval is the bootstrap of that median over the iterations.
-- An endpoint row pays `window_s` for the units served in the window. Requests that overlap in
-  time are not independent (a closed loop's requests share the server; an open loop's cost is
-  set by how many arrived), so resampling requests would be dishonest. Instead the window is cut
-  into equal time blocks, each request's units are spread over the time it was in service, and
-  the blocks are resampled (batch means): blocks are a few requests long, so neighbouring blocks
-  are close to independent, whatever the arrival process. With few blocks a bootstrap of their
-  mean is too narrow, so its spread is widened by the batch-means small-sample factor
-  sqrt(K / (K − 1)) × t(K − 1) / z.
+- An endpoint row pays `window_s` for the units served in the window. In a steady window the
+  time between one request's start and the next is what each request costs, so cost per unit is
+  estimated as (seconds between starts) ÷ (units), summed over the requests in start order
+  (a window that is mostly one burst: their service times instead). Requests in flight together share
+  the server and are not independent, so they are resampled in runs (a moving-block bootstrap) as long as the mean number in flight: neighbouring runs are then close to
+  independent, for a closed loop or an open one. A bootstrap of few blocks is too narrow, so
+  its spread is widened by sqrt(K / (K − 1)). Ramp-up and drain are not resampled: the window's
+  edges make the measured cost a little high (about one request latency ÷ the window).
 
 Every bootstrap uses the fixed seed SEED: the same measurements always give the same interval.
 numpy only, no Python loop over resamples.
@@ -34,21 +34,9 @@ if TYPE_CHECKING:
 SEED = 0x6C0575  # fixed: the interval is a property of the data, not of the moment it is drawn
 RESAMPLES = 4000
 LEVEL = 0.95
-Z_975 = 1.959963984540054
 UNSTABLE_CV = 0.10
 """A row whose per-iteration wall-time CV or whose cost CV is above this is flagged `unstable`
 (the in-process default; `RunConfig.unstable_cv` overrides it for a run)."""
-
-MAX_BLOCKS = 30
-REQUESTS_PER_BLOCK = 3.0
-"""A time block of an endpoint window lasts at least this many median request latencies."""
-
-# Student t, 97.5 % quantile, by degrees of freedom K − 1 = 1–29 (K is at most MAX_BLOCKS).
-_T_975 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-    2.052, 2.048, 2.045,
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -128,27 +116,10 @@ def median_cost_interval(
     return _summary(bootstrap_medians(values, resamples, seed) / point)
 
 
-def block_units(
-    start_s: np.ndarray,
-    end_s: np.ndarray,
-    units: np.ndarray,
-    window_start_s: float,
-    window_s: float,
-    blocks: int,
-) -> np.ndarray:
-    """Units served in each of `blocks` equal time blocks of the window: each request's units
-    spread evenly over its time in service (a zero-length request counts at its end)."""
-    edges = window_start_s + window_s * np.arange(blocks + 1) / blocks
-    lo = np.clip(start_s, edges[0], edges[-1])[:, None]
-    hi = np.clip(end_s, edges[0], edges[-1])[:, None]
-    span = (hi - lo)[:, 0]
-    overlap = np.clip(np.minimum(hi, edges[None, 1:]) - np.maximum(lo, edges[None, :-1]), 0, None)
-    point = span <= 0
-    share = np.divide(overlap, span[:, None], out=np.zeros_like(overlap), where=~point[:, None])
-    if point.any():
-        at = np.clip(np.searchsorted(edges, hi[point, 0], side="right") - 1, 0, blocks - 1)
-        share[np.flatnonzero(point), at] = 1.0
-    return units @ share
+def _block_sums(values: np.ndarray, length: int) -> np.ndarray:
+    """Sum of every run of `length` consecutive values, one per starting position."""
+    running = np.concatenate([[0.0], np.cumsum(values)])
+    return running[length:] - running[:-length]
 
 
 def window_cost_interval(
@@ -160,23 +131,40 @@ def window_cost_interval(
     resamples: int = RESAMPLES,
     seed: int = SEED,
 ) -> CostInterval:
-    """Interval of a windowed row's cost (∝ window_s ÷ units served), by a bootstrap of time
-    blocks of the window (see the module docstring); empty below two served requests."""
-    starts = np.asarray(start_s, dtype=float)
-    ends = np.asarray(end_s, dtype=float)
-    amounts = np.asarray(units, dtype=float)
-    total = float(amounts.sum())
-    if starts.size < 2 or not window_s or window_s <= 0 or not total > 0:
+    """Interval of a windowed row's cost (∝ window_s ÷ units served), by a moving-block
+    bootstrap over its requests (see the module docstring); empty below three served requests."""
+    order = np.argsort(np.asarray(start_s, dtype=float), kind="stable")
+    starts = np.asarray(start_s, dtype=float)[order]
+    ends = np.asarray(end_s, dtype=float)[order]
+    amounts = np.asarray(units, dtype=float)[order]
+    if starts.size < 3 or not window_s or window_s <= 0 or not amounts.sum() > 0:
         return NOT_MEASURED
-    latency = float(np.median(ends - starts))
-    fit = int(window_s // (REQUESTS_PER_BLOCK * latency)) if latency > 0 else MAX_BLOCKS
-    blocks = max(2, min(MAX_BLOCKS, starts.size, fit))
-    per_block = block_units(starts, ends, amounts, window_start_s, window_s, blocks)
+    # Each request's share of the window: until the next one starts; the last one's, until the
+    # window ends. They add up to the window, so the point estimate is the row's own cost.
+    seconds = np.diff(starts, append=window_start_s + window_s)
+    served = amounts
+    if not seconds[:-1].sum() > window_s / 2:
+        # Most of the window is one burst (`--request-rate inf`, or no more requests than the
+        # concurrency): no steady stretch to resample, so the time is the service itself.
+        seconds, served = ends - starts, amounts
+    in_flight = float((ends - starts).sum()) / window_s
+    length = int(min(max(round(in_flight), 1), max(served.size // 2, 1)))
+    seconds_blocks = _block_sums(seconds, length)
+    served_blocks = _block_sums(served, length)
+    blocks = max(served.size // length, 2)
+    point = seconds_blocks.sum() / served_blocks.sum()  # the bootstrap's own centre
     rng = np.random.default_rng(seed)
-    resampled = per_block[rng.integers(0, blocks, size=(resamples, blocks))].sum(axis=1)
-    widen = math.sqrt(blocks / (blocks - 1)) * _T_975[blocks - 2] / Z_975
-    with np.errstate(divide="ignore"):
-        ratios = np.exp(widen * np.log(total / resampled))
+    ratios = np.empty(resamples)
+    chunk = max(1, 2_000_000 // blocks)  # bounded memory for long windows
+    for first in range(0, resamples, chunk):
+        picks = rng.integers(0, seconds_blocks.size, size=(min(chunk, resamples - first), blocks))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            resampled = seconds_blocks[picks].sum(axis=1) / served_blocks[picks].sum(axis=1)
+        ratios[first : first + picks.shape[0]] = resampled / point
+    # Few blocks make a bootstrap of a mean too narrow by about sqrt(K / (K − 1)).
+    widen = math.sqrt(blocks / (blocks - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.exp(widen * np.log(ratios))
     return _summary(ratios)
 
 

@@ -81,6 +81,12 @@ def _grouped(frame: pd.DataFrame) -> dict[tuple[str, str], list[dict]]:
 UNSTABLE_MARK = "!"
 
 
+def _preset_text(record: dict) -> str:
+    """" (preset)" after the workload's name; nothing for a row without one (endpoint, import)."""
+    preset = record.get("preset")
+    return "" if preset is None or preset != preset or preset == "" else f" ({preset})"
+
+
 def is_unstable(record: dict) -> bool:
     return record.get("unstable") is True or record.get("unstable") == 1.0
 
@@ -112,7 +118,7 @@ def render_costs(result: PriceResult, console: Console, top: int = 3) -> set[str
         units = [u for u in units_by_workload()[workload]
                  if (workload, u) in priced_units or u == primary_unit(workload)]  # fmt: skip
         table = table_for(
-            f"{workload} ({records[0]['preset']}), run {run_id}: {result.currency} per unit, "
+            f"{workload}{_preset_text(records[0])}, run {run_id}: {result.currency} per unit, "
             f"{top} cheapest options per batch size",
             console,
         )
