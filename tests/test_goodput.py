@@ -24,6 +24,7 @@ from harness.endpoint.maxload import (
 )
 from harness.endpoint.records import RequestRecord
 from harness.endpoint.summary import summarise_level
+from harness.errors import BadInput
 from tests.endpoint_fakeapp import SERIAL_S, serve_in_thread
 
 
@@ -219,3 +220,16 @@ def test_find_max_load_is_for_endpoint_runs(tmp_path: Path) -> None:
                      "--out", tmp_path)  # fmt: skip
     assert result.exit_code == 2
     assert "--find-max-load searches an endpoint's load levels" in result.output
+
+
+def test_a_library_caller_with_a_bad_slo_gets_one_line_and_no_run_folder(tmp_path: Path) -> None:
+    from harness.endpoint.config import EndpointConfig, LoadLevel
+    from harness.endpoint.runner import run_endpoint
+
+    config = EndpointConfig(
+        base_url="http://127.0.0.1:9/v1", workload="text", api="completions", model=None,
+        levels=(LoadLevel(concurrency=1),), slo="ttft_p95=0.5",
+    )  # fmt: skip
+    with pytest.raises(BadInput, match="unknown quantile 'p95'"):
+        run_endpoint(config, tmp_path / "results")
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())

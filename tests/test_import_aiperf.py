@@ -4,6 +4,7 @@ in gpucost's units (seconds, shares)."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -115,9 +116,19 @@ def test_a_number_that_is_not_one_is_refused(tmp_path: Path) -> None:
         read(path)
 
 
-def test_the_load_aiperf_offered_is_the_rows_settings() -> None:
-    phase = read(DATA / FILES[1]).levels[0].settings["phase"]
-    assert (phase["type"], phase["concurrency"], phase["requests"]) == ("concurrency", 4, 12)
+def test_the_load_aiperf_offered_is_the_rows_settings_and_one_sweep_is_one_work() -> None:
+    from harness.analysis.compare import work_signature
+
+    level = read(DATA / FILES[1]).levels[0]
+    assert level.settings["phase"]["type"] == "concurrency" and level.concurrency == 4
+    assert "concurrency" not in level.settings["phase"]  # in its own column
+    other = read(DATA / FILES[0]).levels[0]
+    assert other.concurrency == 1
+    signatures = {
+        work_signature({"workload": "text", "settings": json.dumps(lv.settings)})
+        for lv in (level, other)
+    }
+    assert len(signatures) == 1
 
 
 def test_error_rate_is_aiperfs_percent_as_a_share(tmp_path: Path) -> None:

@@ -103,3 +103,14 @@ def test_request_meets_itl_uses_the_requests_own_quantile():
 
 def test_slo_is_hashable_value():
     assert Slo((SloTarget("e2e", 99, 1.0),)) == parse_slo("e2e_p99=1")
+
+
+def test_failed_requests_count_as_unbounded_latencies() -> None:
+    slo = parse_slo("ttft_p99=1,e2e_p50=10")
+    fast = {"ttft_s_p99": 0.2, "e2e_s_p50": 1.0}
+    assert row_meets(slo, {**fast, "error_rate": 0.0}) is True
+    assert row_meets(slo, {**fast, "error_rate": 0.01}) is True  # p99: 1 % may fail
+    assert row_meets(slo, {**fast, "error_rate": 0.02}) is False
+    assert row_meets(parse_slo("e2e_p50=10"), {**fast, "error_rate": 0.4}) is True
+    assert row_meets(parse_slo("e2e_p50=10"), {**fast, "error_rate": 0.6}) is False
+    assert row_meets(slo, {"error_rate": 0.5}) is False  # fails before anything is unjudged

@@ -120,9 +120,16 @@ def unjudged_targets(slo: Slo, row: Mapping) -> list[SloTarget]:
 
 def row_meets(slo: Slo, row: Mapping) -> bool | None:
     """True if every target is met; False if any measured value exceeds its limit; None when
-    some target cannot be judged and none fails."""
+    some target cannot be judged and none fails.
+
+    A failed request never answered in time: counted in the percentile as an unbounded latency,
+    a level whose `error_rate` is above 1 − q/100 misses every p-q target (a p99 target allows
+    at most 1 % of requests to fail), whatever its completed requests' latencies."""
     unknown = False
+    error_rate = _number(row.get("error_rate"))
     for target in slo.targets:
+        if error_rate is not None and error_rate > 1 - target.quantile / 100:
+            return False
         value = row_value(row, target)
         if value is None:
             unknown = True

@@ -59,6 +59,8 @@ def run_endpoint(
 ) -> RunStore:
     """Run every load level into a new run folder under `out`; the server (when started here)
     is stopped on every way out, Ctrl-C included."""
+    if config.slo:
+        parse_slo(config.slo, where="slo")  # a bad SLO is refused before a run folder exists
     store = RunStore.create(out)
     store.write_meta(
         {

@@ -175,8 +175,16 @@ def _level(reader: Reader, export: Any) -> Level:
         request_rate=None if closed else rate,
         max_in_flight=max_in_flight,
         values=values,
-        settings={"phase": phase},
+        settings={"phase": _without_level(phase)},
         provenance={"benchmark_id": export.get("benchmark_id")},
         model=_model(export),
         note="; ".join(notes) or None,
     )
+
+
+def _without_level(phase: Any) -> Any:
+    """The phase's load kind, without what differs level to level (the concurrency or rate is in
+    its own column; the request count is the level's size): the levels of one sweep are one work."""
+    if not isinstance(phase, dict):
+        return phase
+    return {k: v for k, v in phase.items() if k not in ("concurrency", "rate", "requests")}

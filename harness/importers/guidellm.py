@@ -152,7 +152,7 @@ def _level(reader: Reader, benchmark: Any, where: str, model: str | None) -> Lev
         request_rate=rate,
         max_in_flight=in_flight,
         values=values,
-        settings={"strategy": strategy},
+        settings={"strategy": _without_level(strategy)},
         provenance={"benchmark_id": (benchmark.get("config") or {}).get("id_"),
                     "incomplete_requests": incomplete},
         model=model,
@@ -170,3 +170,12 @@ def _all_statuses_max(reader: Reader, metrics: Any, at: str) -> int | None:
         return None
     peak = reader.number(total.get("max"), f"{at}.request_concurrency.total.max")
     return int(peak) if peak else None
+
+
+def _without_level(strategy: Any) -> Any:
+    """The strategy's kind, without what differs level to level (streams, rate and worker
+    counts; the concurrency or rate is in its own column): a sweep's levels are one work."""
+    if not isinstance(strategy, dict):
+        return strategy
+    level = ("streams", "rate", "max_concurrency", "worker_count")
+    return {k: v for k, v in strategy.items() if k not in level}

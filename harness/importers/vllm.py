@@ -103,7 +103,8 @@ def _level(reader: Reader, result: Any, where: str) -> Level:
     note = f"{failed} failed requests" if failed else None
     settings = {
         key: result.get(key)
-        for key in ("backend", "num_prompts", "request_rate", "burstiness", "max_concurrency")
+        # what differs level to level (prompts, rate, concurrency) is in its own columns
+        for key in ("backend", "burstiness")
         if key in result
     }
     provenance = {key: result.get(key) for key in ("date", "label") if key in result}

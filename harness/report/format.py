@@ -40,7 +40,10 @@ def data_size(value: Any) -> str:
 
 def percent(value: Any) -> str:
     v = number(value)
-    return EMPTY if v is None else f"{v * 100:.3g}%"
+    if v is None:
+        return EMPTY
+    # three significant figures, but never an exponent: a margin of -10327% prints as such
+    return f"{v * 100:.0f}%" if abs(v) >= 1 else f"{v * 100:.3g}%"
 
 
 def percent_range(value: Any, low: Any, high: Any) -> str:
