@@ -58,7 +58,7 @@ gpucost 150 run -w text --preset "$PRESET" --device "$DEVICE" -b "$BATCHES" --in
 step "meters: energy counter vs integrated power, sampler overhead, repeatability"
 timeout --signal=INT --kill-after=20 240 python3 benchmarks/gpu_meters.py --device "$DEVICE" \
   --preset "$PRESET" --batch-sizes 1,8 --input-len 128 --output-len 64 --iterations 5 \
-  --min-duration 1 --rounds 2 --json "$OUT/gpu_meters.json" 2>> "$log" | tee -a "$log" "$OUT/gpu_meters.txt"
+  --min-duration 1 --rounds 3 --json "$OUT/gpu_meters.json" 2>> "$log" | tee -a "$log" "$OUT/gpu_meters.txt"
 echo "meters exit code: ${PIPESTATUS[0]}" | tee -a "$log"
 
 step "text engines ($PRESET, $DTYPE, 128 in / 256 out, eager vs compiled, alternating)"
