@@ -4,76 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MEASUREMENT_COLUMNS: tuple[str, ...] = (
-    "run_id",
-    "workload",
-    "preset",
-    "model",
-    "device",
-    "gpu_name",
-    "dtype",
-    "batch_size",
-    "status",
-    "error",
-    "iterations",
-    "wall_s_mean",
-    "wall_s_p50",
-    "wall_s_p90",
-    "wall_s_p99",
-    "wall_s_cv",
-    "gpu_s_p50",
-    "prefill_s_p50",
-    "decode_s_p50",
-    "input_tokens",
-    "output_tokens",
-    "images",
-    "audio_s",
-    "characters",
-    "sequences",
-    "queries",
-    "requests",
-    "energy_j",
-    "avg_power_w",
-    "idle_power_w",
-    "peak_mem_allocated_bytes",
-    "peak_mem_reserved_bytes",
-    "gpu_util_mean",
-    "throttled",
-)
-"""Core columns of measurements.csv, in order. Extra columns (phases, settings) follow them."""
-
-EXTRA_MEASUREMENT_COLUMNS: tuple[str, ...] = (
-    "unstable",
-    "energy_method",
-    "gpu_s_mean",
-    "ttft_s_p50",
-    "tpot_s_p50",
-    "nvml_mem_used_bytes_max",
-    "sm_clock_mhz_mean",
-    "temperature_c_max",
-    "power_limit_w",
-    "warmup_iterations",
-    "timed_s",
-    "engine",
-    "compile_s",
-    "recompiles",
-    "settings",
-    "counted_flops",
-)
-"""Columns every row has after the core ones; workload phase and setting columns come last."""
-
-UNIT_COLUMNS: tuple[str, ...] = (
-    "input_tokens",
-    "output_tokens",
-    "images",
-    "audio_s",
-    "characters",
-    "sequences",
-    "queries",
-    "requests",
-)
-"""Units of work per batch (one iteration). A workload fills the ones it has; the rest stay empty."""
-
 STATUSES = ("ok", "oom", "error")
 
 ITERATION_COLUMNS: tuple[str, ...] = (
@@ -121,13 +51,19 @@ def _columns(kind: str, unit: str, *names: str, nullable: bool = True) -> tuple[
 
 
 _PERCENTILES = ("p50", "p90", "p99")
-COLUMN_UNITS = {
-    "input_tokens": "tokens", "output_tokens": "tokens", "images": "images", "audio_s": "s",
-    "characters": "characters", "sequences": "sequences", "queries": "queries",
-    "requests": "requests",
-}  # fmt: skip
 
-COLUMNS: tuple[Column, ...] = (
+_UNITS: tuple[Column, ...] = (
+    Column("input_tokens", "float", "tokens"),
+    Column("output_tokens", "float", "tokens"),
+    Column("images", "float", "images"),
+    Column("audio_s", "float", "s"),
+    Column("characters", "float", "characters"),
+    Column("sequences", "float", "sequences"),
+    Column("queries", "float", "queries"),
+    Column("requests", "float", "requests"),
+)
+
+_CORE: tuple[Column, ...] = (
     *_columns("text", "", "run_id", "workload", nullable=False),
     *_columns("text", "", "preset", "model", "device", "gpu_name", "dtype"),
     Column("batch_size", "int", "requests", nullable=False),
@@ -137,20 +73,15 @@ COLUMNS: tuple[Column, ...] = (
     *_columns("float", "s", "wall_s_mean", "wall_s_p50", "wall_s_p90", "wall_s_p99"),
     Column("wall_s_cv", "float", "share"),
     *_columns("float", "s", "gpu_s_p50", "prefill_s_p50", "decode_s_p50"),
-    Column("input_tokens", "float", "tokens"),
-    Column("output_tokens", "float", "tokens"),
-    Column("images", "float", "images"),
-    Column("audio_s", "float", "s"),
-    Column("characters", "float", "characters"),
-    Column("sequences", "float", "sequences"),
-    Column("queries", "float", "queries"),
-    Column("requests", "float", "requests"),
+    *_UNITS,
     Column("energy_j", "float", "J"),
     *_columns("float", "W", "avg_power_w", "idle_power_w"),
     *_columns("float", "bytes", "peak_mem_allocated_bytes", "peak_mem_reserved_bytes"),
     Column("gpu_util_mean", "float", "%"),
     Column("throttled", "bool"),
-    # after the core columns
+)  # fmt: skip
+
+_EXTRA: tuple[Column, ...] = (
     Column("unstable", "bool"),
     Column("energy_method", "text"),
     *_columns("float", "s", "gpu_s_mean", "ttft_s_p50", "tpot_s_p50"),
@@ -165,6 +96,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("recompiles", "int"),
     Column("settings", "text", "json"),
     Column("counted_flops", "float", "FLOP"),
+)
+
+COLUMNS: tuple[Column, ...] = (
+    *_CORE,
+    *_EXTRA,
     # rows that are not in-process batches (endpoint, imported and fleet rows)
     Column("concurrency", "int", "requests"),
     Column("request_rate", "float", "requests/s"),
@@ -186,7 +122,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("slo_met", "bool"),
     Column("slo_max_load", "bool"),
     Column("good_requests", "int", "requests"),
-    *(Column(f"goodput_{u}_per_s", "float", f"{COLUMN_UNITS[u]}/s") for u in UNIT_COLUMNS),
+    *(Column(f"goodput_{u.name}_per_s", "float", f"{u.unit}/s") for u in _UNITS),
     # the 95 % bootstrap interval of cost per unit, as multiples of its point estimate
     Column("cost_factor_low", "float", "share"),
     Column("cost_factor_high", "float", "share"),
@@ -194,6 +130,15 @@ COLUMNS: tuple[Column, ...] = (
 )  # fmt: skip
 """Every declared measurements.csv column. Workload phase (`<phase>_s_p50`), settings and
 plugin unit columns may follow; readers parse them as numbers when they look like numbers."""
+
+MEASUREMENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in _CORE)
+"""Core columns of measurements.csv, in order. Extra columns (phases, settings) follow them."""
+
+EXTRA_MEASUREMENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in _EXTRA)
+"""Columns every row has after the core ones; workload phase and setting columns come last."""
+
+UNIT_COLUMNS: tuple[str, ...] = tuple(c.name for c in _UNITS)
+"""Units of work per batch (one iteration). A workload fills the ones it has; the rest stay empty."""
 
 COLUMN_BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 
