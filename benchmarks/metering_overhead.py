@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.metering.meter import RequestMeter, open_request_log
+from harness.metering import RequestMeter, open_request_log
 
 REQUESTS = 100_000
 

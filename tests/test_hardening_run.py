@@ -307,7 +307,7 @@ def test_stop_signals_mark_the_run_interrupted(
 
 LIMITED_METER = """\
 import json, resource, sys
-from harness.metering.meter import RequestMeter, open_request_log
+from harness.metering import RequestMeter, open_request_log
 path = sys.argv[1]
 resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, resource.RLIM_INFINITY))
 sink = open_request_log(path, flush_every=100, flush_interval_s=3600)
@@ -338,7 +338,7 @@ def test_meter_on_a_full_disk_keeps_its_lines_and_never_raises(tmp_path: Path) -
 
 
 def test_meter_reopens_a_rotated_log(tmp_path: Path) -> None:
-    from harness.metering.meter import RequestMeter, open_request_log
+    from harness.metering import RequestMeter, open_request_log
 
     path = tmp_path / "requests.jsonl"
     meter = RequestMeter(open_request_log(path, flush_every=1), workload="text")
@@ -369,7 +369,7 @@ def test_meter_buffer_is_bounded_and_drops_are_counted(tmp_path: Path) -> None:
             pass
 
     sink = JsonlSink(FullDisk(), flush_every=2, max_pending=10, retry_interval_s=0)
-    from harness.metering.meter import RequestMeter
+    from harness.metering import RequestMeter
 
     meter = RequestMeter(sink, workload="text")
     for _ in range(25):
@@ -383,7 +383,7 @@ def test_meter_buffer_is_bounded_and_drops_are_counted(tmp_path: Path) -> None:
 def test_a_broken_sink_or_meter_never_raises_into_the_request(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from harness.metering.meter import RequestMeter, open_request_log
+    from harness.metering import RequestMeter, open_request_log
 
     class BrokenEnergy:
         def energy_mj(self) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BadInput
-from harness.metering.meter import RequestMeter, current_request, iso_timestamp, open_request_log
+from harness.metering import RequestMeter, current_request, iso_timestamp, open_request_log
 from harness.reconcile.requests import read_requests
 
 
@@ -223,7 +223,7 @@ def test_prometheus_missing_gives_one_clear_line(monkeypatch: pytest.MonkeyPatch
 def test_metering_imports_neither_torch_nor_pandas_without_a_cuda_device(tmp_path: Path) -> None:
     code = (
         "import sys\n"
-        "from harness.metering.meter import RequestMeter, open_request_log\n"
+        "from harness.metering import RequestMeter, open_request_log\n"
         f"m = RequestMeter(open_request_log({str(tmp_path / 'r.jsonl')!r}), workload='text')\n"
         "with m.request() as r:\n"
         "    r.units(output_tokens=1)\n"

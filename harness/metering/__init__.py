@@ -4,14 +4,12 @@ Users' serving code imports from here (`from harness.metering import RequestMete
 schema lives in `request_log`, beside the writer, and the reconcile reader imports it from there.
 """
 
-from harness.metering.meter import (
+from harness.metering.meter import MeteredRequest, RequestMeter, current_request
+from harness.metering.request_log import (
     JsonlSink,
-    MeteredRequest,
-    RequestMeter,
     RequestRecord,
     RequestSink,
     SqliteSink,
-    current_request,
     iso_timestamp,
     open_request_log,
 )

@@ -27,27 +27,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from harness.errors import BadInput
-from harness.metering.request_log import (
-    JsonlSink,
-    RequestRecord,
-    RequestSink,
-    SqliteSink,
-    iso_timestamp,
-    open_request_log,
-)
+from harness.metering.request_log import RequestRecord, RequestSink
 from harness.reconcile.requests import UNIT_FIELDS
 
-__all__ = [
-    "JsonlSink",
-    "MeteredRequest",
-    "RequestMeter",
-    "RequestRecord",
-    "RequestSink",
-    "SqliteSink",
-    "current_request",
-    "iso_timestamp",
-    "open_request_log",
-]
+__all__ = ["MeteredRequest", "RequestMeter", "current_request"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

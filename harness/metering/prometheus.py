@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import BadInput
-from harness.metering.meter import RequestRecord
+from harness.metering.request_log import RequestRecord
 
 
 @dataclass(frozen=True)
