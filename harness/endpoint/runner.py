@@ -11,13 +11,11 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from harness import __version__
 from harness.analysis.slo import parse_slo
 from harness.endpoint.client import ROUTES, RequestShape, send
 from harness.endpoint.config import EndpointConfig, LoadLevel
@@ -30,7 +28,7 @@ from harness.endpoint.server import Server
 from harness.endpoint.summary import request_rows, summarise_level
 from harness.errors import BadInput
 from harness.measure.environment import host_info, library_versions
-from harness.results.store import RunStore
+from harness.results.store import RunStore, utc_now
 
 ENGINE = "endpoint"
 PROBE_TIMEOUT_S = 10.0
@@ -45,10 +43,6 @@ class ServerSpec:
     health_timeout_s: float = 300.0
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
-
-
 def run_endpoint(
     config: EndpointConfig,
     out: Path,
@@ -61,15 +55,10 @@ def run_endpoint(
     is stopped on every way out, Ctrl-C included."""
     if config.slo:
         parse_slo(config.slo, where="slo")  # a bad SLO is refused before a run folder exists
-    store = RunStore.create(out)
-    store.write_meta(
+    store = RunStore.start(
+        out,
+        command,
         {
-            "run_id": store.run_id,
-            "created_at": _now(),
-            "finished_at": None,
-            "status": "running",
-            "gpucost_version": __version__,
-            "command": list(command),
             "host": host_info(),
             "device": {"name": config.gpu, "kind": ENGINE},
             "libraries": library_versions(),
@@ -85,7 +74,7 @@ def run_endpoint(
             "workloads": {},
             "idle_power_w": None,
             "calibration": None,
-        }
+        },
     )
     process = None
     try:
@@ -96,16 +85,16 @@ def run_endpoint(
                 process.start(server.health_timeout_s)
             _run_levels(config, store, on_level, on_search)
         except KeyboardInterrupt:
-            store.update_meta(status="interrupted", finished_at=_now())
+            store.update_meta(status="interrupted", finished_at=utc_now())
             raise
         except BaseException:
-            store.update_meta(status="failed", finished_at=_now())
+            store.update_meta(status="failed", finished_at=utc_now())
             raise
     finally:
         _restore_signals()
         if process is not None:
             process.stop()
-    store.update_meta(status="complete", finished_at=_now())
+    store.update_meta(status="complete", finished_at=utc_now())
     return store
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import __version__
 from harness.errors import BadInput
 from harness.importers import reader
 from harness.importers.base import LATENCIES, PERCENTILES, ImportedFile, Level
-from harness.results.store import RunStore
+from harness.results.store import RunStore, utc_now
 
 DEVICE = "import"
 ENDPOINT_COLUMNS: tuple[str, ...] = (
@@ -33,10 +31,6 @@ class ImportRequest:
     gpus_used: int
     instance: str | None = None
     workload: str = "text"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
 
 
 def read_files(tool: str, files: Sequence[Path]) -> list[ImportedFile]:
@@ -138,15 +132,10 @@ def import_run(request: ImportRequest, out: Path, command: Sequence[str] = ()) -
     rows = [
         level_row(f, level, size, request) for (f, level), size in zip(pairs, sizes, strict=True)
     ]
-    store = RunStore.create(out)
-    store.write_meta(
+    store = RunStore.start(
+        out,
+        command,
         {
-            "run_id": store.run_id,
-            "created_at": _now(),
-            "finished_at": None,
-            "status": "running",
-            "gpucost_version": __version__,
-            "command": list(command),
             "device": {"name": request.gpu, "kind": DEVICE},
             "config": {
                 "tool": request.tool,
@@ -176,13 +165,13 @@ def import_run(request: ImportRequest, out: Path, command: Sequence[str] = ()) -
             "workloads": {},
             "idle_power_w": None,
             "calibration": None,
-        }
+        },
     )
     try:
         for row in rows:
             store.add_measurement(row, [])
     except BaseException:
-        store.update_meta(status="failed", finished_at=_now())
+        store.update_meta(status="failed", finished_at=utc_now())
         raise
-    store.update_meta(status="complete", finished_at=_now())
+    store.update_meta(status="complete", finished_at=utc_now())
     return store

@@ -7,10 +7,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import datetime, timezone
 from pathlib import Path
 
-from harness import __version__
 from harness.errors import MeterError
 from harness.measure.environment import device_info, host_info, library_versions
 from harness.measure.plan import RunConfig
@@ -18,11 +16,7 @@ from harness.measure.runner import Progress, SilentProgress, Sweep
 from harness.meters import GpuMeter, NullMeter, open_meter
 from harness.meters.monitor import EnergyMonitor
 from harness.meters.sampler import Sampler
-from harness.results.store import RunStore, StoreWriteError
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+from harness.results.store import RunStore, StoreWriteError, utc_now
 
 
 class Interrupted(KeyboardInterrupt):
@@ -75,17 +69,7 @@ def execute_run(
     be written; the rows measured so far stay on disk either way. `on_created` is told the
     store as soon as its folder exists."""
     with signals_interrupt():
-        store = RunStore.create(
-            out,
-            {
-                "created_at": _now(),
-                "finished_at": None,
-                "status": "running",
-                "gpucost_version": __version__,
-                "command": list(command),
-                "config": config.as_dict(),
-            },
-        )
+        store = RunStore.start(out, command, {"config": config.as_dict()})
         if on_created is not None:
             on_created(store)
         try:
@@ -97,7 +81,7 @@ def execute_run(
             _close_meta(store, "failed", None)
             raise
         _count_rows(store)
-        store.update_meta(status="complete", finished_at=_now())
+        store.update_meta(status="complete", finished_at=utc_now())
     return store
 
 
@@ -109,7 +93,7 @@ def _count_rows(store: RunStore) -> None:
 def _close_meta(store: RunStore, status: str, signum: int | None) -> None:
     """Mark how the run ended; a failure to write that (a full disk) must not hide the cause."""
     _count_rows(store)
-    changes: dict[str, object] = {"status": status, "finished_at": _now()}
+    changes: dict[str, object] = {"status": status, "finished_at": utc_now()}
     if signum is not None:
         changes["stopped_by"] = signal.Signals(signum).name
     with suppress(StoreWriteError):

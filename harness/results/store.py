@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness import __version__
 from harness.errors import BadInput, GpucostError
 from harness.results.atomicfile import replace_file
 from harness.results.schema import (
@@ -31,6 +32,11 @@ from harness.results.schema import (
 )
 
 RUN_FILES = ("run.json", "measurements.csv", "iterations.csv", "samples.csv")
+
+
+def utc_now() -> str:
+    """Now, as run.json writes times: UTC, ISO 8601."""
+    return datetime.now(timezone.utc).isoformat()
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -181,6 +187,19 @@ class RunStore:
             write(path, *args)
         except OSError as err:
             raise StoreWriteError(path, err) from None
+
+    @classmethod
+    def start(cls, parent: Path, command: Sequence[str], meta: Mapping[str, Any]) -> RunStore:
+        """A new run folder whose run.json opens the run (created now, `running`, this gpucost
+        version and command line), then `meta`: what every kind of run records first."""
+        opening = {
+            "created_at": utc_now(),
+            "finished_at": None,
+            "status": "running",
+            "gpucost_version": __version__,
+            "command": list(command),
+        }
+        return cls.create(parent, {**opening, **meta})
 
     def write_meta(self, meta: Mapping[str, Any]) -> None:
         self.meta = dict(meta)
