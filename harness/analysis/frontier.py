@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.analysis.compare import ROW_POSITION, WORK_FIELDS, describe_signature, work_signature
+from harness.analysis.compare import (
+    ROW_POSITION,
+    WORK_FIELDS,
+    choice_label,
+    describe_signature,
+    work_signature,
+)
 from workloads.spec import FRONTIER_DIRECTIONS, FrontierAxis
 
 if TYPE_CHECKING:
@@ -285,7 +291,7 @@ def format_frontier(points: pd.DataFrame) -> str:
         ]
         cells = [
             (fmt.usd(r["cost_per_unit_usd"] * scale), fmt.sig(r["value"]),
-             f"{r['provider']}:{r['instance']} {r['plan']}", str(r["run_id"]), str(r["level"]))
+             choice_label(r), str(r["run_id"]), str(r["level"]))
             for r in on.head(MAX_TEXT_POINTS).to_dict("records")
         ]  # fmt: skip
         headers = ("cost", str(first["axis_label"]), "instance · plan", "run", "level")

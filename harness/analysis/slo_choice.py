@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from harness.analysis.compare import ROW_POSITION, describe_signature
+from harness.analysis.compare import ROW_POSITION, choice_label, describe_signature
 from harness.analysis.frontier import level_label, work_keys
 from harness.analysis.slo import Slo, SloTarget, row_meets, row_value, unjudged_targets
 
@@ -181,8 +181,8 @@ def answer_lines(answer: SloAnswer, slo: Slo, several_works: bool) -> list[str]:
         verb = "meets" if answer.levels > answer.unjudged else "can be judged against"
         return [f"{title}: no measured level {verb} {describe_targets(slo)}{best}", f"  {counts}"]
     lines = [
-        f"{title}: cheapest that meets it: {choice['provider']}:{choice['instance']} "
-        f"{choice['plan']}, {_where(choice)} ({_values(choice['values'])})"
+        f"{title}: cheapest that meets it: {choice_label(choice)}, {_where(choice)} "
+        f"({_values(choice['values'])})"
     ]
     cost = f"  cost: {fmt.usd(choice['cost_per_unit_usd'] * scale)} per {unit_name}"
     low, high = choice.get("cost_per_unit_usd_low"), choice.get("cost_per_unit_usd_high")

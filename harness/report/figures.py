@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.analysis.compare import choice_label
 from harness.report import format as fmt
 from harness.report.document import Block, Note
 from harness.report.plots import (
@@ -369,7 +370,7 @@ def frontier_blocks(workload: str, points: pd.DataFrame, stem: str) -> list[Bloc
             )
             records += [
                 {**r, "_cost": r["cost_per_unit_usd"] * scale, "_unit": unit_name,
-                 "_choice": f"{r['provider']}:{r['instance']} {r['plan']}"}
+                 "_choice": choice_label(r)}
                 for r in on.to_dict("records")
             ]  # fmt: skip
         suffix = f"-{number}" if len(groups) > 1 else ""

@@ -106,6 +106,16 @@ class Frame:
         """Where a legend under the axes starts, in axes fractions (below the x label)."""
         return -(self.bottom - 0.05) / self.axes_h
 
+    def legend_below(self, ax: Any) -> None:
+        """The panel's legend in the room set aside under its axes."""
+        ax.legend(
+            fontsize=7,
+            loc="upper left",
+            bbox_to_anchor=(0.0, self.below_axes()),
+            borderaxespad=0.0,
+            frameon=False,
+        )
+
 
 def _tick_text(value: float, _pos: Any = None) -> str:
     return f"{value:.2g}"
@@ -263,13 +273,7 @@ def margin_figure(name: str, caption: str, panels: Sequence[MarginPanel]) -> Fig
         ax.set_xlabel(f"price, USD per {panel.unit_label}")
         ax.set_ylabel("gross margin (dots: break-even)")
         ax.grid(True, alpha=0.3)
-        ax.legend(
-            fontsize=7,
-            loc="upper left",
-            bbox_to_anchor=(0.0, frame.below_axes()),
-            borderaxespad=0.0,
-            frameon=False,
-        )
+        frame.legend_below(ax)
     return Figure(name, caption, _png(fig))
 
 
@@ -408,11 +412,5 @@ def frontier_figure(name: str, caption: str, panels: Sequence[FrontierPanel]) ->
         ax.set_xlabel(panel.xlabel)
         ax.set_ylabel(panel.ylabel)
         ax.grid(True, alpha=0.3)
-        ax.legend(
-            fontsize=7,
-            loc="upper left",
-            bbox_to_anchor=(0.0, frame.below_axes()),
-            borderaxespad=0.0,
-            frameon=False,
-        )
+        frame.legend_below(ax)
     return Figure(name, caption, _png(fig))

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from harness.analysis.compare import choice_label
 from harness.report import format as fmt
 from harness.report.document import Block, Document, Note, Section, Table
 from harness.report.figures import (
@@ -120,7 +121,7 @@ def answer_blocks(
                 {
                     **r,
                     "_unit": unit_name,
-                    "_choice": f"{r['provider']}:{r['instance']} {r['plan']}",
+                    "_choice": choice_label(r),
                     "_batch": fmt.flagged(r["batch_size"], r.get("unstable")),
                     "_cost": r["cost_per_unit_usd"] * scale,
                     "_cost_range": fmt.usd_range(
