@@ -183,3 +183,18 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, A
         writer.writeheader()
         for row in rows:
             writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
+
+
+TEST_CARD = """\
+provider: testcloud
+currency: USD
+as_of: 2026-11-01
+source: made up for tests
+instances:
+  - {name: big-h100, gpu: H100-SXM-80GB, gpu_count: 1, vcpus: 16, memory_gib: 128,
+     region: here, prices_per_hour: {on_demand: 4.0, spot: 2.0}}
+  - {name: small-l4, gpu: L4, gpu_count: 1, vcpus: 4, memory_gib: 16,
+     region: here, prices_per_hour: {on_demand: 0.6}}
+"""
+"""A rate card with one H100 instance (on demand and spot) and one L4 instance (on demand)."""
+TEST_CARD_INSTANCES = ["--instance", "testcloud:big-h100", "--instance", "testcloud:small-l4"]

@@ -13,20 +13,8 @@ from click.testing import CliRunner
 
 from harness.analysis.compare import COMPARE_COLUMNS
 from harness.cli import main
-from tests.report_helpers import L4_NVML, text_row, write_run
+from tests.report_helpers import L4_NVML, TEST_CARD, TEST_CARD_INSTANCES, text_row, write_run
 
-CARD = """\
-provider: testcloud
-currency: USD
-as_of: 2026-11-01
-source: made up for tests
-instances:
-  - {name: big-h100, gpu: H100-SXM-80GB, gpu_count: 1, vcpus: 16, memory_gib: 128,
-     region: here, prices_per_hour: {on_demand: 4.0, spot: 2.0}}
-  - {name: small-l4, gpu: L4, gpu_count: 1, vcpus: 4, memory_gib: 16,
-     region: here, prices_per_hour: {on_demand: 0.6}}
-"""
-ONLY_TEST_CARD = ["--instance", "testcloud:big-h100", "--instance", "testcloud:small-l4"]
 # text_row splits wall time 0.2 prefill : 0.8 × 0.99 decode, so output tokens carry this share.
 OUTPUT_SHARE = 0.792 / 0.992
 
@@ -34,7 +22,7 @@ OUTPUT_SHARE = 0.792 / 0.992
 @pytest.fixture()
 def card(tmp_path: Path) -> Path:
     path = tmp_path / "testcloud.yaml"
-    path.write_text(CARD, encoding="utf-8")
+    path.write_text(TEST_CARD, encoding="utf-8")
     return path
 
 
@@ -62,7 +50,7 @@ def test_compare_marks_the_cheapest_choice_and_ratios(two_gpus, card) -> None:
         str(l4),
         "--ratecard",
         str(card),
-        *ONLY_TEST_CARD,
+        *TEST_CARD_INSTANCES,
         "--unit",
         "output_token",
         "--format",
@@ -92,7 +80,7 @@ def test_compare_marks_the_cheapest_choice_and_ratios(two_gpus, card) -> None:
 
 def test_table_and_csv_formats(two_gpus, card) -> None:
     h100, l4 = two_gpus
-    base = [str(h100), str(l4), "--ratecard", str(card), *ONLY_TEST_CARD]
+    base = [str(h100), str(l4), "--ratecard", str(card), *TEST_CARD_INSTANCES]
     code, out, err = _compare(*base, "--plan", "on_demand")
     assert code == 0, err
     assert "runs: run-h100, run-l4" in out or "runs: run-l4, run-h100" in out
@@ -109,7 +97,7 @@ def test_runs_that_did_different_work_are_kept_apart(tmp_path, card) -> None:
     a = write_run(tmp_path, "a", [text_row(1, 0.1)])
     b = write_run(tmp_path, "b", [text_row(1, 0.2, gpu_name=L4_NVML)], gpu_name=L4_NVML)
     c = write_run(tmp_path, "c", [text_row(1, 0.1, dtype="fp16", input_len=128)])
-    args = [str(a), str(b), str(c), "--ratecard", str(card), *ONLY_TEST_CARD, "--format", "json"]
+    args = [str(a), str(b), str(c), "--ratecard", str(card), *TEST_CARD_INSTANCES, "--format", "json"]
     code, out, err = _compare(*args)
     assert code == 0, err
     assert "kept apart" in err and "dtype fp16 vs bf16" in err and "input_len" in err
@@ -137,7 +125,7 @@ def test_no_matching_instance_is_an_error(tmp_path, card) -> None:
 
 def test_projection_is_marked_and_scaled(two_gpus, card) -> None:
     h100, _ = two_gpus
-    args = [str(h100), "--ratecard", str(card), *ONLY_TEST_CARD, "--unit", "request"]
+    args = [str(h100), "--ratecard", str(card), *TEST_CARD_INSTANCES, "--unit", "request"]
     code, out, err = _compare(*args, "--project", "L4", "--format", "json")
     assert code == 0, err
     rows = [r for r in json.loads(out) if r["batch_size"] == 8]
@@ -176,7 +164,7 @@ def test_compare_writes_a_report_page(two_gpus, card, tmp_path) -> None:
         str(l4),
         "--ratecard",
         str(card),
-        *ONLY_TEST_CARD,
+        *TEST_CARD_INSTANCES,
         "--unit",
         "output_token",
         "--project",
@@ -220,7 +208,7 @@ def test_a_run_folder_without_optional_columns_still_compares(two_gpus, card) ->
             writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-    code, out, err = _compare(str(h100), str(l4), "--ratecard", str(card), *ONLY_TEST_CARD)
+    code, out, err = _compare(str(h100), str(l4), "--ratecard", str(card), *TEST_CARD_INSTANCES)
     assert code == 0, err
     assert "★" in out
 
@@ -228,8 +216,8 @@ def test_a_run_folder_without_optional_columns_still_compares(two_gpus, card) ->
 def test_a_repeated_instance_is_compared_once(two_gpus, card) -> None:
     h100, l4 = two_gpus
     base = [str(h100), str(l4), "--ratecard", str(card), "--format", "csv", "--plan", "on_demand"]
-    once = _compare(*base, *ONLY_TEST_CARD)
-    twice = _compare(*base, *ONLY_TEST_CARD, *ONLY_TEST_CARD)
+    once = _compare(*base, *TEST_CARD_INSTANCES)
+    twice = _compare(*base, *TEST_CARD_INSTANCES, *TEST_CARD_INSTANCES)
     assert once[0] == twice[0] == 0
     assert twice[1] == once[1]
 

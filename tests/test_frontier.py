@@ -19,21 +19,9 @@ from harness.analysis.slo_choice import verdict
 from harness.cli import main
 from harness.money.units import workload_spec
 from harness.results.schema import COLUMNS
-from tests.report_helpers import text_row, write_run
+from tests.report_helpers import TEST_CARD, TEST_CARD_INSTANCES, text_row, write_run
 from workloads.spec import FrontierAxis
 
-CARD = """\
-provider: testcloud
-currency: USD
-as_of: 2026-11-01
-source: made up for tests
-instances:
-  - {name: big-h100, gpu: H100-SXM-80GB, gpu_count: 1, vcpus: 16, memory_gib: 128,
-     region: here, prices_per_hour: {on_demand: 4.0, spot: 2.0}}
-  - {name: small-l4, gpu: L4, gpu_count: 1, vcpus: 4, memory_gib: 16,
-     region: here, prices_per_hour: {on_demand: 0.6}}
-"""
-ONLY_CARD = ["--instance", "testcloud:big-h100", "--instance", "testcloud:small-l4"]
 WINDOW_S = 10.0
 
 
@@ -189,7 +177,7 @@ def endpoint_row(
 @pytest.fixture()
 def card(tmp_path: Path) -> Path:
     path = tmp_path / "testcloud.yaml"
-    path.write_text(CARD, encoding="utf-8")
+    path.write_text(TEST_CARD, encoding="utf-8")
     return path
 
 
@@ -225,7 +213,7 @@ def _compare(*args: object) -> Any:
 
 def test_compare_slo_picks_the_cheapest_level_that_meets_it(sweeps, card) -> None:
     result = _compare(
-        *sweeps, "--ratecard", card, *ONLY_CARD, "--slo", "ttft_p99=0.5",
+        *sweeps, "--ratecard", card, *TEST_CARD_INSTANCES, "--slo", "ttft_p99=0.5",
         "--price", "text.output_token=2/1M", "--format", "json",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -248,7 +236,7 @@ def test_compare_slo_picks_the_cheapest_level_that_meets_it(sweeps, card) -> Non
 
 
 def test_compare_slo_says_plainly_when_no_level_meets_it(sweeps, card) -> None:
-    result = _compare(*sweeps, "--ratecard", card, *ONLY_CARD, "--slo", "ttft_p99=0.05")
+    result = _compare(*sweeps, "--ratecard", card, *TEST_CARD_INSTANCES, "--slo", "ttft_p99=0.05")
     assert result.exit_code == 0, result.output
     assert (
         "text · utilization 100%: no measured level meets ttft_p99 ≤ 0.05 s "
@@ -261,7 +249,7 @@ def test_levels_that_cannot_be_judged_are_never_counted_as_meeting(sweeps, card,
     # In-process rows have TTFT p50 only: a TTFT p99 target cannot be judged on them.
     batch = write_run(tmp_path, "run-batch", [text_row(8, wall_s=0.1), text_row(1, wall_s=0.05)])
     result = _compare(
-        batch, *sweeps, "--ratecard", card, *ONLY_CARD, "--slo", "ttft_p99=0.5",
+        batch, *sweeps, "--ratecard", card, *TEST_CARD_INSTANCES, "--slo", "ttft_p99=0.5",
         "--format", "json",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -270,7 +258,7 @@ def test_levels_that_cannot_be_judged_are_never_counted_as_meeting(sweeps, card,
     assert batch_answer["choice"] is None and batch_answer["levels_unjudged"] == 2
     assert batch_answer["unjudged_targets"] == ["ttft_p99"]
     assert answers["model served-model"]["choice"]["level"] == "concurrency 8"
-    text = _compare(batch, *sweeps, "--ratecard", card, *ONLY_CARD, "--slo", "ttft_p99=0.5")
+    text = _compare(batch, *sweeps, "--ratecard", card, *TEST_CARD_INSTANCES, "--slo", "ttft_p99=0.5")
     assert "no measured level can be judged against ttft_p99 ≤ 0.5 s" in text.stdout
     assert "2 cannot be judged (no value for ttft_p99) and are not counted as meeting it" in (
         text.stdout
@@ -288,7 +276,7 @@ def test_a_rows_own_verdict_for_the_same_slo_wins() -> None:
 
 
 def test_a_bad_slo_is_one_line(sweeps, card) -> None:
-    result = _compare(*sweeps, "--ratecard", card, *ONLY_CARD, "--slo", "ttft_p95=0.5")
+    result = _compare(*sweeps, "--ratecard", card, *TEST_CARD_INSTANCES, "--slo", "ttft_p95=0.5")
     assert result.exit_code != 0
     assert "--slo" in result.output and "Traceback" not in result.output
 
@@ -316,7 +304,7 @@ def test_open_loop_levels_sharing_a_batch_size_keep_their_own_numbers(card, tmp_
 
 
 def test_frontier_pareto_points_in_json_and_text(sweeps, card) -> None:
-    result = _compare(*sweeps, "--ratecard", card, *ONLY_CARD, "--slo", "ttft_p99=0.5",
+    result = _compare(*sweeps, "--ratecard", card, *TEST_CARD_INSTANCES, "--slo", "ttft_p99=0.5",
                       "--format", "json")  # fmt: skip
     points = json.loads(result.stdout)["frontier"]
     on = {(p["axis"], p["instance"], p["plan"], p["concurrency"]) for p in points}
@@ -330,7 +318,7 @@ def test_frontier_pareto_points_in_json_and_text(sweeps, card) -> None:
         ("big-h100", "spot", 1), ("big-h100", "spot", 8), ("big-h100", "spot", 32),
     }  # fmt: skip
     assert all(p["pareto"] for p in points)
-    text = _compare(*sweeps, "--ratecard", card, *ONLY_CARD)
+    text = _compare(*sweeps, "--ratecard", card, *TEST_CARD_INSTANCES)
     assert text.exit_code == 0, text.output
     assert "Cost–interactivity frontier" in text.stdout
     assert "vs output tokens/s per user (p50), higher is better: 4 Pareto points of 8" in (
@@ -340,7 +328,7 @@ def test_frontier_pareto_points_in_json_and_text(sweeps, card) -> None:
 
 
 def test_plain_compare_json_stays_a_list_of_rows(sweeps, card) -> None:
-    result = _compare(*sweeps, "--ratecard", card, *ONLY_CARD, "--format", "json")
+    result = _compare(*sweeps, "--ratecard", card, *TEST_CARD_INSTANCES, "--format", "json")
     assert result.exit_code == 0, result.output
     assert isinstance(json.loads(result.stdout), list)
 
@@ -361,7 +349,7 @@ def test_curves_name_the_run_only_where_the_work_has_several(sweeps, card) -> No
 
 def test_compare_page_draws_the_frontier(sweeps, card, tmp_path) -> None:
     out = tmp_path / "compare.md"
-    result = _compare(*sweeps, "--ratecard", card, *ONLY_CARD, "-o", out)
+    result = _compare(*sweeps, "--ratecard", card, *TEST_CARD_INSTANCES, "-o", out)
     assert result.exit_code == 0, result.output
     page = out.read_text(encoding="utf-8")
     assert "Cost–interactivity frontier · text" in page
