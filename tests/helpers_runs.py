@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -251,3 +254,22 @@ def write_run(
                 {c: "" if r.get(c) is None else r.get(c) for c in columns} | {"run_id": run_id}
             )
     return folder
+
+
+def start_sleepy_run(out: Path, batch_sizes: str, **popen: Any) -> subprocess.Popen:
+    """`gpucost run -w sleepy` (the test plugin, 0.2 s an iteration) in a child process, once
+    its first row is on disk: the moment to stop it and see what survives."""
+    cmd = [sys.executable, "-m", "harness", "run", "-w", "sleepy", "-b", batch_sizes]
+    cmd += ["--out", str(out), "--iterations", "3", "--warmup", "0", "--min-duration", "0"]
+    cmd += ["--idle-seconds", "0", "-o", "sleep_s=0.2", "--no-price"]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        runs = list(out.glob("*/measurements.csv")) if out.exists() else []
+        if runs and len(runs[0].read_text().splitlines()) >= 2:
+            return proc
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the first row never appeared")

@@ -11,7 +11,6 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.errors import BadInput
+from tests.helpers_runs import start_sleepy_run
 
 FAST = ["--iterations", "2", "--warmup", "0", "--min-duration", "0", "--idle-seconds", "0"]
 
@@ -278,19 +278,7 @@ def test_stop_signals_mark_the_run_interrupted(
     test_plugin: Path, tmp_path: Path, signum: int
 ) -> None:
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "harness", "run", "-w", "sleepy", "-b", "1,2,3", "--out", str(out)]
-    cmd += ["--iterations", "3", "--warmup", "0", "--min-duration", "0", "--idle-seconds", "0"]
-    cmd += ["-o", "sleep_s=0.2", "--no-price"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        runs = list(out.glob("*/measurements.csv")) if out.exists() else []
-        if runs and len(runs[0].read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("the first row never appeared")
+    proc = start_sleepy_run(out, "1,2,3")
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signum, stderr

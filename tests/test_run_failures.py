@@ -6,9 +6,6 @@ import csv
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.results.store import create_run_folder
+from tests.helpers_runs import start_sleepy_run
 
 FAST = ["--iterations", "2", "--warmup", "1", "--min-duration", "0", "--idle-seconds", "0"]
 
@@ -61,28 +59,11 @@ def test_ctrl_c_keeps_finished_rows_and_marks_the_run(test_plugin: Path, tmp_pat
     marker = tmp_path / "second-size-started"
     env = {**os.environ, "GPUCOST_TEST_SLEEPY_MARKER": str(marker)}
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "harness", "run", "-w", "sleepy", "-b", "1,2", "--out", str(out)]
-    cmd += ["--iterations", "3", "--warmup", "0", "--min-duration", "0", "--idle-seconds", "0"]
-    cmd += ["-o", "sleep_s=0.2", "--no-price"]
-    proc = subprocess.Popen(
-        cmd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # A shell's background job starts with Ctrl-C ignored; the child must take it.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    # Once the first batch size's row is on disk, press Ctrl-C. A shell's background job
+    # starts with Ctrl-C ignored; the child must take it.
+    proc = start_sleepy_run(
+        out, "1,2", env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
     )
-    deadline = time.monotonic() + 60
-    # Wait until the first batch size's row is on disk, then press Ctrl-C.
-    while time.monotonic() < deadline:
-        runs = list(out.glob("*/measurements.csv")) if out.exists() else []
-        if runs and len(runs[0].read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("the first row never appeared")
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
