@@ -28,6 +28,7 @@ from harness.endpoint.server import Server
 from harness.endpoint.summary import request_rows, summarise_level
 from harness.errors import BadInput
 from harness.measure.environment import host_info, library_versions
+from harness.measure.stopsignals import STOP_SIGNALS, signals_interrupt
 from harness.results.store import RunStore, utc_now
 
 ENGINE = "endpoint"
@@ -77,50 +78,31 @@ def run_endpoint(
         },
     )
     process = None
-    try:
+    # SIGTERM and SIGHUP stop the run like Ctrl-C: marked `interrupted`, the server stopped
+    # (later signals are ignored while it stops). Inside the event loop `_run_async` takes
+    # over, so a signal never lands mid-callback.
+    with signals_interrupt():
         try:
-            _stop_signals_interrupt()
-            if server is not None:
-                process = Server(server.command, config.base_url, store.path / "server.log")
-                process.start(server.health_timeout_s)
-            _run_levels(config, store, on_level, on_search)
-        except KeyboardInterrupt:
-            store.update_meta(status="interrupted", finished_at=utc_now())
-            raise
-        except BaseException:
-            store.update_meta(status="failed", finished_at=utc_now())
-            raise
-    finally:
-        _restore_signals()
-        if process is not None:
-            process.stop()
+            try:
+                if server is not None:
+                    process = Server(server.command, config.base_url, store.path / "server.log")
+                    process.start(server.health_timeout_s)
+                _run_levels(config, store, on_level, on_search)
+            except KeyboardInterrupt:
+                store.update_meta(status="interrupted", finished_at=utc_now())
+                raise
+            except BaseException:
+                store.update_meta(status="failed", finished_at=utc_now())
+                raise
+        finally:
+            if process is not None:
+                process.stop()
     store.update_meta(status="complete", finished_at=utc_now())
     return store
 
 
-_PREVIOUS_HANDLERS: dict[int, Any] = {}
-
-
-def _stop_signals_interrupt() -> None:
-    """SIGTERM and SIGHUP stop an endpoint run like Ctrl-C (the run is marked `interrupted`
-    and the server stopped); the in-process runner does the same in harness/measure/execute.py.
-    Inside an event loop `_run_async` takes over, so the signal never lands mid-callback."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def handler(signum: int, _frame: object) -> None:
-        _restore_signals()
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            number = getattr(signal, name)
-            _PREVIOUS_HANDLERS[number] = signal.signal(number, handler)
-
-
-_STOP_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
+_STOP_SIGNALS = (signal.SIGINT, *STOP_SIGNALS)
+"""What cancels an endpoint level: Ctrl-C and the stop signals."""
 
 
 def _run_async(coro: Any) -> Any:
@@ -161,12 +143,6 @@ def _run_async(coro: Any) -> Any:
     if stopped:
         raise KeyboardInterrupt(signal.Signals(stopped[0]).name)
     return result
-
-
-def _restore_signals() -> None:
-    while _PREVIOUS_HANDLERS:
-        number, previous = _PREVIOUS_HANDLERS.popitem()
-        signal.signal(number, previous)
 
 
 def _served_models(base_url: str) -> list[str]:
