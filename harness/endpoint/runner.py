@@ -157,9 +157,13 @@ def _served_models(base_url: str) -> list[str]:
     if response.status_code != 200:
         return []
     try:
-        return [str(m.get("id")) for m in response.json().get("data", []) if isinstance(m, dict)]
-    except (ValueError, AttributeError):
+        listing = response.json()
+    except (ValueError, RecursionError):
         return []
+    models = listing.get("data") if isinstance(listing, dict) else None
+    if not isinstance(models, list):
+        return []  # not the OpenAI list: the model is then the one --model names, or none
+    return [str(m["id"]) for m in models if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
 
 async def _probe(config: EndpointConfig, shape: RequestShape, prompt: Prompt) -> dict[str, Any]:

@@ -1,0 +1,154 @@
+"""Endpoint requests against servers that misbehave on purpose (tests/endpoint_rawapp.py): every
+malformed answer is one counted request error, never a traceback; the server's `usage` counts are
+taken only where they can be true; streams end the way the OpenAI API ends them."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.endpoint.client import RequestShape, send
+from harness.endpoint.loadgen import make_client
+from harness.endpoint.prompts import Prompt
+from tests.endpoint_rawapp import RawServer, http, sse, stream, token, usage
+
+PROMPT = Prompt("a b c d", 4, 4)
+
+
+def ask(answer: bytes, api: str = "completions"):
+    with RawServer(lambda _body: answer) as server:
+
+        async def one():
+            async with make_client(1, 5.0) as client:
+                return await send(client, server.url, RequestShape(api, "m"), PROMPT, 0, 5.0)
+
+        return asyncio.run(one())
+
+
+MALFORMED = {
+    "chunk a list": sse("[1,2]"),
+    "chunk a string": sse('"x"'),
+    "chunk null": sse("null"),
+    "chunk a number": sse("42"),
+    "choices [1]": sse({"choices": [1]}),
+    "choices a string": sse({"choices": "abc"}),
+    "text a number": sse({"choices": [{"text": 5, "finish_reason": "stop"}]}),
+    "usage a list": sse(token(finish="stop"), {"choices": [], "usage": [1]}),
+    "usage a string": sse(token(finish="stop"), {"choices": [], "usage": "abc"}),
+    "not JSON": sse("{nope"),
+    "nested deep": sse("[" * 100_000 + "]" * 100_000),
+    "html with 200": http(200, "<html>hi</html>", "text/html"),
+    "cut after 2 of 4": sse(token(), token(), done=False),
+    "usage without text": sse(usage(16)),
+    "server error in stream": sse({"error": {"message": "boom"}}),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_a_malformed_stream_is_one_request_error(case: str) -> None:
+    record = ask(MALFORMED[case])
+    assert not record.ok and record.error, case
+    assert record.end_s is None
+
+
+def test_a_chat_delta_that_is_not_an_object_is_an_error() -> None:
+    record = ask(sse({"choices": [{"delta": "abc"}]}), api="chat")
+    assert not record.ok and "delta is str" in record.error
+
+
+@pytest.mark.parametrize("completion", ["12", "abc", {}, 1.5, -1, True, 10**15])
+def test_usage_counts_that_cannot_be_true_are_not_taken(completion: object) -> None:
+    record = ask(stream(4, completion=completion))
+    assert record.ok
+    assert record.output_tokens == 4  # counted from the stream
+    assert record.usage_rejected is not None and "completion_tokens" in record.usage_rejected
+
+
+def test_a_count_far_below_the_chunks_is_not_taken() -> None:
+    record = ask(stream(4, completion=1))
+    assert record.ok and record.output_tokens == 4 and "far below" in record.usage_rejected
+
+
+@pytest.mark.parametrize("prompt", ["4", -3, 10**15])
+def test_prompt_counts_that_cannot_be_true_are_not_taken(prompt: object) -> None:
+    record = ask(stream(4, prompt=prompt))
+    assert record.ok and record.input_tokens == PROMPT.input_tokens
+    assert "prompt_tokens" in record.usage_rejected
+
+
+def test_true_counts_are_taken() -> None:
+    record = ask(stream(3, completion=4, prompt=7))  # a chunk may carry two tokens
+    assert record.ok and record.output_tokens == 4 and record.input_tokens == 7
+    assert record.usage_rejected is None
+
+
+def test_null_count_after_text_counts_the_stream() -> None:
+    record = ask(
+        stream(4, completion=None).replace(b'"completion_tokens": 4', b'"completion_tokens": null')
+    )
+    assert record.ok and record.output_tokens == 4 and record.usage_rejected is None
+
+
+def test_sse_events_without_data_and_comments_are_skipped() -> None:
+    keepalives = b": a comment\n\nid: 7\n\nretry: 100\n\ndata:\n\n"
+    record = ask(sse(keepalives, token(), keepalives, token(finish="stop"), usage(2)))
+    assert record.ok and record.output_tokens == 2, record.error
+
+
+def test_multi_line_data_is_one_event() -> None:
+    event = b'data: {"choices": [{"text": "a",\ndata: "finish_reason": "stop"}]}\n\n'
+    record = ask(sse(event, usage(1)))
+    assert record.ok and record.output_tokens == 1, record.error
+
+
+def test_a_finish_reason_ends_a_stream_without_done() -> None:
+    record = ask(sse(token(), token(finish="stop"), usage(2), done=False))
+    assert record.ok and record.output_tokens == 2
+
+
+def test_a_cut_stream_is_an_error_that_names_why() -> None:
+    record = ask(sse(token(), token(), done=False))
+    assert not record.ok and "without [DONE] or a finish_reason" in record.error
+
+
+def test_embedding_bodies_that_are_not_objects_are_errors() -> None:
+    for body in ("[1, 2]", '{"data": null}', '{"data": [[0.1]], "usage": "x"}'):
+        record = ask(http(200, body), api="embedding")
+        assert not record.ok and record.error, body
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    (run,) = out.iterdir()
+    with open(run / "measurements.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_the_row_counts_rejected_usage_and_prices_the_stream(tmp_path: Path) -> None:
+    with RawServer(lambda body: stream(body["max_tokens"], completion=10**15)) as server:
+        result = CliRunner().invoke(main, ["run", "--endpoint", server.url, "--requests", "3",
+                                           "--output-len", "4", "--warmup-requests", "0",
+                                           "--out", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (row,) = _rows(tmp_path)
+    assert row["usage_rejected_count"] == "3" and row["output_tokens"] == "12"
+    (run,) = tmp_path.iterdir()
+    with open(run / "iterations.csv", newline="", encoding="utf-8") as fh:
+        assert all("above max_tokens" in r["usage_rejected"] for r in csv.DictReader(fh))
+
+
+@pytest.mark.parametrize("models", [{"data": None}, {"data": 5}, [1], "x"])
+def test_a_strange_models_list_is_not_a_crash(models: object, tmp_path: Path) -> None:
+    with RawServer(lambda body: stream(body["max_tokens"]), models_body=models) as server:
+        result = CliRunner().invoke(main, ["run", "--endpoint", server.url, "--requests", "1",
+                                           "--warmup-requests", "0", "--out", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (
+        json.loads(next(tmp_path.iterdir()).joinpath("run.json").read_text())["status"]
+        == "complete"
+    )
