@@ -94,12 +94,17 @@ def test_bad_load_options_are_refused(tmp_path: Path) -> None:
         (("--endpoint", "ftp://x"), "expected an http(s) URL"),
         (("--server", "transformers"), "needs --model PATH"),
         (("-w", "image"), "an endpoint run serves one of"),
-        (("--endpoint", "", "--concurrency", "4"), "--concurrency is for endpoint runs"),
+        (("--endpoint", "", "--concurrency", "4"), "--endpoint '': empty"),
     ):
         base = () if "--endpoint" in args else ("--endpoint", "http://127.0.0.1:1/v1")
         result = invoke("run", *base, *args, "--out", tmp_path)
         assert result.exit_code == 2, result.output
         assert message in result.output
+
+
+def test_an_endpoint_option_without_an_endpoint_is_refused(tmp_path: Path) -> None:
+    result = invoke("run", "--concurrency", "4", "--out", tmp_path)
+    assert result.exit_code == 2 and "--concurrency is for endpoint runs" in result.output
 
 
 def _group_alive(pgid: int) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,67 @@ def test_a_strange_models_list_is_not_a_crash(models: object, tmp_path: Path) ->
         json.loads(next(tmp_path.iterdir()).joinpath("run.json").read_text())["status"]
         == "complete"
     )
+
+
+# -- credentials ------------------------------------------------------------------------------
+
+
+def _everything_written(out: Path) -> str:
+    return "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
+
+
+def test_userinfo_is_sent_but_never_stored_or_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "s3cr3t-pw"
+    with RawServer(lambda body: http(500, f"echo {body}")) as server:
+        url = server.url.replace("http://", f"http://alice:{secret}@")
+        args = ["run", "--endpoint", url, "--requests", "2", "--warmup-requests", "0",
+                "--out", str(tmp_path)]  # fmt: skip
+        monkeypatch.setattr(sys, "argv", ["gpucost", *args])
+        result = CliRunner().invoke(main, args)
+        sent = list(server.authorizations)
+    assert sent and all(a.startswith("Basic ") for a in sent)  # the server got it
+    assert secret not in result.output
+    written = _everything_written(tmp_path)
+    assert written and secret not in written and "alice:***" not in written
+    meta = json.loads(next(tmp_path.iterdir()).joinpath("run.json").read_text())
+    assert meta["endpoint"]["url"] == server.url and meta["config"]["base_url"] == server.url
+    assert secret not in " ".join(meta["command"]) and "***@" in " ".join(meta["command"])
+
+
+def test_the_api_key_comes_from_the_environment_and_is_not_stored(tmp_path: Path) -> None:
+    key = "sk-test-0123456789"
+    with RawServer(lambda body: http(401, "bad key Bearer " + key)) as server:
+        result = CliRunner().invoke(
+            main, ["run", "--endpoint", server.url, "--requests", "1", "--out", str(tmp_path)],
+            env={"GPUCOST_API_KEY": key},
+        )  # fmt: skip
+        sent = list(server.authorizations)
+    assert sent and sent[0] == f"Bearer {key}"
+    assert result.exit_code == 2 and key not in result.output  # 401 on the probe: one line
+    assert not tmp_path.exists() or key not in _everything_written(tmp_path)
+
+
+def test_key_like_options_of_a_server_command_are_masked() -> None:
+    from harness.endpoint.credentials import redact, redact_argv
+
+    argv = ["vllm", "serve", "m", "--api-key", "K1", "--hf-token=K2", "--port", "8000",
+            "http://u:K3@h/v1"]  # fmt: skip
+    shown = " ".join(redact_argv(argv))
+    assert not any(k in shown for k in ("K1", "K2", "K3")) and "8000" in shown
+    assert redact("Authorization: Bearer abc.def") == "Authorization: Bearer ***"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("http://[::1", "not a URL"), ("http://h:abc/v1", "not a URL"), ("http://h:99999/v1", "not a URL"),
+     ("http://h/v1\nx", "control character"), ("http://h/v1?x=1", "query"), ("http://h/v1#f", "query"),
+     ("", "empty"), ("http://:pw@/v1", "expected an http(s) URL")],
+)  # fmt: skip
+def test_bad_urls_are_one_line(url: str, message: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["run", "--endpoint", url, "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()
+    assert message in line and "pw" not in line
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())

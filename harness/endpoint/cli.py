@@ -80,7 +80,8 @@ DEFAULT_SEARCH_LEVELS = 4
 
 def is_endpoint_run(kw: dict[str, Any]) -> bool:
     """True for an endpoint run; BadInput for an endpoint option given to an in-process run."""
-    if kw.get("endpoint") or kw.get("server_cmd") or kw.get("server"):
+    # Given at all, even empty: `--server-cmd ''` is a mistake to name, not an in-process run.
+    if kw.get("endpoint") is not None or kw.get("server_cmd") is not None or kw.get("server"):
         return True
     for name in _ENDPOINT_ONLY:
         if kw.get(name) is not None:
@@ -104,11 +105,11 @@ def _check(kw: dict[str, Any]) -> None:
         value = kw[name]
         if value is not None and not (math.isfinite(value) and value > 0):
             raise BadInput(f"--{name.replace('_', '-')} must be > 0 (got {value})")
-    if kw["server"] and kw["server_cmd"]:
+    if kw["server"] and kw["server_cmd"] is not None:
         raise BadInput("--server and --server-cmd: give one of them")
     if kw["server"] and kw["model_path"] is None:
         raise BadInput("--server transformers needs --model PATH (a local model folder)")
-    if kw["server"] and kw["endpoint"]:
+    if kw["server"] and kw["endpoint"] is not None:
         raise BadInput("--server transformers picks its own port: leave out --endpoint")
     if kw.get("max_search_levels") is not None and kw["max_search_levels"] < 1:
         raise BadInput(f"--max-search-levels must be >= 1 (got {kw['max_search_levels']})")
@@ -133,6 +134,7 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         parse_gpus,
         parse_request_rate,
     )
+    from harness.endpoint.credentials import auth_headers, redact_argv
     from harness.endpoint.meters import visible_gpus
     from harness.endpoint.runner import ServerSpec, run_endpoint
     from harness.endpoint.server import free_port, transformers_command
@@ -168,7 +170,7 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         server = ServerSpec(transformers_command(model_path, port, device), _transformers_version(),
                             kw["server_timeout"])  # fmt: skip
         local = True
-    elif kw["server_cmd"]:
+    elif kw["server_cmd"] is not None:
         endpoint = endpoint or "http://127.0.0.1:8000/v1"
         try:
             command = shlex.split(kw["server_cmd"])
@@ -179,7 +181,8 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         server = ServerSpec(command, None, kw["server_timeout"])
         local = True
     assert endpoint is not None
-    base_url = _base_url(endpoint)
+    base_url, userinfo = _base_url(endpoint)
+    headers = auth_headers(userinfo)
     local = local or _is_local(base_url)
     gpus = parse_gpus(kw["gpus"]) if kw["gpus"] else (visible_gpus() if local else ())
     tokenizer = kw["tokenizer"]
@@ -211,6 +214,7 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         slo=slo.text if slo else None,
         find_max_load=bool(kw.get("find_max_load")),
         max_search_levels=kw.get("max_search_levels") or DEFAULT_SEARCH_LEVELS,
+        auth_headers=headers,
     )
 
     def report(level: LoadLevel, row: dict[str, Any]) -> None:
@@ -221,7 +225,12 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
 
     try:
         store = run_endpoint(
-            config, kw["out"], ["gpucost", *sys.argv[1:]], server, report, report_search
+            config,
+            kw["out"],
+            redact_argv(["gpucost", *sys.argv[1:]]),
+            server,
+            report,
+            report_search,
         )
     except KeyboardInterrupt:
         click.echo(
@@ -254,15 +263,33 @@ def _level_line(level: LoadLevel, row: dict[str, Any]) -> str:
     return line
 
 
-def _base_url(url: str) -> str:
+def _base_url(url: str) -> tuple[str, str | None]:
+    """The endpoint's base URL without userinfo, and the userinfo (sent, never stored); one
+    line naming what is wrong otherwise. The URL in the line has its userinfo masked."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    from harness.endpoint.credentials import redact, split_userinfo
+
+    shown = redact(url)
+    example = "expected an http(s) URL such as http://127.0.0.1:8000/v1"
+    if not url.strip():
+        raise BadInput(f"--endpoint {shown!r}: empty; {example}")
+    if any(ord(c) < 32 or c.isspace() for c in url):
+        raise BadInput(f"--endpoint {shown!r}: a space or control character in the URL; {example}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as err:
+        raise BadInput(f"--endpoint {shown!r}: not a URL ({redact(str(err))}); {example}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadInput(f"--endpoint {shown!r}: {example}")
+    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
         raise BadInput(
-            f"--endpoint {url!r}: expected an http(s) URL such as http://127.0.0.1:8000/v1"
+            f"--endpoint {shown!r}: leave out the query and fragment (the routes "
+            "/completions, /chat/completions, /models are added to the base URL)"
         )
-    return url.rstrip("/")
+    netloc, userinfo = split_userinfo(parts.netloc)
+    return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/"), userinfo
 
 
 def _is_local(base_url: str) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
+from harness.endpoint.credentials import redact
 from harness.endpoint.prompts import Prompt
 from harness.endpoint.records import RequestRecord
 
@@ -152,6 +153,7 @@ async def send(
         record.error = "no content in the response"
     if record.error is not None:
         record.end_s = None
+        record.error = redact(record.error)  # a server may echo the Authorization it was sent
     return record
 
 

@@ -55,10 +55,17 @@ class EndpointConfig:
     find_max_load: bool = False
     max_search_levels: int = 4
     extra: dict[str, Any] = field(default_factory=dict)
+    auth_headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Sent with every request; never stored (as_dict leaves it out) nor printed."""
 
     def as_dict(self) -> dict[str, Any]:
+        from harness.endpoint.credentials import redact_argv
+
         data = asdict(self)
+        del data["auth_headers"]
         data["levels"] = [asdict(level) for level in self.levels]
+        if self.server_cmd is not None:
+            data["server_cmd"] = redact_argv(self.server_cmd)
         return data
 
 

@@ -8,7 +8,7 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -26,9 +26,14 @@ class LevelResult:
     stopped_early: bool = False
 
 
-def make_client(connections: int, timeout_s: float) -> httpx.AsyncClient:
+def make_client(
+    connections: int, timeout_s: float, headers: Mapping[str, str] | None = None
+) -> httpx.AsyncClient:
+    """A pooled client; `headers` (the endpoint's Authorization) go with every request."""
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(timeout_s), trust_env=False)
+    return httpx.AsyncClient(
+        limits=limits, timeout=httpx.Timeout(timeout_s), trust_env=False, headers=headers
+    )
 
 
 def arrival_gaps_s(rate: float, burstiness: float, count: int, seed: int) -> list[float]:
@@ -52,6 +57,7 @@ async def run_level(
     timeout_s: float,
     burstiness: float = 1.0,
     seed: int = 0,
+    headers: Mapping[str, str] | None = None,
 ) -> LevelResult:
     """Warm up, then run the level until `requests` are sent or `duration_s` has passed (requests
     in flight then are awaited and counted)."""
@@ -59,7 +65,7 @@ async def run_level(
     counter = itertools.count()
     width = level.concurrency or (requests or 64)
     connections = max(1, min(width, 1024))
-    async with make_client(connections, timeout_s) as client:
+    async with make_client(connections, timeout_s, headers) as client:
         if warmup_requests:
             parallel = level.concurrency or 1
             await _closed_loop(

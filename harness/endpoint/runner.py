@@ -19,6 +19,7 @@ import httpx
 from harness.analysis.slo import parse_slo
 from harness.endpoint.client import ROUTES, RequestShape, send
 from harness.endpoint.config import EndpointConfig, LoadLevel
+from harness.endpoint.credentials import redact_argv
 from harness.endpoint.goodput import slo_columns
 from harness.endpoint.loadgen import make_client, run_level
 from harness.endpoint.maxload import ALL_MET, NONE_MET, UNJUDGED, MaxLoad, find_max_load
@@ -67,7 +68,7 @@ def run_endpoint(
             "endpoint": {
                 "url": config.base_url,
                 "api": config.api,
-                "server_command": shlex.join(server.command) if server else None,
+                "server_command": shlex.join(redact_argv(server.command)) if server else None,
                 "server_version": server.version if server else None,
                 "served_models": None,
                 "model": config.model,
@@ -145,10 +146,10 @@ def _run_async(coro: Any) -> Any:
     return result
 
 
-def _served_models(base_url: str) -> list[str]:
+def _served_models(base_url: str, headers: dict[str, str] | None = None) -> list[str]:
     """The ids `GET /models` lists; BadInput when nothing answers there."""
     try:
-        with httpx.Client(timeout=PROBE_TIMEOUT_S, trust_env=False) as client:
+        with httpx.Client(timeout=PROBE_TIMEOUT_S, trust_env=False, headers=headers) as client:
             response = client.get(base_url + "/models")
     except httpx.HTTPError as err:
         raise BadInput(
@@ -170,7 +171,7 @@ async def _probe(config: EndpointConfig, shape: RequestShape, prompt: Prompt) ->
     """One request before the levels: finds a missing route or an unknown model (one line), and
     whether the server takes the fields that pin the output length."""
     route = ROUTES[shape.api]
-    async with make_client(1, config.request_timeout_s) as client:
+    async with make_client(1, config.request_timeout_s, config.auth_headers) as client:
         record = await send(client, config.base_url, shape, prompt, -1, config.request_timeout_s)
         if record.status_code in (400, 422) and shape.length_fields:
             shape.length_fields = False
@@ -200,7 +201,7 @@ def _prompts(config: EndpointConfig) -> list[Prompt]:
 def _run_levels(
     config: EndpointConfig, store: RunStore, on_level: Any = None, on_search: Any = None
 ) -> None:
-    served = _served_models(config.base_url)
+    served = _served_models(config.base_url, config.auth_headers)
     model = config.model or (served[0] if served else None)
     api = "embedding" if config.workload == "embedding" else config.api
     shape = RequestShape(api=api, model=model)
@@ -230,6 +231,7 @@ def _run_levels(
                     warmup_requests=config.warmup_requests,
                     timeout_s=config.request_timeout_s,
                     burstiness=config.burstiness, seed=config.seed + number,
+                    headers=config.auth_headers,
                 )
             )  # fmt: skip
             meters = group.end(config.workload, number)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from harness.endpoint.credentials import redact_argv
 from harness.errors import BadInput, GpucostError
 
 STOP_GRACE_S = 10.0
@@ -87,7 +88,8 @@ class Server:
             )
         except OSError as err:
             raise BadInput(
-                f"--server-cmd {shlex.join(self.command)!r}: cannot start ({err.strerror or err})"
+                f"--server-cmd {shlex.join(redact_argv(self.command))!r}: "
+                f"cannot start ({err.strerror or err})"
             ) from None
         finally:
             log.close()
