@@ -3,6 +3,7 @@ the standard library at import time, so `--help` stays fast."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shlex
 import sys
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from harness.errors import BadInput
+from harness.errors import BadInput, GpucostError
 
 if TYPE_CHECKING:
     from harness.endpoint.config import LoadLevel
@@ -138,6 +139,7 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
     from harness.endpoint.meters import visible_gpus
     from harness.endpoint.runner import ServerSpec, run_endpoint
     from harness.endpoint.server import free_port, transformers_command
+    from harness.results.store import StoreWriteError
 
     _check(kw)
     slo = parse_slo(kw["slo"]) if kw.get("slo") is not None else None
@@ -223,21 +225,35 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
     def report_search(line: str) -> None:
         click.echo(line, err=True)
 
+    created: list[Any] = []
     try:
         store = run_endpoint(
-            config,
-            kw["out"],
-            redact_argv(["gpucost", *sys.argv[1:]]),
-            server,
-            report,
-            report_search,
-        )
-    except KeyboardInterrupt:
-        click.echo(
-            "Interrupted: the levels measured so far are kept; the server is stopped.", err=True
-        )
-        sys.exit(130)
+            config, kw["out"], redact_argv(["gpucost", *sys.argv[1:]]), server, report,
+            report_search, created.append,
+        )  # fmt: skip
+    except KeyboardInterrupt as err:
+        signum = getattr(err, "signum", None)
+        how = "Interrupted" if signum is None else f"Stopped by {err}"
+        stopped = "; the server is stopped" if server is not None else ""
+        _echo_err(f"{how}: {_kept(created)}{stopped}")
+        sys.exit(130 if signum is None else 128 + signum)
+    except StoreWriteError as err:
+        raise GpucostError(f"{err}; the run stopped: {_kept(created)}") from None
     click.echo(str(store.path))
+
+
+def _kept(created: list[Any]) -> str:
+    """Where the run's rows are, in words: the closing line of a run that did not finish."""
+    if not created:
+        return "no run folder was made"
+    store = created[0]
+    n = store.rows_kept
+    return f"{n} row{'s' if n != 1 else ''} kept in {store.path / 'measurements.csv'}"
+
+
+def _echo_err(text: str) -> None:
+    with contextlib.suppress(OSError):  # the terminal may have gone away with the SIGHUP
+        click.echo(text, err=True)
 
 
 def _level_line(level: LoadLevel, row: dict[str, Any]) -> str:
