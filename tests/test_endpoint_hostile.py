@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -217,3 +218,54 @@ def test_bad_urls_are_one_line(url: str, message: str, tmp_path: Path) -> None:
     (line,) = result.output.strip().splitlines()
     assert message in line and "pw" not in line
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+# -- a full disk ------------------------------------------------------------------------------
+
+LIMITED = """\
+import resource, sys
+resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, resource.RLIM_INFINITY))
+{body}
+"""
+
+
+def test_a_run_folder_that_cannot_be_started_is_removed(tmp_path: Path) -> None:
+    # RLIMIT_FSIZE: run.json (small) fits, the measurements.csv header does not, as on a disk
+    # with a few hundred bytes free. The run then says "no run folder was made": it must be so.
+    body = (
+        "from pathlib import Path\n"
+        "from harness.results.store import RunStore, StoreWriteError\n"
+        "try:\n"
+        f"    RunStore.start(Path({str(tmp_path / 'out')!r}), ['gpucost'], {{}})\n"
+        "except StoreWriteError as err:\n"
+        "    print('refused', err)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", LIMITED.format(limit=400, body=body)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert "refused" in proc.stdout and "measurements.csv" in proc.stdout, proc.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_endpoint_run_on_a_full_disk_says_what_it_kept(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    levels = ",".join(str(n) for n in range(1, 60))
+    with RawServer(lambda body: stream(body["max_tokens"])) as server:
+        body = (
+            "from harness.cli import main\n"
+            f"sys.argv = ['gpucost', 'run', '--endpoint', {server.url!r}, '--concurrency', "
+            f"{levels!r}, '--requests', '1', '--warmup-requests', '0', '--output-len', '2', "
+            f"'--out', {str(out)!r}]\n"
+            "main()\n"
+        )
+        proc = subprocess.run([sys.executable, "-c", LIMITED.format(limit=20_000, body=body)],
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    (line,) = [t for t in proc.stderr.splitlines() if t.startswith("Error:")]
+    (run,) = out.iterdir()
+    with open(run / "measurements.csv", newline="", encoding="utf-8") as fh:
+        kept = list(csv.DictReader(fh))
+    assert 0 < len(kept) < 59
+    assert f"the run stopped: {len(kept)} rows kept in {run / 'measurements.csv'}" in line
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["status"] == "failed" and meta["rows"] == {"ok": len(kept)}
