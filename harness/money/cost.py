@@ -210,6 +210,34 @@ def priceable_rows(measurements: pd.DataFrame, gpu: str | None = None) -> pd.Dat
     return rows
 
 
+def oversized_notes(
+    measurements: pd.DataFrame, instances: Iterable[Instance], gpu: str | None = None
+) -> list[str]:
+    """One line per row measured on more GPUs (`gpus_used`) than any matched instance with its
+    GPU has: such a level cannot run there, so it is not priced, and says so."""
+    rows = priceable_rows(measurements, gpu)
+    largest: dict[str, tuple[int, str]] = {}
+    for inst in instances:
+        best = largest.get(inst.gpu)
+        if best is None or inst.gpu_count > best[0]:
+            largest[inst.gpu] = (inst.gpu_count, f"{inst.provider}:{inst.name}")
+    notes = []
+    for index, row in rows.iterrows():
+        fits = largest.get(row["gpu"])
+        if fits is None or row["gpus_used"] <= max(fits[0], 1):
+            continue
+        level = measurements.loc[index]
+        where = ", ".join(
+            f"{c} {level[c]:g}" for c in ("concurrency", "request_rate") if pd.notna(level.get(c))
+        ) or f"batch {int(row['batch_size'])}"
+        notes.append(
+            f"not priced: run {level['run_id']}, {level['workload']} {where}: measured on "
+            f"{row['gpus_used']:g} GPUs, more than the largest matched instance "
+            f"({fits[1]}, {fits[0]} GPUs)"
+        )
+    return notes
+
+
 def batch_costs(
     measurements: pd.DataFrame,
     instances: Iterable[Instance],
