@@ -192,8 +192,8 @@ def check_rows(rows: Sequence[Mapping[str, Any]], where: Locate) -> None:
     for column in MEASUREMENT_COLUMNS:
         if column not in frame.columns:
             frame[column] = float("nan")
-    frame["run_id"] = frame["run_id"].fillna("(new)") if "run_id" in frame else "(new)"
-    check_frame(frame, where)
+    frame["run_id"] = "(new)"  # the store gives the run its id
+    check_frame(frame, where, "(new)")
 
 
 def _check_rows(frame: pd.DataFrame, where: Locate, run_id: str | None) -> None:
