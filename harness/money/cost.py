@@ -8,7 +8,7 @@ Formulas (DESIGN.md, "Cost formulas"):
     energy_cost     = energy_j × pue / 3.6e6 × price_per_kwh                      (self-hosted)
     cost_per_unit   = (compute_cost + energy_cost) × share / units_per_batch
 
-`paid_s` is the row's `window_s` when it has one (endpoint, imported and fleet rows: the unit
+`paid_s` is the row's `window_s` when it has one (endpoint, imported and sweep rows: the unit
 columns hold what was served in that window, on `gpus_used` GPUs), else `wall_s_p50` (an
 in-process batch, on one GPU unless the row says otherwise). Units, shares and which workloads
 are priced come from the workload specs (harness/money/units.py), never from workload names.

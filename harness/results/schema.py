@@ -123,7 +123,7 @@ _EXTRA: tuple[Column, ...] = (
 COLUMNS: tuple[Column, ...] = (
     *_CORE,
     *_EXTRA,
-    # rows that are not in-process batches (endpoint, imported and fleet rows)
+    # rows that are not in-process batches (endpoint, imported and sweep rows)
     Column("concurrency", "int", "requests", low=1.0),
     _positive("request_rate", "float", "requests/s"),
     _positive("window_s", "float", "s"),
