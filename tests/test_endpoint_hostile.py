@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -269,3 +270,106 @@ def test_an_endpoint_run_on_a_full_disk_says_what_it_kept(tmp_path: Path) -> Non
     assert f"the run stopped: {len(kept)} rows kept in {run / 'measurements.csv'}" in line
     meta = json.loads((run / "run.json").read_text())
     assert meta["status"] == "failed" and meta["rows"] == {"ok": len(kept)}
+
+
+# -- loose options and bounds: one line, no run folder ---------------------------------------
+
+BAD_OPTIONS = [
+    (("--input-len", "-5"), "--input-len must be from 1"),
+    (("--output-len", "-5"), "--output-len must be from 1"),
+    (("--seq-len", "-3"), "--seq-len must be from 1"),
+    (("--output-len", "0"), "--output-len must be from 1"),
+    (("--input-len", "1000000000"), "--input-len must be from 1"),
+    (("--concurrency", "1_0"), "'1_0' is not a whole number"),
+    (("--concurrency", "1,1"), "1 is given twice"),
+    (("--concurrency", "100000000"), "must be from 1 to 10000"),
+    (("--request-rate", "1e-9"), "must be from 0.001"),
+    (("--request-rate", "1_0"), "is not a number or inf"),
+    (("--request-rate", "2,2.0"), "is given twice"),
+    (("--request-rate", "nan"), "is not a number or inf"),
+    (("--request-rate", "1", "--duration", "1e12"), "--duration must be > 0 and at most"),
+    (("--requests", "100000000"), "--requests must be from 1"),
+    (("--burstiness", "1e-300"), "--burstiness must be at least"),
+    (("--request-timeout", "inf"), "--request-timeout must be > 0"),
+    (("--gpus-used", "1000000000"), "--gpus-used must be from 1"),
+    (("-b", "1,2"), "--batch-sizes is for in-process runs"),
+    (("--iterations", "5"), "--iterations is for in-process runs"),
+    (("--engine", "compiled"), "--engine is for in-process runs"),
+    (("--device", "cpu"), "--device is for in-process runs"),
+    (("-o", "steps=4"), "-o/--option is for in-process runs"),
+    (("--slo", "ttft_p99=1,ttft_p099=2"), "unknown quantile 'p099'"),
+    (("--slo", "ttft_p99=1_0"), "is not a number of seconds"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_OPTIONS)
+def test_loose_endpoint_options_are_refused_before_a_folder(
+    args: tuple[str, ...], message: str, tmp_path: Path
+) -> None:
+    with RawServer(lambda body: stream(body.get("max_tokens") or 4)) as server:
+        result = CliRunner().invoke(
+            main, ["run", "--endpoint", server.url, *args, "--out", str(tmp_path / "out")]
+        )
+        assert server.bodies == []  # nothing was sent
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()
+    assert message in line
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_an_empty_server_command_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["run", "--server-cmd", "", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--server-cmd: empty command" in result.output
+
+
+def test_compare_refuses_a_second_spelling_of_a_target(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["compare", str(tmp_path), "--slo", "ttft_p99=1,ttft_p099=2"])
+    assert result.exit_code == 2 and "p099" in result.output
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_text("[" * 100_000 + "]" * 100_000), "nested too deep"),
+        (lambda p: os.mkfifo(p), "not a regular file"),
+        (lambda p: p.mkdir(), "not a regular file"),
+        (lambda p: p.write_text('{"prompt": "x", "output_tokens": 1e300}\n'), "output_tokens"),
+        (lambda p: None, "not a regular file"),
+    ],
+)
+def test_bad_datasets_are_one_line_before_a_folder(make, message: str, tmp_path: Path) -> None:
+    dataset = tmp_path / "data.jsonl"
+    make(dataset)
+    with RawServer(lambda body: stream(body.get("max_tokens") or 4)) as server:
+        result = CliRunner().invoke(main, ["run", "--endpoint", server.url, "--dataset",
+                                           str(dataset), "--out", str(tmp_path / "out")])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_dev_zero_is_not_read_as_a_dataset(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["run", "--endpoint", "http://127.0.0.1:1/v1", "--dataset",
+                                       "/dev/zero", "--out", str(tmp_path / "out")])  # fmt: skip
+    assert result.exit_code == 2 and "not a regular file" in result.output
+
+
+def test_a_bad_tokenizer_or_dead_endpoint_leaves_no_folder(tmp_path: Path) -> None:
+    (tmp_path / "tok").mkdir()
+    with RawServer(lambda body: stream(4)) as server:
+        bad_tok = CliRunner().invoke(main, ["run", "--endpoint", server.url, "--tokenizer",
+                                            str(tmp_path / "tok"), "--out", str(tmp_path / "out")])  # fmt: skip
+        dead_url = server.url
+    dead = CliRunner().invoke(main, ["run", "--endpoint", dead_url, "--out", str(tmp_path / "out")])
+    assert bad_tok.exit_code == 2 and "--tokenizer" in bad_tok.output
+    assert dead.exit_code == 2 and "cannot connect" in dead.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_open_loop_arrivals_are_drawn_as_needed() -> None:
+    from itertools import islice
+
+    from harness.endpoint.loadgen import arrival_gaps, arrival_gaps_s
+
+    gaps = arrival_gaps(1.0, 1.0, 0)  # a generator: a long level holds none of them up front
+    assert list(islice(gaps, 5)) == arrival_gaps_s(1.0, 1.0, 5, 0)

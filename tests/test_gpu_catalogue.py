@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from harness.fleet.plan import FleetEntry, build_task
 
 from harness.analysis.roofline import ceiling_for
 from harness.cli.options import gpu_key
 from harness.errors import BadInput
-from harness.fleet.plan import FleetEntry, build_task
 from harness.gpus import catalogue as gpus
 from harness.money.ratecard import load_card_file
 

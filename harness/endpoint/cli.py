@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from harness.errors import BadInput, GpucostError
 
@@ -98,22 +99,52 @@ def is_endpoint_run(kw: dict[str, Any]) -> bool:
     return False
 
 
+MAX_TOKENS_LEN = 1 << 20
+"""Longest prompt or output, in tokens (the longest context windows served are about 1M)."""
+_BOUNDS: dict[str, tuple[float, float]] = {
+    # name: (lowest, highest); every bound keeps a run's memory and time finite
+    "requests": (1, 1_000_000),
+    "warmup_requests": (0, 100_000),
+    "gpus_used": (1, 4096),
+    "max_search_levels": (1, 64),
+    "input_len": (1, MAX_TOKENS_LEN),
+    "output_len": (1, MAX_TOKENS_LEN),
+    "seq_len": (1, MAX_TOKENS_LEN),
+}
+_POSITIVE_BOUNDS: dict[str, float] = {
+    "duration": 7 * 86_400.0,
+    "request_timeout": 86_400.0,
+    "server_timeout": 86_400.0,
+    "burstiness": 100.0,
+}
+_IN_PROCESS_ONLY = ("preset", "batch_sizes", "dtype", "warmup", "iterations", "min_duration",
+                    "max_iterations", "idle_seconds", "engine", "generic", "threads",
+                    "count_flops")  # fmt: skip
+_ENDPOINT_SETTINGS = ("input_len", "output_len", "seq_len")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def _check(kw: dict[str, Any]) -> None:
-    for name, low in (("requests", 1), ("warmup_requests", 0), ("gpus_used", 1)):
-        if kw[name] is not None and kw[name] < low:
-            raise BadInput(f"--{name.replace('_', '-')} must be >= {low} (got {kw[name]})")
-    for name in ("duration", "request_timeout", "server_timeout", "burstiness"):
+    _refuse_in_process_options(kw)
+    for name, (low, high) in _BOUNDS.items():
+        value = kw.get(name)
+        if value is not None and not low <= value <= high:
+            raise BadInput(f"{_flag(name)} must be from {low:g} to {high:g} (got {value})")
+    for name, high in _POSITIVE_BOUNDS.items():
         value = kw[name]
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise BadInput(f"--{name.replace('_', '-')} must be > 0 (got {value})")
+        if value is not None and not (math.isfinite(value) and 0 < value <= high):
+            raise BadInput(f"{_flag(name)} must be > 0 and at most {high:g} (got {value})")
+    if kw["burstiness"] is not None and kw["burstiness"] < 0.01:
+        raise BadInput(f"--burstiness must be at least 0.01 (got {kw['burstiness']})")
     if kw["server"] and kw["server_cmd"] is not None:
         raise BadInput("--server and --server-cmd: give one of them")
     if kw["server"] and kw["model_path"] is None:
         raise BadInput("--server transformers needs --model PATH (a local model folder)")
     if kw["server"] and kw["endpoint"] is not None:
         raise BadInput("--server transformers picks its own port: leave out --endpoint")
-    if kw.get("max_search_levels") is not None and kw["max_search_levels"] < 1:
-        raise BadInput(f"--max-search-levels must be >= 1 (got {kw['max_search_levels']})")
     if kw.get("find_max_load"):
         if not kw.get("slo"):
             raise BadInput("--find-max-load needs --slo (the targets a level must meet)")
@@ -121,6 +152,33 @@ def _check(kw: dict[str, Any]) -> None:
             raise BadInput(
                 "--find-max-load searches one kind of level: give --concurrency or "
                 "--request-rate, not both"
+            )
+
+
+def _refuse_in_process_options(kw: dict[str, Any]) -> None:
+    """An in-process option given on the command line of an endpoint run is refused: it would
+    be silently ignored (the server decides batching, dtype and device)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return
+    given = [
+        name
+        for name in ctx.params
+        if ctx.get_parameter_source(name)
+        in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    ]
+    from harness.cli.run import SETTING_OPTIONS
+
+    settings = {name.replace("-", "_") for name, _, _ in SETTING_OPTIONS}
+    for name in given:
+        refused = name in _IN_PROCESS_ONLY or (name in settings and name not in _ENDPOINT_SETTINGS)
+        if name == "device" and not kw.get("server"):
+            refused = True  # only `--server transformers` passes a device on
+        if refused:
+            flag = "-o/--option" if name == "generic" else _flag(name)
+            raise BadInput(
+                f"{flag} is for in-process runs; an endpoint run measures what the server "
+                "does (leave it out, or configure the server)"
             )
 
 
@@ -190,16 +248,16 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
     tokenizer = kw["tokenizer"]
     if tokenizer is None and model_path is not None and model_path.is_dir():
         tokenizer = model_path
-    settings = {k: kw.get(k) for k in ("input_len", "output_len", "seq_len")}
+    settings = {k: kw.get(k) for k in _ENDPOINT_SETTINGS}
     config = EndpointConfig(
         base_url=base_url,
         workload=workload,
         api=kw["api"],
         model=str(model_path) if model_path is not None else None,
         levels=levels,
-        input_len=settings["input_len"] or DEFAULT_LEN,
-        output_len=settings["output_len"] or DEFAULT_LEN,
-        seq_len=settings["seq_len"] or DEFAULT_LEN,
+        input_len=DEFAULT_LEN if settings["input_len"] is None else settings["input_len"],
+        output_len=DEFAULT_LEN if settings["output_len"] is None else settings["output_len"],
+        seq_len=DEFAULT_LEN if settings["seq_len"] is None else settings["seq_len"],
         requests=requests,
         duration_s=kw["duration"],
         warmup_requests=kw["warmup_requests"],
