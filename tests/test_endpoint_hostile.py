@@ -247,6 +247,27 @@ def test_a_run_folder_that_cannot_be_started_is_removed(tmp_path: Path) -> None:
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def test_run_json_is_never_left_half_written(tmp_path: Path) -> None:
+    # The file may not grow past 2000 bytes: the indented update does not fit, the compact one
+    # does and is written; one that fits in neither leaves the previous text whole.
+    body = (
+        "import json\n"
+        "from pathlib import Path\n"
+        "from harness.results.store import RunStore, StoreWriteError\n"
+        f"store = RunStore.start(Path({str(tmp_path / 'out')!r}), ['gpucost'], "
+        "{'pad': ['x'] * 150})\n"
+        "store.update_meta(status='failed', more=['y'] * 100)\n"
+        "try:\n"
+        "    store.update_meta(status='other', more=['y' * 40] * 200)\n"
+        "except StoreWriteError:\n"
+        "    print('refused')\n"
+        "print(json.loads((store.path / 'run.json').read_text())['status'])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", LIMITED.format(limit=2000, body=body)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.stdout.split() == ["refused", "failed"], proc.stderr
+
+
 def test_an_endpoint_run_on_a_full_disk_says_what_it_kept(tmp_path: Path) -> None:
     out = tmp_path / "out"
     levels = ",".join(str(n) for n in range(1, 60))
@@ -282,6 +303,8 @@ BAD_OPTIONS = [
     (("--input-len", "1000000000"), "--input-len must be from 1"),
     (("--concurrency", "1_0"), "'1_0' is not a whole number"),
     (("--concurrency", "1,1"), "1 is given twice"),
+    (("--concurrency", "1,,2"), "an empty value between commas"),
+    (("--request-rate", "1e999"), "is too large (write inf)"),
     (("--concurrency", "100000000"), "must be from 1 to 10000"),
     (("--request-rate", "1e-9"), "must be from 0.001"),
     (("--request-rate", "1_0"), "is not a number or inf"),

@@ -96,6 +96,8 @@ def parse_request_rate(text: str) -> tuple[LoadLevel, ...]:
         if not _RATE.fullmatch(part):
             raise BadInput(f"--request-rate {text!r}: {part!r} is not a number or inf")
         value = float(part)
+        if math.isinf(value) and part.lower() != "inf":
+            raise BadInput(f"--request-rate {text!r}: {part[:20]!r} is too large (write inf)")
         if value <= 0:
             raise BadInput(f"--request-rate {text!r}: {part} must be > 0 (or inf)")
         if not math.isinf(value) and not MIN_REQUEST_RATE <= value <= MAX_REQUEST_RATE:
@@ -127,7 +129,9 @@ def parse_gpus(text: str) -> tuple[int, ...]:
 
 
 def _parts(flag: str, text: str) -> list[str]:
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts:
+    parts = [p.strip() for p in text.split(",")]
+    if not any(parts):
         raise BadInput(f"{flag} {text!r}: give at least one value")
+    if not all(parts):
+        raise BadInput(f"{flag} {text!r}: an empty value between commas")
     return parts
