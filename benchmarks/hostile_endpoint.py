@@ -101,7 +101,9 @@ def response_cases(api: str) -> list[tuple[str, bytes, Callable[[Any], bool]]]:
         events = good(api)
         events.insert(1, f'{{"choices": {value}}}')
         cases.append((f"choices {value}", sse(*events), err))
-    for value in ['"abc"', "5", "[1]", "true", "[]"]:
+    for value in (
+        ['"abc"', "5", "[1]", "true", "[]"] if api == "chat" else ["5", "[1]", "true", "[]", "{}"]
+    ):
         body = (
             f'{{"choices": [{{"delta": {value}}}]}}'
             if api == "chat"
@@ -129,6 +131,18 @@ def response_cases(api: str) -> list[tuple[str, bytes, Callable[[Any], bool]]]:
             f'{{"choices": [], "usage": {{"prompt_tokens": {value}, "completion_tokens": 4}}}}'
         )
         cases.append((f"prompt_tokens {value}", sse(*events), prompt_rejected))
+    for value in ['"12"', "-1", "1.5", "NaN", "1e15", "0", "5", "[]"]:
+        events = good(api)[:-1]
+        events[-1] = dict(events[-1], usage={"prompt_tokens": 4, "completion_tokens": "§"})
+        text = json.dumps(events[-1]).replace('"§"', value)
+        cases.append((f"completion_tokens {value} on the last token", sse(*events[:-1], text),
+                      rejected))  # fmt: skip
+    for value in ['"4"', "-3", "1.0", "NaN", "1e300", "[4]", "{}", "false"]:
+        events = good(api)[:-1]
+        events[-1] = dict(events[-1], usage={"prompt_tokens": "§", "completion_tokens": 4})
+        text = json.dumps(events[-1]).replace('"§"', value)
+        cases.append((f"prompt_tokens {value} on the last token", sse(*events[:-1], text),
+                      prompt_rejected))  # fmt: skip
     taken = lambda n: lambda r: r.ok and r.output_tokens == n and r.usage_rejected is None  # noqa: E731
     for completion, expect in ((4, 4), (3, 3), (2, 2), (None, 4), ("null", 4)):
         events = good(api, completion=completion if completion != "null" else None)
@@ -252,7 +266,8 @@ def _files_text(folder: Path) -> str:
 
 
 NUMBERS = ["-5", "0", "-0", "1e999", "nan", "inf", "-inf", "1_0", "1,1", "abc", "", "0x10",
-           "1e12", "100000000000", " ", "1.5", "--", "١٢"]  # fmt: skip
+           "1e12", "100000000000", " ", "1.5", "--", "١٢", "1e-400", "0.0", "-1e-9", "1/2",
+           "1e308", "2**31", "0b1", "1e", "e1", "Infinity"]  # fmt: skip
 NUMERIC_OPTIONS = {
     # option: values that must be accepted among NUMBERS (the rest are refused)
     "--input-len": set(), "--output-len": set(), "--seq-len": set(), "--requests": set(),
@@ -324,6 +339,8 @@ def run_url_cases(tmp: Path) -> None:
         judge_refusal("urls", repr(url), ["run", "--endpoint", url], tmp)
         judge_refusal("urls with userinfo", repr(url), ["run", "--endpoint",
                       url.replace("://", f"://alice:{SECRET}@", 1)], tmp)  # fmt: skip
+        judge_refusal("urls with --server-cmd", repr(url),
+                      ["run", "--server-cmd", "sleep 30", "--endpoint", url], tmp)  # fmt: skip
     dead = f"http://alice:{SECRET}@127.0.0.1:{free_port()}/v1"
     judge_refusal("urls with userinfo", "unreachable", ["run", "--endpoint", dead], tmp)
 

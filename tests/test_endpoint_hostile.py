@@ -211,7 +211,8 @@ def test_key_like_options_of_a_server_command_are_masked() -> None:
     ("url", "message"),
     [("http://[::1", "not a URL"), ("http://h:abc/v1", "not a URL"), ("http://h:99999/v1", "not a URL"),
      ("http://h/v1\nx", "control character"), ("http://h/v1?x=1", "query"), ("http://h/v1#f", "query"),
-     ("", "empty"), ("http://:pw@/v1", "expected an http(s) URL")],
+     ("", "empty"), ("http://:pw@/v1", "expected an http(s) URL"),
+     ("http://%zz/v1", "is not a host name")],
 )  # fmt: skip
 def test_bad_urls_are_one_line(url: str, message: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", "--endpoint", url, "--out", str(tmp_path)])
@@ -315,6 +316,9 @@ BAD_OPTIONS = [
     (("--burstiness", "1e-300"), "--burstiness must be at least"),
     (("--request-timeout", "inf"), "--request-timeout must be > 0"),
     (("--gpus-used", "1000000000"), "--gpus-used must be from 1"),
+    (("--requests", "1_0"), "is not a whole number in plain digits"),
+    (("--input-len", "١٢"), "is not a whole number in plain digits"),
+    (("--duration", "1_0"), "is not a number in plain digits"),
     (("-b", "1,2"), "--batch-sizes is for in-process runs"),
     (("--iterations", "5"), "--iterations is for in-process runs"),
     (("--engine", "compiled"), "--engine is for in-process runs"),
@@ -335,14 +339,19 @@ def test_loose_endpoint_options_are_refused_before_a_folder(
         )
         assert server.bodies == []  # nothing was sent
     assert result.exit_code == 2, result.output
-    (line,) = result.output.strip().splitlines()
-    assert message in line
+    line = result.output.strip().splitlines()[-1]  # click's own type errors add a usage line
+    assert line.startswith("Error:") and message in line
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_an_empty_server_command_is_refused(tmp_path: Path) -> None:
+def test_an_empty_server_command_or_endpoint_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", "--server-cmd", "", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "--server-cmd: empty command" in result.output
+    result = CliRunner().invoke(
+        main, ["run", "--server-cmd", "sleep 30", "--endpoint", "", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2 and "--endpoint '': empty" in result.output
+    assert not any(tmp_path.iterdir())
 
 
 def test_compare_refuses_a_second_spelling_of_a_target(tmp_path: Path) -> None:
@@ -396,3 +405,25 @@ def test_open_loop_arrivals_are_drawn_as_needed() -> None:
 
     gaps = arrival_gaps(1.0, 1.0, 0)  # a generator: a long level holds none of them up front
     assert list(islice(gaps, 5)) == arrival_gaps_s(1.0, 1.0, 5, 0)
+
+
+@pytest.mark.parametrize("make", [lambda p: os.mkfifo(p), lambda p: None])
+def test_import_refuses_a_fifo_and_a_device(make, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.json"
+    make(fifo)
+    path = str(fifo) if fifo.exists() else "/dev/zero"
+    result = CliRunner().invoke(
+        main,
+        [
+            "import",
+            "aiperf",
+            path,
+            "--gpu",
+            "H100-SXM-80GB",
+            "--gpus-used",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 2 and "not a regular file" in result.output, result.output
