@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BadInput
-from harness.importers.aiperf import read
+from harness.importers.aiperf import AiperfImporter
 from tests.import_helpers import DATA, altered, import_files, row, truncated
+
+read = AiperfImporter().read
 
 FILES = ("aiperf_concurrency1.json", "aiperf_concurrency4.json", "aiperf_rate4.json",
          "aiperf_concurrency8_timeouts.json")  # fmt: skip

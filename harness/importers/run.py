@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput
-from harness.importers import reader
 from harness.importers.base import LATENCIES, PERCENTILES, ImportedFile, Level
+from harness.importers.registry import load
 from harness.results.store import RunStore, utc_now
 
 DEVICE = "import"
@@ -34,8 +34,8 @@ class ImportRequest:
 
 
 def read_files(tool: str, files: Sequence[Path]) -> list[ImportedFile]:
-    read = reader(tool)
-    return [read(path) for path in files]
+    importer = load(tool)
+    return [importer.read(path) for path in files]
 
 
 def batch_sizes(levels: Sequence[Level]) -> list[int]:
