@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis.confidence import UNSTABLE_CV
 from harness.errors import BadInput, RunFolderError
+from harness.money.confidence import UNSTABLE_CV
 from harness.money.cost import batch_costs, check_utilizations, unit_costs
 from harness.money.gpus import CPU_ONLY, canonical_gpu
 from harness.money.margin import DEFAULT_TARGET_MARGINS, apply_prices
