@@ -119,7 +119,7 @@ def test_a_number_that_is_not_one_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_load_aiperf_offered_is_the_rows_settings_and_one_sweep_is_one_work() -> None:
-    from harness.analysis.compare import work_signature
+    from harness.analysis.work import work_signature
 
     level = read(DATA / FILES[1]).levels[0]
     assert level.settings["phase"]["type"] == "concurrency" and level.concurrency == 4

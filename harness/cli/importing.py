@@ -42,7 +42,7 @@ def _instance(
     """The `--instance` checked against the rate cards, as `price --instance` reads it."""
     if ref is None:
         return None
-    from harness.analysis.compare import load_instances
+    from harness.analysis.row_costs import load_instances
 
     (instance,) = load_instances((ref,), ratecard_files)
     if instance.gpu != gpu:
