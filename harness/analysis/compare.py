@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
+from harness.gpus import canonical_gpu
 from harness.money.units import display_scale
 
 if TYPE_CHECKING:
@@ -219,7 +220,7 @@ def matched_unit_costs(
     the same columns when none does."""
     import pandas as pd
 
-    from harness.money import COST_COLUMNS, canonical_gpu, unit_costs
+    from harness.money import COST_COLUMNS, unit_costs
 
     keys = {gpu_key} if gpu_key else {canonical_gpu(name) for name in rows["gpu_name"]}
     matched = [i for i in instances if i.gpu in keys]

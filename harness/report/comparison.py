@@ -13,6 +13,7 @@ from harness.analysis.compare import (
     describe_signature,
     work_signature,
 )
+from harness.gpus import canonical_gpu
 from harness.money.units import display_scale
 from harness.report import format as fmt
 from harness.report.document import Block, Document, Note, Section, Table
@@ -58,7 +59,6 @@ def frontier_sections(points: pd.DataFrame | None) -> list[Section]:
 
 
 def runs_table(runs: Sequence[RunRecord]) -> Table:
-    from harness.money import canonical_gpu
 
     records = []
     for run in runs:
