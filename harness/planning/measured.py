@@ -76,7 +76,7 @@ def capacity_from_runs(
     project_keys: Sequence[str] = (),
 ) -> tuple[list[CapacityEntry], list[str]]:
     """Capacity entries (one per matching instance and bucket) and notes on what was left out."""
-    from harness.money.gpus import canonical_gpu
+    from harness.gpus import canonical_gpu
     from harness.results.runs import measurements_frame
 
     frame = measurements_frame(records)
@@ -166,7 +166,7 @@ def _projected(
     import pandas as pd
 
     from harness.analysis.projection import project
-    from harness.money.gpus import canonical_gpu
+    from harness.gpus import canonical_gpu
 
     key = canonical_gpu(target) or target
     out: list[CapacityEntry] = []
