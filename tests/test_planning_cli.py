@@ -321,3 +321,36 @@ def test_plan_from_runs_on_the_fly(tmp_path: Path) -> None:
     doc = json.loads(out)
     assert doc["fleet"][0]["instance"] == "lab:small" and doc["fleet"][0]["count_max"] == 2
     assert doc["total_cost_usd"] == pytest.approx(2 * 2 * 1.0)
+
+
+def test_project_adds_a_gpu_not_measured_marked_projected(tmp_path: Path) -> None:
+    card, _ = _files(tmp_path)
+    runs = tmp_path / "runs"
+    # Both phases memory-bound (1 FLOP per byte), no host time: on the H100 the level's time
+    # scales by A10G bandwidth ÷ H100 bandwidth, so its requests/s by the inverse.
+    run = _endpoint_run(
+        runs, "20261201T000000Z-000005", [(2.0, 2.0, 0.2)], dtype="bf16",
+        prefill_s_p50=0.25, decode_s_p50=0.75, model_flops=1e9, min_bytes=1e9,
+        prefill_flops=2.5e8, prefill_bytes=2.5e8, decode_flops=7.5e8, decode_bytes=7.5e8,
+    )  # fmt: skip
+    args = ["capacity", str(run), "--slo", "ttft_p99=0.5", "--ratecard", str(card),
+            "--instance", "lab:small", "--instance", "lab:big", "--project", "H100-SXM-80GB"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.stderr
+    table = tmp_path / "capacity.csv"
+    table.write_text(result.stdout, encoding="utf-8")
+    entries = {e.instance: e for e in read_capacity(table)}
+    assert not entries["lab:small"].projected
+    big = entries["lab:big"]
+    assert big.projected and "projected from" in big.source
+    assert big.max_requests_per_s == pytest.approx(2.0 * 3350 / 600, rel=1e-4)  # 6 digits
+
+
+def test_project_without_flops_is_one_line(tmp_path: Path) -> None:
+    card, _ = _files(tmp_path)
+    run = _endpoint_run(tmp_path / "runs", "20261201T000000Z-000006", [(2.0, 2.0, 0.2)])
+    args = ["capacity", str(run), "--slo", "ttft_p99=0.5", "--ratecard", str(card),
+            "--instance", "lab:small", "--instance", "lab:big", "--project", "H100-SXM-80GB"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "--project H100-SXM-80GB" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -111,7 +111,7 @@ def capacity_from_runs(
         if key is None:
             raise BadInput(f"run {run_id}: GPU {shown!r} is not in any rate card; pass --gpu KEY")
         gpus = _number(best.get("gpus_used")) or 1.0
-        chosen.append(best)
+        chosen.append({**best, "gpu_key": key})
         entries.extend(
             _entry(best, instance, in_len, out_len, slo, 1.0, None)
             for instance in _instances_for(key, gpus, instances, run_id)
