@@ -105,184 +105,349 @@ def _check(problem: FleetProblem) -> None:
         raise BadInput("no instance type has a price for any plan asked for")
 
 
-def solve(problem: FleetProblem, *, time_limit_s: float = 60.0, gap: float = 1e-3) -> FleetSolution:
-    """The cheapest fleet, or BadInput saying why there is none. Stopped by the time limit, the
-    best plan found is returned with `optimal=False` and its gap."""
-    import time
+def _useful(offer: Offer, plans: Sequence[str], *, interchangeable: bool) -> list[str]:
+    """The plans worth a variable. Plans that differ only in price (held plans: each is held the
+    whole horizon; spot and on demand when spot is not capped) need only the cheapest: no
+    optimal fleet buys a dearer copy of the same instance-hours."""
+    priced = [p for p in plans if p in offer.prices_per_hour_usd]
+    if not interchangeable or len(priced) < 2:
+        return priced
+    return [min(priced, key=lambda p: offer.prices_per_hour_usd[p])]
 
+
+DECOMPOSE_ABOVE_STEPS = 12
+"""Past this many distinct steps `solve` decomposes: one branch-and-bound over every step at
+once spends its time on the sum of many small rounding choices, while each step alone is
+solved in a fraction of a second."""
+
+
+@dataclass
+class _Layout:
+    """Where each variable of one program sits: held (offer, plan), stepped (offer, plan) with
+    one column per step, and routes (step, offer, class)."""
+
+    held: list[tuple[int, str]]
+    stepped: list[tuple[int, str]]
+    routes: list[tuple[int, int, int]]
+    steps: int
+
+    @property
+    def n_held(self) -> int:
+        return len(self.held)
+
+    @property
+    def n_step(self) -> int:
+        return len(self.stepped) * self.steps
+
+    def step_var(self, j: int, t: int) -> int:
+        return self.n_held + j * self.steps + t
+
+
+@dataclass
+class _Outcome:
+    x: np.ndarray | None
+    fun: float
+    status: int
+    message: str
+    mip_gap: float | None
+    layout: _Layout
+
+
+def _program(
+    problem: FleetProblem,
+    unique: np.ndarray,
+    weights: np.ndarray,
+    *,
+    fixed_held: np.ndarray | None = None,
+    integral: bool = True,
+    held_integral: bool = True,
+    time_limit_s: float,
+    gap: float,
+) -> _Outcome:
+    """Build the program for the steps `unique` (each weighted by how often it occurs) and solve
+    it. With `fixed_held` (instances per offer already held, paid for elsewhere) there are no
+    held variables; without `integral`, only the held counts are whole numbers (all of them
+    too without `held_integral`): a relaxation, whose bound is a lower bound of the whole."""
     from scipy.optimize import Bounds, LinearConstraint, milp  # heavy: only planning needs it
     from scipy.sparse import coo_matrix
 
-    _check(problem)
-    unique, inverse, weights = np.unique(
-        problem.rates, axis=0, return_inverse=True, return_counts=True
-    )
-    inverse = np.asarray(inverse).reshape(-1)
     steps, classes = unique.shape
     offers = problem.offers
     u = problem.target_utilization
-
-    # Loads in instance-equivalents: demand ÷ capacity, per step, offer and class.
     cap = np.array(
         [[c if c else np.nan for c in o.capacity_per_class] for o in offers], dtype=float
     )
     if cap.shape[1] != classes:
         raise BadInput("capacity and demand disagree on the size classes")
-
-    held = [(k, p) for k, o in enumerate(offers) for p in problem.held_plans
-            if p in o.prices_per_hour_usd]  # fmt: skip
-    stepped = [(k, p) for k, o in enumerate(offers) for p in problem.step_plans
-               if p in o.prices_per_hour_usd]  # fmt: skip
-    routes = [
-        (t, k, c)
-        for t in range(steps)
-        for c in range(classes)
-        if unique[t, c] > 0
-        for k in range(len(offers))
-        if not math.isnan(cap[k, c])
-    ]
-    n_held, n_step, n_route = len(held), len(stepped) * steps, len(routes)
-    n = n_held + n_step + n_route
-
-    def step_var(j: int, t: int) -> int:
-        return n_held + j * steps + t
+    spot_interchangeable = problem.max_spot_share >= 1 or SPOT_PLAN not in problem.step_plans
+    layout = _Layout(
+        held=[]
+        if fixed_held is not None
+        else [
+            (k, p)
+            for k, o in enumerate(offers)
+            for p in _useful(o, problem.held_plans, interchangeable=True)
+        ],
+        stepped=[
+            (k, p)
+            for k, o in enumerate(offers)
+            for p in _useful(o, problem.step_plans, interchangeable=spot_interchangeable)
+        ],
+        routes=[
+            (t, k, c)
+            for t in range(steps)
+            for c in range(classes)
+            if unique[t, c] > 0
+            for k in range(len(offers))
+            if not math.isnan(cap[k, c])
+        ],
+        steps=steps,
+    )
+    fixed = np.zeros(len(offers)) if fixed_held is None else np.asarray(fixed_held, dtype=float)
+    n_held, n_step = layout.n_held, layout.n_step
+    n = n_held + n_step + len(layout.routes)
 
     # Upper bounds: the most instances of one type any step could need (all demand on it).
-    need = np.zeros((steps, len(offers)))
-    for k in range(len(offers)):
-        load = np.where(np.isnan(cap[k]), 0.0, unique / np.where(np.isnan(cap[k]), 1.0, cap[k]))
-        need[:, k] = load.sum(axis=1)
+    safe_cap = np.where(np.isnan(cap), np.inf, cap)
+    need = (unique[:, None, :] / safe_cap[None, :, :]).sum(axis=2)
     most = np.ceil(need.max(axis=0) / u) + problem.min_instances + 1
 
     cost = np.zeros(n)
-    upper = np.zeros(n)
+    upper = np.ones(n)
     integer = np.zeros(n)
-    for i, (k, p) in enumerate(held):
+    for i, (k, p) in enumerate(layout.held):
         cost[i] = offers[k].prices_per_hour_usd[p] * problem.horizon_h
         upper[i] = most[k]
         integer[i] = 1
-    for j, (k, p) in enumerate(stepped):
+    for j, (k, p) in enumerate(layout.stepped):
         for t in range(steps):
-            v = step_var(j, t)
+            v = layout.step_var(j, t)
             cost[v] = offers[k].prices_per_hour_usd[p] * problem.step_h * weights[t]
             upper[v] = most[k]
             integer[v] = 1
-    upper[n_held + n_step :] = 1.0
+    if not integral:
+        integer[n_held:] = 0
+        if not held_integral:
+            integer[:n_held] = 0
 
     rows: list[int] = []
     cols: list[int] = []
     vals: list[float] = []
     lower_b: list[float] = []
     upper_b: list[float] = []
-    r = 0
+
+    def add(row: int, col: int, value: float) -> None:
+        rows.append(row)
+        cols.append(col)
+        vals.append(value)
+
+    def new_row(low: float, high: float) -> int:
+        lower_b.append(low)
+        upper_b.append(high)
+        return len(lower_b) - 1
+
+    route0 = n_held + n_step
     # Every class's demand routed somewhere.
-    demand_row = {}
-    for t in range(steps):
-        for c in range(classes):
-            if unique[t, c] > 0:
-                demand_row[(t, c)] = r
-                lower_b.append(1.0)
-                upper_b.append(1.0)
-                r += 1
-    for i, (t, _, c) in enumerate(routes):
-        rows.append(demand_row[(t, c)])
-        cols.append(n_held + n_step + i)
-        vals.append(1.0)
-    # Load under u × instances, per step and type.
-    load_row = {}
-    for t in range(steps):
-        for k in range(len(offers)):
-            load_row[(t, k)] = r
-            lower_b.append(-np.inf)
-            upper_b.append(0.0)
-            r += 1
-    for i, (t, k, c) in enumerate(routes):
-        rows.append(load_row[(t, k)])
-        cols.append(n_held + n_step + i)
-        vals.append(unique[t, c] / cap[k, c])
-    for i, (k, _) in enumerate(held):
+    demand_row = {
+        (t, c): new_row(1.0, 1.0) for t in range(steps) for c in range(classes) if unique[t, c] > 0
+    }
+    for i, (t, _, c) in enumerate(layout.routes):
+        add(demand_row[(t, c)], route0 + i, 1.0)
+    # Load under u × instances, per step and type (instances held elsewhere on the right).
+    load_row = {
+        (t, k): new_row(-np.inf, u * fixed[k]) for t in range(steps) for k in range(len(offers))
+    }
+    for i, (t, k, c) in enumerate(layout.routes):
+        add(load_row[(t, k)], route0 + i, unique[t, c] / cap[k, c])
+    for i, (k, _) in enumerate(layout.held):
         for t in range(steps):
-            rows.append(load_row[(t, k)])
-            cols.append(i)
-            vals.append(-u)
-    for j, (k, _) in enumerate(stepped):
+            add(load_row[(t, k)], i, -u)
+    for j, (k, _) in enumerate(layout.stepped):
         for t in range(steps):
-            rows.append(load_row[(t, k)])
-            cols.append(step_var(j, t))
-            vals.append(-u)
+            add(load_row[(t, k)], layout.step_var(j, t), -u)
     # Spot share and minimum instances, per step.
     s = problem.max_spot_share
-    has_spot = any(p == SPOT_PLAN for _, p in stepped)
+    has_spot = any(p == SPOT_PLAN for _, p in layout.stepped)
     for t in range(steps):
         if has_spot and s < 1:
+            r = new_row(-np.inf, s * fixed.sum())
             for i in range(n_held):
-                rows.append(r)
-                cols.append(i)
-                vals.append(-s)
-            for j, (_, p) in enumerate(stepped):
-                rows.append(r)
-                cols.append(step_var(j, t))
-                vals.append(1 - s if p == SPOT_PLAN else -s)
-            lower_b.append(-np.inf)
-            upper_b.append(0.0)
-            r += 1
+                add(r, i, -s)
+            for j, (_, p) in enumerate(layout.stepped):
+                add(r, layout.step_var(j, t), 1 - s if p == SPOT_PLAN else -s)
         if problem.min_instances > 0:
+            r = new_row(float(problem.min_instances) - fixed.sum(), np.inf)
             for i in range(n_held):
-                rows.append(r)
-                cols.append(i)
-                vals.append(1.0)
-            for j in range(len(stepped)):
-                rows.append(r)
-                cols.append(step_var(j, t))
-                vals.append(1.0)
-            lower_b.append(float(problem.min_instances))
-            upper_b.append(np.inf)
-            r += 1
+                add(r, i, 1.0)
+            for j in range(len(layout.stepped)):
+                add(r, layout.step_var(j, t), 1.0)
 
-    matrix = coo_matrix((vals, (rows, cols)), shape=(r, n)).tocsr()
-    started = time.perf_counter()
+    matrix = coo_matrix((vals, (rows, cols)), shape=(len(lower_b), n)).tocsr()
     result = milp(
         cost,
         constraints=LinearConstraint(matrix, np.array(lower_b), np.array(upper_b)),
         integrality=integer,
         bounds=Bounds(np.zeros(n), upper),
-        options={"time_limit": float(time_limit_s), "mip_rel_gap": float(gap), "disp": False},
+        options={
+            "time_limit": max(float(time_limit_s), 0.01),
+            "mip_rel_gap": float(gap),
+            "disp": False,
+        },
     )
-    solve_s = time.perf_counter() - started
-    if result.status == 2:
+    mip_gap = getattr(result, "mip_gap", None) if integral or held_integral else 0.0
+    return _Outcome(
+        x=result.x,
+        fun=float(result.fun) if result.x is not None else math.inf,
+        status=int(result.status),
+        message=str(result.message),
+        mip_gap=None if mip_gap is None or not math.isfinite(mip_gap) else float(mip_gap),
+        layout=layout,
+    )
+
+
+def _refuse(outcome: _Outcome, time_limit_s: float) -> None:
+    if outcome.status == 2:
         raise BadInput(
             "no fleet meets these constraints (check --min-instances and --max-spot-share "
             "against the plans and instance types allowed)"
         )
-    if result.x is None:
-        if result.status == 1:
+    if outcome.x is None:
+        if outcome.status == 1:
             raise BadInput(
                 f"the solver found no plan within its time limit of {time_limit_s:g} s; "
                 "raise --time-limit or plan fewer steps"
             )
-        raise BadInput(f"the solver failed: {result.message}")
-    x = result.x
-    held_counts = {(offers[k].instance, p): round(x[i]) for i, (k, p) in enumerate(held)}
+        raise BadInput(f"the solver failed: {outcome.message}")
+
+
+def solve(problem: FleetProblem, *, time_limit_s: float = 60.0, gap: float = 1e-3) -> FleetSolution:
+    """The cheapest fleet, or BadInput saying why there is none. Stopped by the time limit, the
+    best plan found is returned with `optimal=False` and its gap.
+
+    Up to DECOMPOSE_ABOVE_STEPS distinct steps (or one instance type) the whole program goes to
+    HiGHS at once. Past that: the program with whole held counts but fractional per-step counts
+    (a relaxation) gives a lower bound and the held counts, then each step is solved exactly
+    with those counts held; the gap is (plan − bound) ÷ plan, so it is proven."""
+    import time
+
+    _check(problem)
+    unique, inverse, weights = np.unique(
+        problem.rates, axis=0, return_inverse=True, return_counts=True
+    )
+    inverse = np.asarray(inverse).reshape(-1)
+    started = time.perf_counter()
+    if unique.shape[0] <= DECOMPOSE_ABOVE_STEPS or len(problem.offers) == 1:
+        outcome = _program(problem, unique, weights, time_limit_s=time_limit_s, gap=gap)
+        _refuse(outcome, time_limit_s)
+        return _solution(problem, outcome, inverse, started, time.perf_counter() - started)
+    return _decomposed(problem, unique, weights, inverse, started, time_limit_s, gap)
+
+
+def _solution(
+    problem: FleetProblem,
+    outcome: _Outcome,
+    inverse: np.ndarray,
+    started: float,
+    solve_s: float,
+) -> FleetSolution:
+    offers = problem.offers
+    layout = outcome.layout
+    x = outcome.x
+    assert x is not None
+    steps = layout.steps
+    held = {(offers[k].instance, p): round(x[i]) for i, (k, p) in enumerate(layout.held)}
     per_step = {
-        (offers[k].instance, p): np.rint(x[n_held + j * steps : n_held + (j + 1) * steps]).astype(
-            int
-        )[inverse]
-        for j, (k, p) in enumerate(stepped)
+        (offers[k].instance, p): np.rint(
+            x[layout.step_var(j, 0) : layout.step_var(j, 0) + steps]
+        ).astype(int)[inverse]
+        for j, (k, p) in enumerate(layout.stepped)
     }
+    classes = problem.rates.shape[1]
     routing = np.zeros((steps, len(offers), classes))
-    for i, (t, k, c) in enumerate(routes):
-        routing[t, k, c] = x[n_held + n_step + i]
-    mip_gap = getattr(result, "mip_gap", None)
-    optimal = result.status == 0
+    route0 = layout.n_held + layout.n_step
+    for i, (t, k, c) in enumerate(layout.routes):
+        routing[t, k, c] = x[route0 + i]
+    optimal = outcome.status == 0
     return FleetSolution(
-        total_cost_usd=float(result.fun),
-        held=held_counts,
+        total_cost_usd=outcome.fun,
+        held=held,
         per_step=per_step,
         routing=routing[inverse],
         optimal=optimal,
-        gap=None if mip_gap is None or not math.isfinite(mip_gap) else float(mip_gap),
+        gap=outcome.mip_gap,
         solve_s=solve_s,
         status="optimal" if optimal else "time limit",
+    )
+
+
+def _decomposed(
+    problem: FleetProblem,
+    unique: np.ndarray,
+    weights: np.ndarray,
+    inverse: np.ndarray,
+    started: float,
+    time_limit_s: float,
+    gap: float,
+) -> FleetSolution:
+    import time
+
+    offers = problem.offers
+    # Steps relaxed, held counts whole: a relaxation (its bound is a lower bound of the whole
+    # program) that also picks the held counts.
+    relaxed = _program(
+        problem, unique, weights, integral=False, time_limit_s=time_limit_s / 3, gap=gap / 2
+    )
+    _refuse(relaxed, time_limit_s)
+    assert relaxed.x is not None
+    bound = relaxed.fun * (1 - (relaxed.mip_gap or 0.0))
+    held_by_offer = np.zeros(len(offers))
+    held: dict[tuple[str, str], int] = {}
+    for i, (k, p) in enumerate(relaxed.layout.held):
+        count = round(relaxed.x[i])
+        held[(offers[k].instance, p)] = count
+        held_by_offer[k] += count
+    held_cost = sum(
+        n * offers[next(k for k, o in enumerate(offers) if o.instance == key)].prices_per_hour_usd[p]
+        for (key, p), n in held.items()
+    ) * problem.horizon_h
+    total = held_cost
+    per_step_counts: dict[tuple[str, str], np.ndarray] = {}
+    routing = np.zeros((unique.shape[0], len(offers), unique.shape[1]))
+    timed_out = False
+    for t in range(unique.shape[0]):
+        left = time_limit_s - (time.perf_counter() - started)
+        # Each step's share of the gap is the whole gap: the sum is then within it too.
+        step = _program(
+            problem,
+            unique[t : t + 1],
+            weights[t : t + 1],
+            fixed_held=held_by_offer,
+            time_limit_s=max(left / (unique.shape[0] - t), 0.05),
+            gap=gap / 2,
+        )
+        _refuse(step, time_limit_s)
+        assert step.x is not None
+        timed_out = timed_out or step.status != 0
+        total += step.fun
+        for j, (k, p) in enumerate(step.layout.stepped):
+            series = per_step_counts.setdefault(
+                (offers[k].instance, p), np.zeros(unique.shape[0], dtype=int)
+            )
+            series[t] = round(step.x[step.layout.step_var(j, 0)])
+        route0 = step.layout.n_held + step.layout.n_step
+        for i, (_, k, c) in enumerate(step.layout.routes):
+            routing[t, k, c] = step.x[route0 + i]
+    proven_gap = max(0.0, (total - bound) / total) if total > 0 else 0.0
+    optimal = proven_gap <= gap and not timed_out
+    return FleetSolution(
+        total_cost_usd=total,
+        held=held,
+        per_step={key: series[inverse] for key, series in per_step_counts.items()},
+        routing=routing[inverse],
+        optimal=optimal,
+        gap=proven_gap,
+        solve_s=time.perf_counter() - started,
+        status="optimal" if optimal else ("time limit" if timed_out else "gap above target"),
     )
 
 
