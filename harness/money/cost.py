@@ -16,7 +16,7 @@ are priced come from the workload specs (harness/money/units.py), never from wor
     cost_per_unit_usd_low/high = cost_per_unit × cost_factor_low/high      (the row's 95 % interval)
     goodput_cost_per_unit_usd  = cost_per_unit × (count / paid_s) / goodput_<count>_per_s
 
-The interval factors come from the measurement (harness/analysis/confidence.py); the goodput
+The interval factors come from the measurement (harness/money/confidence.py); the goodput
 cost is the cost per unit of the requests that met the row's SLO (infinite when none did).
 """
 
