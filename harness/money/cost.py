@@ -16,7 +16,7 @@ are priced come from the workload specs (harness/money/units.py), never from wor
     cost_per_unit_usd_low/high = cost_per_unit × cost_factor_low/high      (the row's 95 % interval)
     goodput_cost_per_unit_usd  = cost_per_unit × (count / paid_s) / goodput_<count>_per_s
 
-The interval factors come from the measurement (harness/analysis/confidence.py); the goodput
+The interval factors come from the measurement (harness/money/confidence.py); the goodput
 cost is the cost per unit of the requests that met the row's SLO (infinite when none did).
 """
 
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import BadInput
-from harness.money.gpus import MAX_POWER_W, canonical_gpu
+from harness.gpus import canonical_gpu, max_power_w
 from harness.money.ratecard import ALL_PLANS, Instance
 from harness.money.units import count_columns, priced_workloads, unit_specs
 from harness.results.schema import TEXT_COLUMN_NAMES, UNIT_COLUMNS
@@ -107,7 +107,7 @@ def instance_frame(
                 owned.pue if owned else np.nan,
                 owned.electricity_price_per_kwh_usd if owned else np.nan,
                 owned.power_w_per_gpu if owned and owned.power_w_per_gpu else np.nan,
-                MAX_POWER_W.get(inst.gpu) or np.nan,
+                max_power_w(inst.gpu) or np.nan,
                 ALL_PLANS.index(plan),
             ))  # fmt: skip
     return pd.DataFrame.from_records(records, columns=_INSTANCE_COLUMNS)

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis.confidence import UNSTABLE_CV
 from harness.errors import BadInput, RunFolderError
+from harness.gpus import CPU_ONLY, canonical_gpu
+from harness.money.confidence import UNSTABLE_CV
 from harness.money.cost import batch_costs, check_utilizations, oversized_notes, unit_costs
-from harness.money.gpus import CPU_ONLY, canonical_gpu
 from harness.money.margin import DEFAULT_TARGET_MARGINS, apply_prices
 from harness.money.prices import CandidatePrice, market_prices, parse_price, with_market
 from harness.money.ratecard import ALL_PLANS, Instance, RateCards, check_plan, load_ratecards

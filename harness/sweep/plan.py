@@ -16,6 +16,7 @@ from typing import Any
 
 from harness import __version__
 from harness.errors import BadInput
+from harness.gpus import skypilot_accelerator
 from harness.sweep.install import CHECKOUT, Install, check_install, prepare_install
 from harness.sweep.state import STATE_FILE
 
@@ -23,24 +24,6 @@ RESULTS_DIR = "~/gpucost-results"
 """Where each task writes its run folder on the cluster (or the bucket's mount point)."""
 
 BUCKET_MOUNT = "/gpucost-results"
-
-# gpucost's GPU keys in SkyPilot's accelerator names.
-SKY_ACCELERATORS: dict[str, str] = {
-    "H100-SXM-80GB": "H100",
-    "H100-PCIE-80GB": "H100",
-    "H200-SXM-141GB": "H200",
-    "GH200": "GH200",
-    "A100-SXM-40GB": "A100",
-    "A100-PCIE-40GB": "A100",
-    "A100-SXM-80GB": "A100-80GB",
-    "A100-PCIE-80GB": "A100-80GB",
-    "L40S": "L40S",
-    "L4": "L4",
-    "A10G": "A10G",
-    "A10": "A10",
-    "T4": "T4",
-    "RTX-A6000": "A6000",
-}
 
 GPUS_PLACEHOLDER = "{gpus}"
 """Replaced in run options by the instance's GPU count (e.g. vLLM's tensor parallel size)."""
@@ -123,7 +106,7 @@ def build_task(entry: SweepEntry, run_args: Sequence[str], *, spot: bool, manage
                bucket: str | None, install: Install, plan_dir: Path,
                extra_setup: Sequence[str] = ()) -> dict[str, Any]:
     """The SkyPilot task (as its YAML mapping) for one instance."""
-    accelerator = SKY_ACCELERATORS.get(entry.gpu)
+    accelerator = skypilot_accelerator(entry.gpu)
     resources: dict[str, Any] = {
         "infra": entry.cloud,
         "instance_type": entry.instance_type,
