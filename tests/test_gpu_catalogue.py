@@ -12,7 +12,7 @@ from harness.cli.options import gpu_key
 from harness.errors import BadInput
 from harness.fleet.plan import FleetEntry, build_task
 from harness.gpus import catalogue as gpus
-from harness.money.ratecard import load_card_file
+from harness.money.inputs import load_card_file
 
 B200 = {
     "nvml": [r"\bB200\b"],

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
 from harness.gpus import canonical_gpu
+from harness.money.context import PricingContext
 from harness.money.units import display_scale
 
 if TYPE_CHECKING:
@@ -209,37 +210,25 @@ def compare_runs(
     return Comparison(table, tuple(kept_apart), tuple(notes), levels, frontier_points(levels))
 
 
-def matched_unit_costs(
-    rows: pd.DataFrame,
-    instances: Sequence[Instance],
-    plans: Sequence[str] | None,
-    utilizations: Sequence[float],
-    gpu_key: str | None = None,
-) -> pd.DataFrame:
-    """`unit_costs` on the instances carrying the rows' GPU (or `gpu_key`); an empty frame of
-    the same columns when none does."""
+def matched_unit_costs(rows: pd.DataFrame, context: PricingContext) -> pd.DataFrame:
+    """`unit_costs` on the context's instances that carry the rows' GPU (or `context.gpu`); an
+    empty frame of the same columns when none does."""
     import pandas as pd
 
     from harness.money import COST_COLUMNS, unit_costs
 
-    keys = {gpu_key} if gpu_key else {canonical_gpu(name) for name in rows["gpu_name"]}
-    matched = [i for i in instances if i.gpu in keys]
+    keys = {context.gpu} if context.gpu else {canonical_gpu(name) for name in rows["gpu_name"]}
+    matched = [i for i in context.instances if i.gpu in keys]
     if rows.empty or not matched:
         return pd.DataFrame(columns=list(COST_COLUMNS))
-    return unit_costs(rows, matched, plans, utilizations, gpu_key)
+    return unit_costs(rows, context.on(matched))
 
 
 ROW_POSITION = "_row"
 """Column of `row_unit_costs` frames: the position, in the rows given, of the row a cost is of."""
 
 
-def row_unit_costs(
-    rows: pd.DataFrame,
-    instances: Sequence[Instance],
-    plans: Sequence[str] | None,
-    utilizations: Sequence[float],
-    gpu_key: str | None = None,
-) -> pd.DataFrame:
+def row_unit_costs(rows: pd.DataFrame, context: PricingContext) -> pd.DataFrame:
     """`matched_unit_costs` with each cost tied to the very row it prices (ROW_POSITION).
 
     The engine keys rows by run, workload and batch size, and two open-loop levels of one run
@@ -250,9 +239,7 @@ def row_unit_costs(
 
     positions = pd.Series(range(len(rows)), dtype="int64")
     tokens = positions.astype(str).str.zfill(12)
-    costs = matched_unit_costs(
-        rows.assign(run_id=tokens.to_numpy()), instances, plans, utilizations, gpu_key
-    )
+    costs = matched_unit_costs(rows.assign(run_id=tokens.to_numpy()), context)
     position = pd.to_numeric(costs["run_id"]).astype("int64").to_numpy()
     costs[ROW_POSITION] = position
     costs["run_id"] = rows["run_id"].to_numpy()[position] if len(costs) else costs["run_id"]
@@ -267,7 +254,9 @@ def _costs(
 ) -> pd.DataFrame:
     import pandas as pd
 
-    costs = row_unit_costs(rows, instances, options.plans, options.utilizations)
+    costs = row_unit_costs(
+        rows, PricingContext(tuple(instances), options.plans, options.utilizations)
+    )
     wanted = [*WORK_FIELDS[1:], "mfu", "mbu", "ceiling_source"]
     # Hand-made or older run folders may lack optional columns such as `settings`.
     keep = [c for c in wanted if c in rows.columns]
