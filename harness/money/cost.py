@@ -8,7 +8,7 @@ Formulas (DESIGN.md, "Cost formulas"):
     energy_cost     = energy_j × pue / 3.6e6 × price_per_kwh                      (self-hosted)
     cost_per_unit   = (compute_cost + energy_cost) × share / units_per_batch
 
-`paid_s` is the row's `window_s` when it has one (endpoint, imported and fleet rows: the unit
+`paid_s` is the row's `window_s` when it has one (endpoint, imported and sweep rows: the unit
 columns hold what was served in that window, on `gpus_used` GPUs), else `wall_s_p50` (an
 in-process batch, on one GPU unless the row says otherwise). Units, shares and which workloads
 are priced come from the workload specs (harness/money/units.py), never from workload names.
@@ -16,7 +16,7 @@ are priced come from the workload specs (harness/money/units.py), never from wor
     cost_per_unit_usd_low/high = cost_per_unit × cost_factor_low/high      (the row's 95 % interval)
     goodput_cost_per_unit_usd  = cost_per_unit × (count / paid_s) / goodput_<count>_per_s
 
-The interval factors come from the measurement (harness/analysis/confidence.py); the goodput
+The interval factors come from the measurement (harness/money/confidence.py); the goodput
 cost is the cost per unit of the requests that met the row's SLO (infinite when none did).
 """
 
@@ -197,6 +197,32 @@ def priceable_rows(measurements: pd.DataFrame, gpu: str | None = None) -> pd.Dat
     rows["gpus_used"] = pd.to_numeric(pd.Series(used, index=source.index), errors="coerce")
     rows["gpus_used"] = rows["gpus_used"].fillna(1.0)
     return rows
+
+
+def oversized_notes(measurements: pd.DataFrame, context: PricingContext) -> list[str]:
+    """One line per row measured on more GPUs (`gpus_used`) than any matched instance with its
+    GPU has: such a level cannot run there, so it is not priced, and says so."""
+    rows = priceable_rows(measurements, context.gpu)
+    largest: dict[str, tuple[int, str]] = {}
+    for inst in context.instances:
+        best = largest.get(inst.gpu)
+        if best is None or inst.gpu_count > best[0]:
+            largest[inst.gpu] = (inst.gpu_count, f"{inst.provider}:{inst.name}")
+    notes = []
+    for index, row in rows.iterrows():
+        fits = largest.get(row["gpu"])
+        if fits is None or row["gpus_used"] <= max(fits[0], 1):
+            continue
+        level = measurements.loc[index]
+        where = ", ".join(
+            f"{c} {level[c]:g}" for c in ("concurrency", "request_rate") if pd.notna(level.get(c))
+        ) or f"batch {int(row['batch_size'])}"
+        notes.append(
+            f"not priced: run {level['run_id']}, {level['workload']} {where}: measured on "
+            f"{row['gpus_used']:g} GPUs, more than the largest matched instance "
+            f"({fits[1]}, {fits[0]} GPUs)"
+        )
+    return notes
 
 
 def batch_costs(measurements: pd.DataFrame, context: PricingContext) -> pd.DataFrame:

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis.confidence import UNSTABLE_CV
 from harness.errors import BadInput, RunFolderError
 from harness.gpus import CPU_ONLY, canonical_gpu
+from harness.money.confidence import UNSTABLE_CV
 from harness.money.context import PricingContext, check_utilizations
-from harness.money.cost import batch_costs, unit_costs
+from harness.money.cost import batch_costs, oversized_notes, unit_costs
 from harness.money.inputs import load_ratecards, load_scenario, market_prices
 from harness.money.margin import DEFAULT_TARGET_MARGINS, apply_prices
 from harness.money.prices import CandidatePrice, parse_price, with_market
@@ -296,6 +296,7 @@ def price_runs(request: PriceRequest) -> PriceResult:
     context = PricingContext(tuple(matched), plans or None, utilizations, gpu)
     costs = unit_costs(measurements, context)
     priced = apply_prices(costs, candidates, request.target_margins)
+    notes.extend(oversized_notes(measurements, context))
     notes.extend(unstable_notes(measurements))
     notes.extend(goodput_notes(measurements))
     notes.extend(measured_caveat(measurements))

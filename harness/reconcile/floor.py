@@ -19,7 +19,7 @@ from harness.errors import BadInput
 from harness.gpus import canonical_gpu
 from harness.money.context import PricingContext
 from harness.money.units import UnitSpec, unit_specs
-from harness.reconcile.requests import UNIT_FIELDS
+from harness.reconcile.log_fields import UNIT_FIELDS
 
 if TYPE_CHECKING:
     import pandas as pd

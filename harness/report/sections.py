@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.analysis.compare import choice_label
+from harness.analysis.work import choice_label
 from harness.gpus import CPU_ONLY, canonical_gpu
 from harness.money.context import PricingContext
 from harness.report import format as fmt
@@ -67,8 +67,8 @@ def build_report(runs: Sequence[RunRecord], options: ReportOptions) -> Document:
 
 def run_sections(run: RunRecord, options: ReportOptions) -> tuple[Section, list[Section], Section]:
     """(the answer, the per-workload sections and timeline, the machine and settings)."""
-    from harness.analysis.compare import matched_unit_costs
     from harness.analysis.roofline import efficiency
+    from harness.analysis.row_costs import matched_unit_costs
 
     rows = efficiency(run.measurements, run.meta, options.gpu_key)
     ok = rows[rows["status"] == "ok"]
