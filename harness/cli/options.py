@@ -154,7 +154,7 @@ def output_option(help_text: str, *, required: bool = False, files_only: bool = 
 
 def selected_instances(refs: tuple[str, ...], files: tuple[Path, ...]) -> tuple[Instance, ...]:
     """The rate cards' instances (with `files` added), or only those `--instance` names."""
-    from harness.analysis.compare import load_instances
+    from harness.analysis.row_costs import load_instances
 
     return load_instances(refs, files)
 

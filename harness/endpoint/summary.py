@@ -6,8 +6,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from harness.analysis.confidence import endpoint_cost_columns
 from harness.endpoint.records import RequestRecord
+from harness.money.confidence import endpoint_cost_columns
 from harness.stats import mean, percentile
 
 QUANTILES = (50, 90, 99)

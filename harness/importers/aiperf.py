@@ -18,6 +18,7 @@ from typing import Any
 from harness.importers.base import (
     PERCENTILES,
     ImportedFile,
+    Importer,
     Level,
     Reader,
     error_share,
@@ -37,28 +38,31 @@ LATENCY_METRICS = {
 }
 
 
-def read(path: Path) -> ImportedFile:
-    data = read_bytes(path)
-    documents = json_documents(path, data)
-    reader = Reader(path, "profile_export_aiperf.json")
-    if len(documents) != 1:
-        raise reader.fail(f"{len(documents)} JSON documents (an AIPerf export holds one)")
-    export = reader.mapping(documents[0], "the file")
-    schema = export.get("schema_version")
-    if schema is None:
-        raise reader.fail(
-            f"no schema_version (not an AIPerf profile_export_aiperf.json; expected "
-            f"schema_version {SCHEMA_MAJOR}.x)"
-        )
-    if not isinstance(schema, str) or schema.split(".")[0] != SCHEMA_MAJOR:
-        raise reader.fail(
-            f"AIPerf schema_version {schema} is not one this reads (expected {SCHEMA_MAJOR}.x)"
-        )
-    version = reader.text(export.get("aiperf_version"), "aiperf_version")
-    return ImportedFile(
-        path=path, sha256=sha256_of(data), tool=TOOL, version=version,
-        schema_version=schema, levels=(_level(reader, export),),
-    )  # fmt: skip
+class AiperfImporter(Importer):
+    summary = "NVIDIA AIPerf profile_export_aiperf.json files (one load level each)."
+
+    def read(self, path: Path) -> ImportedFile:
+        data = read_bytes(path)
+        documents = json_documents(path, data)
+        reader = Reader(path, "profile_export_aiperf.json")
+        if len(documents) != 1:
+            raise reader.fail(f"{len(documents)} JSON documents (an AIPerf export holds one)")
+        export = reader.mapping(documents[0], "the file")
+        schema = export.get("schema_version")
+        if schema is None:
+            raise reader.fail(
+                f"no schema_version (not an AIPerf profile_export_aiperf.json; expected "
+                f"schema_version {SCHEMA_MAJOR}.x)"
+            )
+        if not isinstance(schema, str) or schema.split(".")[0] != SCHEMA_MAJOR:
+            raise reader.fail(
+                f"AIPerf schema_version {schema} is not one this reads (expected {SCHEMA_MAJOR}.x)"
+            )
+        version = reader.text(export.get("aiperf_version"), "aiperf_version")
+        return ImportedFile(
+            path=path, sha256=sha256_of(data), tool=TOOL, version=version,
+            schema_version=schema, levels=(_level(reader, export),),
+        )  # fmt: skip
 
 
 def _metric(reader: Reader, export: Any, name: str) -> dict[str, Any] | None:

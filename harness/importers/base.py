@@ -1,5 +1,6 @@
-"""What every importer shares: reading a result file, checking its numbers and units, and the
-load level an importer hands back. No heavy imports: an import must not pay for torch."""
+"""What every importer shares: the `Importer` interface, reading a result file, checking its
+numbers and units, and the load level an importer hands back. No heavy imports: an import must
+not pay for torch."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import hashlib
 import itertools
 import json
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from harness.errors import BadInput
 
@@ -56,6 +58,20 @@ class ImportedFile:
     @property
     def engine(self) -> str:
         return f"{self.tool} {self.version}" if self.version else self.tool
+
+
+class Importer(ABC):
+    """Reads one benchmark tool's result files. Registered under its command-line name in the
+    `gpucost.importers` entry-point group (built-ins in pyproject.toml, a third party in its own
+    package) and offered as `gpucost import NAME`."""
+
+    summary: ClassVar[str]
+    """One line for `gpucost import --help`: which files it reads and what a load level is."""
+
+    @abstractmethod
+    def read(self, path: Path) -> ImportedFile:
+        """The file read whole and checked (the tool's schema version included); BadInput in one
+        line naming the file and what is wrong when it cannot be read faithfully."""
 
 
 def sha256_of(data: bytes) -> str:

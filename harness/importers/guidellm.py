@@ -21,6 +21,7 @@ from typing import Any
 from harness.importers.base import (
     PERCENTILES,
     ImportedFile,
+    Importer,
     Level,
     Reader,
     error_share,
@@ -39,37 +40,40 @@ LATENCY_METRICS: dict[str, tuple[str, str]] = {
 }
 
 
-def read(path: Path) -> ImportedFile:
-    data = read_bytes(path)
-    documents = json_documents(path, data)
-    reader = Reader(path, "GuideLLM JSON report")
-    if len(documents) != 1:
-        raise reader.fail(f"{len(documents)} JSON documents (a GuideLLM report holds one)")
-    report = reader.mapping(documents[0], "the file")
-    metadata = report.get("metadata")
-    if not isinstance(metadata, dict) or "version" not in metadata:
-        raise reader.fail(
-            f"no metadata.version (not a GuideLLM JSON report; expected report version "
-            f"{REPORT_VERSION})"
+class GuidellmImporter(Importer):
+    summary = "GuideLLM JSON reports (`--output kind=json`; one level per benchmark)."
+
+    def read(self, path: Path) -> ImportedFile:
+        data = read_bytes(path)
+        documents = json_documents(path, data)
+        reader = Reader(path, "GuideLLM JSON report")
+        if len(documents) != 1:
+            raise reader.fail(f"{len(documents)} JSON documents (a GuideLLM report holds one)")
+        report = reader.mapping(documents[0], "the file")
+        metadata = report.get("metadata")
+        if not isinstance(metadata, dict) or "version" not in metadata:
+            raise reader.fail(
+                f"no metadata.version (not a GuideLLM JSON report; expected report version "
+                f"{REPORT_VERSION})"
+            )
+        if metadata["version"] != REPORT_VERSION or isinstance(metadata["version"], bool):
+            raise reader.fail(
+                f"GuideLLM report version {metadata['version']} is not one this reads "
+                f"(expected {REPORT_VERSION})"
+            )
+        benchmarks = reader.sequence(report.get("benchmarks"), "benchmarks")
+        if not benchmarks:
+            raise reader.fail("benchmarks is empty (the report holds no load level)")
+        model = _model(reader, report)
+        levels = tuple(
+            _level(reader, reader.mapping(b, f"benchmarks[{i}]"), f"benchmarks[{i}]", model)
+            for i, b in enumerate(benchmarks)
         )
-    if metadata["version"] != REPORT_VERSION or isinstance(metadata["version"], bool):
-        raise reader.fail(
-            f"GuideLLM report version {metadata['version']} is not one this reads "
-            f"(expected {REPORT_VERSION})"
-        )
-    benchmarks = reader.sequence(report.get("benchmarks"), "benchmarks")
-    if not benchmarks:
-        raise reader.fail("benchmarks is empty (the report holds no load level)")
-    model = _model(reader, report)
-    levels = tuple(
-        _level(reader, reader.mapping(b, f"benchmarks[{i}]"), f"benchmarks[{i}]", model)
-        for i, b in enumerate(benchmarks)
-    )
-    return ImportedFile(
-        path=path, sha256=sha256_of(data), tool=TOOL,
-        version=reader.text(metadata.get("guidellm_version"), "metadata.guidellm_version"),
-        schema_version=str(REPORT_VERSION), levels=levels,
-    )  # fmt: skip
+        return ImportedFile(
+            path=path, sha256=sha256_of(data), tool=TOOL,
+            version=reader.text(metadata.get("guidellm_version"), "metadata.guidellm_version"),
+            schema_version=str(REPORT_VERSION), levels=levels,
+        )  # fmt: skip
 
 
 def _model(reader: Reader, report: Any) -> str | None:

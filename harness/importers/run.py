@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput
-from harness.importers import reader
 from harness.importers.base import (
     LATENCIES,
     PERCENTILES,
@@ -19,6 +18,7 @@ from harness.importers.base import (
     check_level,
     level_name,
 )
+from harness.importers.registry import load
 from harness.results.runs import check_rows
 from harness.results.store import RunStore, utc_now
 
@@ -44,8 +44,8 @@ class ImportRequest:
 
 def read_files(tool: str, files: Sequence[Path]) -> list[ImportedFile]:
     """Every file read and each of its levels checked (harness/importers/base.py: check_level)."""
-    read = reader(tool)
-    imported = [read(path) for path in files]
+    importer = load(tool)
+    imported = [importer.read(path) for path in files]
     for f in imported:
         for number, level in enumerate(f.levels, start=1):
             check_level(f.path, level, level_name(level, number, len(f.levels)))

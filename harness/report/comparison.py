@@ -7,12 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from harness.analysis.compare import (
-    Comparison,
-    choice_label,
-    describe_signature,
-    work_signature,
-)
+from harness.analysis.work import choice_label, describe_signature, work_signature
 from harness.gpus import canonical_gpu
 from harness.money.units import display_scale
 from harness.report import format as fmt
@@ -23,6 +18,7 @@ from harness.report.plots import Panel, Series, panels_figure
 if TYPE_CHECKING:
     import pandas as pd
 
+    from harness.analysis.compare import Comparison
     from harness.results.runs import RunRecord
 
 
