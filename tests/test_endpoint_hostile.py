@@ -427,3 +427,24 @@ def test_import_refuses_a_fifo_and_a_device(make, tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2 and "not a regular file" in result.output, result.output
+
+
+def test_reports_mask_credentials_left_in_an_older_run_folder(tmp_path: Path) -> None:
+    with RawServer(lambda body: stream(body["max_tokens"])) as server:
+        result = CliRunner().invoke(main, ["run", "--endpoint", server.url, "--requests", "2",
+                                           "--warmup-requests", "0", "--gpu", "H100-SXM-80GB",
+                                           "--out", str(tmp_path / "runs")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    meta = json.loads((run / "run.json").read_text())
+    leaked = server.url.replace("http://", "http://alice:s3cr3t-old@")
+    meta["command"] = ["gpucost", "run", "--endpoint", leaked]
+    meta["config"]["base_url"] = leaked
+    meta["config"]["server_cmd"] = ["vllm", "serve", "--api-key", "s3cr3t-old"]
+    (run / "run.json").write_text(json.dumps(meta))
+    for name in ("r.md", "r.html"):
+        out = tmp_path / name
+        done = CliRunner().invoke(main, ["report", str(run), "-o", str(out)])
+        assert done.exit_code == 0, done.output
+        text = out.read_text()
+        assert "s3cr3t-old" not in text and "alice:***@" not in text and "***" in text
