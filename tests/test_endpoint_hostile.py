@@ -448,3 +448,15 @@ def test_reports_mask_credentials_left_in_an_older_run_folder(tmp_path: Path) ->
         assert done.exit_code == 0, done.output
         text = out.read_text()
         assert "s3cr3t-old" not in text and "alice:***@" not in text and "***" in text
+
+
+def test_endless_bodies_are_cut_not_read_into_memory(tmp_path: Path) -> None:
+    huge = b"[" + b"0," * (10 << 20) + b"0]"  # 20 MiB
+    record = ask(http(200, huge), api="embedding")
+    assert not record.ok and "larger than 16 MiB" in record.error
+    record = ask(http(500, b"x" * (20 << 20)))
+    assert not record.ok and len(record.error) < 300
+    with RawServer(lambda body: stream(body["max_tokens"]), models_body=["m" * 100] * 100_000) as s:
+        result = CliRunner().invoke(main, ["run", "--endpoint", s.url, "--requests", "1",
+                                           "--warmup-requests", "0", "--out", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 0, result.output

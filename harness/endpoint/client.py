@@ -157,6 +157,36 @@ async def send(
     return record
 
 
+MAX_BODY_BYTES = 16 << 20
+"""Largest whole (not streamed) response read: an embedding answer is kilobytes."""
+ERROR_TEXT_BYTES = 4096
+"""What is read of an error response: enough for its message, not an endless body."""
+
+
+async def read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The body, or MalformedResponse once it passes `limit` bytes (a server that never stops
+    sending would otherwise fill the memory before the request timeout)."""
+    parts: list[bytes] = []
+    size = 0
+    async for part in response.aiter_bytes():
+        size += len(part)
+        if size > limit:
+            raise MalformedResponse(f"the response is larger than {limit >> 20} MiB")
+        parts.append(part)
+    return b"".join(parts)
+
+
+async def _error_text(response: httpx.Response) -> str:
+    parts: list[bytes] = []
+    size = 0
+    async for part in response.aiter_bytes():
+        parts.append(part)
+        size += len(part)
+        if size >= ERROR_TEXT_BYTES:
+            break
+    return b"".join(parts)[:ERROR_TEXT_BYTES].decode("utf-8", errors="replace")
+
+
 def _loads(text: str, what: str) -> Any:
     try:
         return json.loads(text)
@@ -174,11 +204,12 @@ async def _exchange(
     url = base_url + ROUTES[shape.api]
     body = shape.body(prompt)
     if shape.api == "embedding":
-        response = await client.post(url, json=body)
-        record.status_code = response.status_code
-        if response.status_code != 200:
-            raise HttpStatusError(response.status_code, response.text)
-        data = _object(_loads(response.text, "the response"), "the response")
+        async with client.stream("POST", url, json=body) as response:
+            record.status_code = response.status_code
+            if response.status_code != 200:
+                raise HttpStatusError(response.status_code, await _error_text(response))
+            raw = await read_capped(response, MAX_BODY_BYTES)
+        data = _object(_loads(raw.decode("utf-8"), "the response"), "the response")
         usage = {} if data.get("usage") is None else _object(data["usage"], "usage")
         record.input_tokens = _input_tokens(usage, prompt, record)
         embeddings = data.get("data")
@@ -192,8 +223,7 @@ async def _exchange(
         response = source.response
         record.status_code = response.status_code
         if response.status_code != 200:
-            await response.aread()
-            raise HttpStatusError(response.status_code, response.text)
+            raise HttpStatusError(response.status_code, await _error_text(response))
         async for event in source.aiter_sse():
             # An event with no data (only `id:`, `retry:` or an empty `data:`) carries nothing
             # to read: the SSE specification lets servers send them as keep-alives.

@@ -5,6 +5,7 @@ server."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shlex
 import signal
 import time
@@ -188,22 +189,43 @@ def _run_async(coro: Any, stop: StopState | None = None) -> Any:
 def _served_models(base_url: str, headers: dict[str, str] | None = None) -> list[str]:
     """The ids `GET /models` lists; BadInput when nothing answers there."""
     try:
-        with httpx.Client(timeout=PROBE_TIMEOUT_S, trust_env=False, headers=headers) as client:
-            response = client.get(base_url + "/models")
+        with (
+            httpx.Client(timeout=PROBE_TIMEOUT_S, trust_env=False, headers=headers) as client,
+            client.stream("GET", base_url + "/models") as response,
+        ):
+            if response.status_code != 200:
+                return []
+            body = _models_body(response)
     except httpx.HTTPError as err:
         raise BadInput(
             f"--endpoint {base_url}: cannot connect ({type(err).__name__}: {err})"
         ) from None
-    if response.status_code != 200:
-        return []
     try:
-        listing = response.json()
+        listing = json.loads(body) if body is not None else None
     except (ValueError, RecursionError):
         return []
     models = listing.get("data") if isinstance(listing, dict) else None
     if not isinstance(models, list):
         return []  # not the OpenAI list: the model is then the one --model names, or none
     return [str(m["id"]) for m in models if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+
+MAX_MODELS_BYTES = 4 << 20
+"""Largest `/models` answer read (a list of model ids is kilobytes)."""
+
+
+def _models_body(response: httpx.Response) -> bytes | None:
+    """The body of `/models`, or None when it runs past MAX_MODELS_BYTES or the probe timeout
+    (a server that keeps sending would otherwise never let the run start)."""
+    deadline = time.monotonic() + PROBE_TIMEOUT_S
+    parts: list[bytes] = []
+    size = 0
+    for part in response.iter_bytes():
+        size += len(part)
+        if size > MAX_MODELS_BYTES or time.monotonic() > deadline:
+            return None
+        parts.append(part)
+    return b"".join(parts)
 
 
 async def _probe(config: EndpointConfig, shape: RequestShape, prompt: Prompt) -> dict[str, Any]:
