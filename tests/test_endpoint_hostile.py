@@ -460,3 +460,9 @@ def test_endless_bodies_are_cut_not_read_into_memory(tmp_path: Path) -> None:
         result = CliRunner().invoke(main, ["run", "--endpoint", s.url, "--requests", "1",
                                            "--warmup-requests", "0", "--out", str(tmp_path)])  # fmt: skip
     assert result.exit_code == 0, result.output
+
+
+def test_a_valid_embedding_answer_is_read() -> None:
+    body = json.dumps({"data": [{"embedding": [0.1, 0.2]}], "usage": {"prompt_tokens": 3}})
+    record = ask(http(200, body), api="embedding")
+    assert record.ok and record.input_tokens == 3 and record.usage_rejected is None
