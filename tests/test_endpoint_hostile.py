@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -466,3 +467,33 @@ def test_a_valid_embedding_answer_is_read() -> None:
     body = json.dumps({"data": [{"embedding": [0.1, 0.2]}], "usage": {"prompt_tokens": 3}})
     record = ask(http(200, body), api="embedding")
     assert record.ok and record.input_tokens == 3 and record.usage_rejected is None
+
+
+def _events(*pieces: bytes) -> list[str]:
+    from harness.endpoint.sse import event_data
+
+    async def stream_of() -> object:
+        for piece in pieces:
+            yield piece
+
+    async def read() -> list[str]:
+        response = httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, content=stream_of()
+        )
+        return [event async for event in event_data(response)]
+
+    return asyncio.run(read())
+
+
+def test_sse_line_ends_split_across_reads_and_the_specification_cases() -> None:
+    assert _events(b"data: a\r", b"\ndata: b\r\n\r\n") == ["a\nb"]  # CRLF split in two reads
+    assert _events(b"data: a\r\rdata: b\n\n") == ["a", "b"]  # CR alone ends a line
+    assert _events(b"\xef\xbb\xbfdata: x\n\n") == ["x"]  # a leading BOM is not part of a field
+    assert _events(b"id: 1\n\nretry: 5\n\n: hi\n\ndata:x\n\n") == ["x"]
+    assert _events(b"data: a\n\ndata: cut") == ["a"]  # an event the stream cut off is dropped
+    assert _events(b"data\n\n") == [""]  # a field with no colon is a data field, empty
+
+
+def test_an_endless_line_is_an_error_not_memory(tmp_path: Path) -> None:
+    record = ask(sse(b"data: " + b"x" * (3 << 20)))
+    assert not record.ok and "longer than" in record.error

@@ -1,5 +1,5 @@
 """One request to an OpenAI-compatible endpoint, streamed where the API streams, with its own
-timestamps. HTTP is httpx; server-sent events are parsed by httpx-sse."""
+timestamps. HTTP is httpx; server-sent events are read by harness/endpoint/sse.py."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from httpx_sse import SSEError, aconnect_sse
 
 from harness.endpoint.credentials import redact
 from harness.endpoint.prompts import Prompt
 from harness.endpoint.records import RequestRecord
+from harness.endpoint.sse import event_data
 
 ROUTES = {"completions": "/completions", "chat": "/chat/completions", "embedding": "/embeddings"}
 LENGTH_FIELDS = ("min_tokens", "ignore_eos")
@@ -139,7 +139,6 @@ async def send(
     except (
         httpx.HTTPError,
         httpx.InvalidURL,
-        SSEError,
         json.JSONDecodeError,
         ValueError,
         KeyError,
@@ -219,20 +218,20 @@ async def _exchange(
     chunks = 0
     ended = False
     usage: dict[str, Any] = {}
-    async with aconnect_sse(client, "POST", url, json=body) as source:
-        response = source.response
+    headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+    async with client.stream("POST", url, json=body, headers=headers) as response:
         record.status_code = response.status_code
         if response.status_code != 200:
             raise HttpStatusError(response.status_code, await _error_text(response))
-        async for event in source.aiter_sse():
-            # An event with no data (only `id:`, `retry:` or an empty `data:`) carries nothing
-            # to read: the SSE specification lets servers send them as keep-alives.
-            if not event.data.strip():
+        async for event in event_data(response):
+            # An event whose data is empty carries nothing to read: servers send them (and
+            # events of only `id:` or `retry:`, which are not dispatched) as keep-alives.
+            if not event.strip():
                 continue
-            if event.data.strip() == "[DONE]":
+            if event.strip() == "[DONE]":
                 ended = True
                 break
-            data = _object(_loads(event.data, "a stream chunk"), "a stream chunk")
+            data = _object(_loads(event, "a stream chunk"), "a stream chunk")
             if data.get("error"):
                 raise ValueError(f"server error in stream: {str(data['error'])[:200]}")
             if data.get("usage") is not None:
