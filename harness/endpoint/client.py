@@ -155,3 +155,16 @@ async def _exchange(
                     chunks += 1
     record.input_tokens = usage.get("prompt_tokens", prompt.input_tokens)
     record.output_tokens = usage.get("completion_tokens", chunks)
+    record.cached_input_tokens = cached_tokens(usage, record.input_tokens)
+
+
+def cached_tokens(usage: dict[str, Any], input_tokens: Any) -> int | None:
+    """`usage.prompt_tokens_details.cached_tokens` when it is a count that fits the prompt;
+    anything else (absent, negative, more than the prompt) is not measured."""
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if not isinstance(cached, int) or isinstance(cached, bool) or cached < 0:
+        return None
+    if isinstance(input_tokens, int) and cached > input_tokens:
+        return None
+    return cached
