@@ -23,6 +23,8 @@ class RequestRecord:
     """`usage.prompt_tokens_details.cached_tokens` where the server reports it (prefix cache)"""
     status_code: int | None = None
     error: str | None = None
+    usage_rejected: str | None = None
+    """Why the server's `usage` counts were not taken (the stream's or tokenizer's count was)."""
 
     @property
     def ok(self) -> bool:

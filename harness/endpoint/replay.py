@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.endpoint.client import RequestShape, send
@@ -41,11 +41,12 @@ async def run_schedule(
     *,
     warmup_requests: int,
     timeout_s: float,
+    headers: Mapping[str, str] | None = None,
 ) -> ScheduleResult:
     """Warm up with the first prompts one at a time (not measured), then send every planned
     request at its time and await them all."""
     connections = max(1, min(len(schedule), MAX_CONNECTIONS))
-    async with make_client(connections, timeout_s) as client:
+    async with make_client(connections, timeout_s, headers) as client:
         for i in range(min(warmup_requests, len(schedule))):
             await send(client, base_url, shape, schedule[i].prompt, -1 - i, timeout_s)
         in_flight = 0
