@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import signal
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,8 @@ def row(run: Path) -> dict[str, str]:
 
 
 def main() -> None:
+    # SIGTERM unwinds like Ctrl-C, so the server started here is always stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--trace", type=Path, default=AZURE)
     parser.add_argument("--trace-duration", type=float, default=600.0)

@@ -40,6 +40,9 @@ class Recorder(BaseHTTPRequestHandler):
     encode = None
     seen_blocks: ClassVar[set[tuple[int, ...]]] = set()
     lock = threading.Lock()
+    serial_s = 0.0
+    """> 0: one request at a time, each taking this long (latency then grows with the load)"""
+    serial = threading.Lock()
 
     def log_message(self, *_args: object) -> None:
         pass
@@ -68,6 +71,9 @@ class Recorder(BaseHTTPRequestHandler):
             self.log.append(
                 {"t": arrived, "prompt": body["prompt"], "max_tokens": body["max_tokens"]}
             )
+        if self.serial_s:
+            with self.serial:
+                time.sleep(self.serial_s)
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Connection", "close")
@@ -110,6 +116,7 @@ def recorder(tokenizer_folder: Path):
     assert tokenizer is not None
     Recorder.log = []
     Recorder.seen_blocks = set()
+    Recorder.serial_s = 0.0
     Recorder.encode = staticmethod(tokenizer.encode)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     server.daemon_threads = True
@@ -271,3 +278,32 @@ def test_trace_options_without_a_trace_are_refused(recorder, tmp_path):
         main, ["run", "--endpoint", url, "--trace-speedup", "2", "--out", str(tmp_path)]
     )
     assert result.exit_code == 2 and "add --trace FILE" in result.output
+
+
+def test_find_max_load_searches_the_speedup(
+    recorder, tokenizer_folder: Path, tmp_path: Path
+) -> None:
+    # 30 requests, one at a time for 20 ms each: at the recorded rate nothing queues; at a
+    # thousand times it, they all do, and e2e p99 grows past the target.
+    url, _ = recorder
+    Recorder.serial_s = 0.02
+    result = CliRunner().invoke(
+        main,
+        ["run", "--endpoint", url, "--tokenizer", str(tokenizer_folder), "--trace", str(AZURE),
+         "--trace-requests", "30", "--max-output-len", "2", "--trace-speedup", "1,2000",
+         "--slo", "e2e_p99=1.0", "--find-max-load", "--max-search-levels", "3",
+         "--warmup-requests", "0", "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "trace speed-up" in result.output and "highest level that meets the SLO" in result.output
+    rows = _rows(Path(result.output.strip().splitlines()[-1]))
+    speeds = [float(r["trace_speedup"]) for r in rows]
+    assert speeds[:2] == [1.0, 2000.0] and len(rows) == 5
+    best = [r for r in rows if r["slo_max_load"] == "True"]
+    assert len(best) == 1 and best[0]["slo_met"] == "True"
+    assert 1 <= float(best[0]["trace_speedup"]) < 2000
+    assert all(
+        r["slo_met"] == "False"
+        for r in rows
+        if float(r["trace_speedup"]) > float(best[0]["trace_speedup"])
+    )
