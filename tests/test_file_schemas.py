@@ -129,7 +129,7 @@ def test_market_faults_name_the_entry(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     result = CliRunner().invoke(main, ["ratecards", "validate", str(path)])
     assert result.exit_code == 2
-    assert f"{path}:9: price #1 (GPT-4o-mini, text.input_token): unknown scale '1G'" in result.stderr
+    assert f"{path}:12: price #1 (GPT-4o-mini, text.input_token): unknown scale '1G'" in result.stderr
 
 
 def test_schema_command_prints_json_schema_for_both_files() -> None:

@@ -258,6 +258,9 @@ class MarketEntry(_Strict):
         default=None, description='a date like 2026-11-01, or "undated"'
     )
     default: bool = Field(default=False, strict=True)
+    cached_price: NonNegative | None = Field(
+        default=None, description="input tokens only: the price when served from the prompt cache"
+    )
 
 
 class MarketFile(_Strict):
@@ -288,9 +291,15 @@ class MarketFile(_Strict):
                 raise FieldError(at, f"duplicate entry for {entry.product} {entry.unit}")
             seen.add((entry.unit, entry.product))
             as_of = entry.date or self.as_of.isoformat()
+            if entry.cached_price is not None and unit != "input_token":
+                raise FieldError(at, f"cached_price is for input tokens, not {entry.unit}")
+            if entry.cached_price is not None and entry.cached_price > entry.price:
+                raise FieldError(at, "cached_price is more than the input price")
+            cached = None if entry.cached_price is None else entry.cached_price / scale
             price = CandidatePrice(
-                workload, unit, entry.price / scale, scale, entry.product, entry.source, as_of
-            )
+                workload, unit, entry.price / scale, scale, entry.product, entry.source, as_of,
+                cached,
+            )  # fmt: skip
             result.append((price, entry.default))
         return result
 

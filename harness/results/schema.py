@@ -140,6 +140,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("length_fields_accepted", "bool"),
     Column("output_len_honoured", "bool"),
     Column("usage_rejected_count", "int", "requests"),
+    # prefix caching, from the server's usage.prompt_tokens_details.cached_tokens
+    Column("cached_input_tokens", "int", "tokens"),
+    Column("cache_hit_rate", "float", "share"),
+    # trace replays (`--trace`): see harness/traffic/
+    Column("trace_speedup", "float", "x"),
+    Column("trace_requests_per_s", "float", "requests/s"),
+    Column("trace_clamped_requests", "int", "requests"),
+    *(Column(f"{n}_len_{p}", "float", "tokens") for n in ("input", "output") for p in _PERCENTILES),
     # rows measured or judged against an SLO (`--slo`): see harness/analysis/slo.py
     Column("slo", "text"),
     Column("slo_met", "bool"),
