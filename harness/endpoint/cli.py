@@ -61,6 +61,9 @@ _OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (("--find-max-load",), {"is_flag": True, "default": False,
                             "help": "endpoint, with --slo: measure extra levels between the "
                                     "measured ones to find the highest that meets the SLO."}),
+    (("--workers",), {"type": int, "default": None,
+                      "help": "endpoint: load-generator processes, each with its own event loop "
+                              "(default: enough for the level, at most the cores)."}),
     (("--max-search-levels",), {"type": int, "default": None,
                                 "help": "endpoint: most extra levels --find-max-load measures "
                                         "(default 4)."}),
@@ -74,7 +77,7 @@ def endpoint_options(func: Any) -> Any:
 
 
 _ENDPOINT_ONLY = ("concurrency", "request_rate", "duration", "requests", "dataset", "tokenizer",
-                  "gpus", "gpus_used", "gpu", "max_search_levels")  # fmt: skip
+                  "gpus", "gpus_used", "gpu", "max_search_levels", "workers")  # fmt: skip
 DEFAULT_SEARCH_LEVELS = 4
 
 
@@ -97,8 +100,8 @@ def is_endpoint_run(kw: dict[str, Any]) -> bool:
 
 
 def _check(kw: dict[str, Any]) -> None:
-    for name, low in (("requests", 1), ("warmup_requests", 0), ("gpus_used", 1)):
-        if kw[name] is not None and kw[name] < low:
+    for name, low in (("requests", 1), ("warmup_requests", 0), ("gpus_used", 1), ("workers", 1)):
+        if kw.get(name) is not None and kw[name] < low:
             raise BadInput(f"--{name.replace('_', '-')} must be >= {low} (got {kw[name]})")
     for name in ("duration", "request_timeout", "server_timeout", "burstiness"):
         value = kw[name]
@@ -211,6 +214,7 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         slo=slo.text if slo else None,
         find_max_load=bool(kw.get("find_max_load")),
         max_search_levels=kw.get("max_search_levels") or DEFAULT_SEARCH_LEVELS,
+        workers=kw.get("workers"),
     )
 
     def report(level: LoadLevel, row: dict[str, Any]) -> None:

@@ -54,6 +54,8 @@ class EndpointConfig:
     """canonical `--slo` text (harness.analysis.slo.Slo.text); None without an SLO"""
     find_max_load: bool = False
     max_search_levels: int = 4
+    workers: int | None = None
+    """load-generator processes per level; None = enough for the level (workers.default_workers)"""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:

@@ -20,12 +20,13 @@ from harness.analysis.slo import parse_slo
 from harness.endpoint.client import ROUTES, RequestShape, send
 from harness.endpoint.config import EndpointConfig, LoadLevel
 from harness.endpoint.goodput import slo_columns
-from harness.endpoint.loadgen import make_client, run_level
+from harness.endpoint.loadgen import make_client
 from harness.endpoint.maxload import ALL_MET, NONE_MET, UNJUDGED, MaxLoad, find_max_load
 from harness.endpoint.meters import GpuGroup
 from harness.endpoint.prompts import Prompt, load_dataset, load_tokenizer, synthetic_prompts
 from harness.endpoint.server import Server
 from harness.endpoint.summary import request_rows, summarise_level
+from harness.endpoint.workers import default_workers, run_split_level
 from harness.errors import BadInput
 from harness.measure.environment import host_info, library_versions
 from harness.measure.stopsignals import STOP_SIGNALS, signals_interrupt
@@ -219,19 +220,19 @@ def _run_levels(
         def measure(level: LoadLevel) -> dict[str, Any]:
             number = len(measured) + 1
             group.begin(config.workload, number)
-            result = _run_async(
-                run_level(
-                    config.base_url, shape, prompts, level,
-                    requests=config.requests, duration_s=config.duration_s,
-                    warmup_requests=config.warmup_requests,
-                    timeout_s=config.request_timeout_s,
-                    burstiness=config.burstiness, seed=config.seed + number,
-                )
+            workers = config.workers or default_workers(level, config.output_len)
+            result = run_split_level(
+                config.base_url, shape, prompts, level, workers, _run_async,
+                requests=config.requests, duration_s=config.duration_s,
+                warmup_requests=config.warmup_requests,
+                timeout_s=config.request_timeout_s,
+                burstiness=config.burstiness, seed=config.seed + number,
             )  # fmt: skip
             meters = group.end(config.workload, number)
             row = _row(config, level, result.records, result.max_in_flight, meters)
             row.update(model=model, gpu_name=gpu_name, gpus_used=gpus_used or 1,
                        length_fields_accepted=shape.length_fields)  # fmt: skip
+            row.update(result.client_columns())
             if slo is not None:
                 row.update(slo_columns(slo, result.records, row))
                 if config.find_max_load:
