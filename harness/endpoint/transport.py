@@ -80,6 +80,7 @@ class Client:
         self._connections = connections
         self._timeout_s = timeout_s
         self._session: aiohttp.ClientSession | None = None
+        self._draining: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> Client:
         connector = aiohttp.TCPConnector(limit=self._connections, limit_per_host=0)
@@ -92,6 +93,10 @@ class Client:
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
+        for task in list(self._draining):
+            task.cancel()
+        if self._draining:
+            await asyncio.gather(*self._draining, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -133,12 +138,24 @@ class Client:
             # a stop is never held up by a server that keeps the stream open).
             raw.close()
             raise
-        # A reader stops at `[DONE]`, before the body's last bytes: reading them (briefly) lets
-        # the connection go back to the pool instead of being closed.
-        if not raw.content.at_eof():
-            with contextlib.suppress(Exception):
-                await _briefly(raw.content.read(), DRAIN_S)
-        raw.release()
+        # A reader stops at `[DONE]`, before the body's last bytes: reading them lets the
+        # connection go back to the pool instead of being closed. In the background, so that the
+        # request's end is not held up by it.
+        if raw.content.at_eof():
+            raw.release()
+        else:
+            task = asyncio.create_task(_drain_and_release(raw))
+            self._draining.add(task)
+            task.add_done_callback(self._draining.discard)
+
+
+async def _drain_and_release(raw: aiohttp.ClientResponse) -> None:
+    try:
+        await _briefly(raw.content.read(), DRAIN_S)
+    except BaseException:
+        raw.close()
+        raise
+    raw.release()
 
 
 async def _briefly(awaitable: Any, limit_s: float) -> None:
