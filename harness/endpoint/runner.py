@@ -244,6 +244,8 @@ def _run_levels(
             row.update(model=model, gpu_name=gpu_name, gpus_used=gpus_used or 1,
                        length_fields_accepted=shape.length_fields)  # fmt: skip
             row.update(result.client_columns())
+            if row["client_bound"]:
+                row["unstable"] = True  # flagged in every table; money notes say why
             if slo is not None:
                 row.update(slo_columns(slo, result.records, row))
                 if config.find_max_load:
