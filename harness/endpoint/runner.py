@@ -26,6 +26,7 @@ from harness.endpoint.maxload import ALL_MET, NONE_MET, UNJUDGED, MaxLoad, find_
 from harness.endpoint.meters import GpuGroup
 from harness.endpoint.prompts import Prompt, load_dataset, load_tokenizer, synthetic_prompts
 from harness.endpoint.server import Server
+from harness.endpoint.server_metrics import level_columns, scrape
 from harness.endpoint.summary import request_rows, summarise_level
 from harness.endpoint.transport import new_event_loop
 from harness.endpoint.workers import default_workers, run_split_level
@@ -232,8 +233,10 @@ def _run_levels(
             number = len(measured) + 1
             group.begin(config.workload, number)
             workers = config.workers or default_workers(level, config.output_len)
+            counters: list[Any] = []
             result = run_split_level(
                 config.base_url, shape, prompts, level, workers, _run_async,
+                on_start=lambda: counters.append(scrape(config.base_url)),
                 requests=config.requests, duration_s=config.duration_s,
                 warmup_requests=config.warmup_requests,
                 timeout_s=config.request_timeout_s,
@@ -244,6 +247,8 @@ def _run_levels(
             row.update(model=model, gpu_name=gpu_name, gpus_used=gpus_used or 1,
                        length_fields_accepted=shape.length_fields)  # fmt: skip
             row.update(result.client_columns())
+            after = scrape(config.base_url) if counters and counters[0] is not None else None
+            row.update(level_columns(counters[0] if counters else None, after, row))
             if row["client_bound"]:
                 row["unstable"] = True  # flagged in every table; money notes say why
             if slo is not None:

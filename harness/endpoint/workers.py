@@ -158,10 +158,13 @@ def run_split_level(
     level: LoadLevel,
     workers: int,
     run_async: Callable[[Any], Any],
+    on_start: Callable[[], None] | None = None,
     **kwargs: Any,
 ) -> SplitLevel:
     """Run the level in `workers` processes (in this process for one, through `run_async`, which
-    owns the stop signals); every worker process is stopped on every way out."""
+    owns the stop signals); every worker process is stopped on every way out. `on_start` is
+    called once every worker has warmed up, just before the measured requests start (the server's
+    counters are read there)."""
     if level.concurrency is not None:
         workers = min(workers, level.concurrency)
     if kwargs.get("requests") is not None:
@@ -169,9 +172,15 @@ def run_split_level(
     workers = max(workers, 1)
     args = dict(base_url=base_url, shape=shape, prompts=list(prompts), level=level, **kwargs)
     if workers == 1:
-        result, load = run_async(measured_level((0, 1), None, **args))
+
+        async def start_now() -> float:
+            if on_start is not None:
+                on_start()
+            return time.perf_counter()
+
+        result, load = run_async(measured_level((0, 1), start_now, **args))
         return SplitLevel(result.records, result.max_in_flight, 1, [load])
-    results = _in_processes(args, workers)
+    results = _in_processes(args, workers, on_start)
     records = sorted((r for res, _ in results for r in res.records), key=lambda r: r.start_s)
     if level.concurrency is not None:
         in_flight = sum(res.max_in_flight for res, _ in results)
@@ -195,7 +204,9 @@ def _most_overlapping(records: Sequence[RequestRecord]) -> int:
     return most
 
 
-def _in_processes(args: dict[str, Any], workers: int) -> list[tuple[LevelResult, ClientLoad]]:
+def _in_processes(
+    args: dict[str, Any], workers: int, on_start: Callable[[], None] | None
+) -> list[tuple[LevelResult, ClientLoad]]:
     # spawn, not fork: the parent may run a GPU sampling thread, and a forked copy of a
     # threaded process can deadlock.
     context = multiprocessing.get_context("spawn")
@@ -214,6 +225,8 @@ def _in_processes(args: dict[str, Any], workers: int) -> list[tuple[LevelResult,
         for message in _gather(pipes, processes):
             if message[0] != "ready":
                 raise WorkerFailed(f"load worker failed before the level: {message[1]}")
+        if on_start is not None:
+            on_start()
         origin = time.perf_counter() + START_MARGIN_S
         for pipe in pipes:
             pipe.send(("go", origin))
