@@ -9,7 +9,7 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.endpoint.client import RequestShape, send
@@ -28,17 +28,33 @@ class LevelResult:
     """open loop: each request's send time − its scheduled time"""
 
 
-def make_client(connections: int, timeout_s: float) -> Client:
-    return Client(connections, timeout_s)
+def make_client(
+    connections: int, timeout_s: float, headers: Mapping[str, str] | None = None
+) -> Client:
+    """A pooled client; `headers` (the endpoint's Authorization) go with every request."""
+    return Client(connections, timeout_s, headers)
+
+
+MAX_REQUESTS_PER_LEVEL = 1_000_000
+"""Most requests one level sends (each keeps a record): a `--duration` level stops there too."""
+MAX_BURST_REQUESTS = 10_000
+"""Requests an infinite-rate level sends at once when no `--requests` says how many."""
+
+
+def arrival_gaps(rate: float, burstiness: float, seed: int) -> Iterator[float]:
+    """Gaps between arrivals, drawn as they are needed: gamma with shape `burstiness` and mean
+    1/rate (shape 1 = Poisson); all zero for an infinite rate."""
+    if math.isinf(rate):
+        yield from itertools.repeat(0.0)
+        return
+    rng = random.Random(seed)
+    while True:
+        yield rng.gammavariate(burstiness, 1.0 / (rate * burstiness))
 
 
 def arrival_gaps_s(rate: float, burstiness: float, count: int, seed: int) -> list[float]:
-    """Gaps between arrivals: gamma with shape `burstiness` and mean 1/rate (shape 1 = Poisson);
-    all zero for an infinite rate."""
-    if math.isinf(rate):
-        return [0.0] * count
-    rng = random.Random(seed)
-    return [rng.gammavariate(burstiness, 1.0 / (rate * burstiness)) for _ in range(count)]
+    """The first `count` gaps of `arrival_gaps`."""
+    return list(itertools.islice(arrival_gaps(rate, burstiness, seed), count))
 
 
 async def run_level(
@@ -53,6 +69,7 @@ async def run_level(
     timeout_s: float,
     burstiness: float = 1.0,
     seed: int = 0,
+    headers: Mapping[str, str] | None = None,
     share: tuple[int, int] = (0, 1),
     start_at: Callable[[], Awaitable[float]] | None = None,
 ) -> LevelResult:
@@ -72,7 +89,7 @@ async def run_level(
     warmup_requests = math.ceil(warmup_requests / workers)
     width = concurrency or (requests or 64)
     connections = max(1, min(width, 1024))
-    async with make_client(connections, timeout_s) as client:
+    async with make_client(connections, timeout_s, headers) as client:
         if warmup_requests:
             parallel = concurrency or 1
             await _closed_loop(
@@ -128,7 +145,7 @@ async def _closed_loop(client, base_url, shape, pool, counter, concurrency, requ
     max_in_flight = 0
 
     def more() -> bool:
-        if requests is not None and sent >= requests:
+        if sent >= (MAX_REQUESTS_PER_LEVEL if requests is None else requests):
             return False
         return deadline is None or time.perf_counter() < deadline
 
@@ -152,8 +169,13 @@ async def _closed_loop(client, base_url, shape, pool, counter, concurrency, requ
 
 async def _open_loop(client, base_url, shape, pool, counter, rate, burstiness, requests, duration_s, timeout_s, seed, share=(0, 1), origin=None) -> LevelResult:  # fmt: skip
     worker, workers = share
-    limit = requests if requests is not None else max(1, math.ceil(rate * duration_s * 4)) if not math.isinf(rate) else 10_000  # fmt: skip
-    gaps = arrival_gaps_s(rate, burstiness, limit, seed)
+    if requests is not None:
+        limit = requests
+    elif math.isinf(rate):
+        limit = MAX_BURST_REQUESTS
+    else:
+        limit = MAX_REQUESTS_PER_LEVEL
+    gaps = itertools.islice(arrival_gaps(rate, burstiness, seed), limit)
     start = time.perf_counter() if origin is None else origin
     deadline = None if duration_s is None else start + duration_s
     in_flight = 0

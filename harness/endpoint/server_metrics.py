@@ -145,10 +145,12 @@ def metrics_url(base_url: str) -> str:
     return (root[: -len("/v1")] if root.endswith("/v1") else root) + "/metrics"
 
 
-def scrape(base_url: str) -> Scrape | None:
+def scrape(base_url: str, headers: Mapping[str, str] | None = None) -> Scrape | None:
     """The server's counters now, or None when it has no /metrics that an engine table knows."""
     try:
-        with httpx.Client(timeout=SCRAPE_TIMEOUT_S, trust_env=False) as client:
+        with httpx.Client(
+            timeout=SCRAPE_TIMEOUT_S, trust_env=False, headers=dict(headers or {})
+        ) as client:
             response = client.get(metrics_url(base_url))
     except httpx.HTTPError:
         return None

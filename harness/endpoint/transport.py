@@ -14,7 +14,7 @@ import codecs
 import contextlib
 import json as jsonlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -76,9 +76,12 @@ class Client:
     """A pooled HTTP/1.1 client of at most `connections` connections, kept alive between
     requests. Time limits are the caller's (`asyncio.timeout` around each request)."""
 
-    def __init__(self, connections: int, timeout_s: float) -> None:
+    def __init__(
+        self, connections: int, timeout_s: float, headers: Mapping[str, str] | None = None
+    ) -> None:
         self._connections = connections
         self._timeout_s = timeout_s
+        self._headers = dict(headers or {})
         self._session: aiohttp.ClientSession | None = None
         self._draining: set[asyncio.Task[None]] = set()
 
@@ -88,7 +91,7 @@ class Client:
         # dead address fails as a connection error rather than a request timeout.
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout_s)
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=timeout, trust_env=False, auto_decompress=True
+            connector=connector, timeout=timeout, trust_env=False, headers=self._headers
         )
         return self
 
