@@ -65,6 +65,9 @@ _OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (("--find-max-load",), {"is_flag": True, "default": False,
                             "help": "endpoint, with --slo: measure extra levels between the "
                                     "measured ones to find the highest that meets the SLO."}),
+    (("--workers",), {"type": int, "default": None,
+                      "help": "endpoint: load-generator processes, each with its own event loop "
+                              "(default: enough for the level, at most the cores)."}),
     (("--max-search-levels",), {"type": EXACT_INT, "default": None,
                                 "help": "endpoint: most extra levels --find-max-load measures "
                                         "(default 4)."}),
@@ -106,7 +109,7 @@ def endpoint_options(func: Any) -> Any:
 _ENDPOINT_ONLY = ("concurrency", "request_rate", "duration", "requests", "dataset", "tokenizer",
                   "gpus", "gpus_used", "gpu", "max_search_levels", "trace", "trace_format",
                   "trace_speedup", "trace_start", "trace_duration", "trace_requests",
-                  "max_input_len", "max_output_len", "shared_prefix_len")  # fmt: skip
+                  "max_input_len", "max_output_len", "shared_prefix_len", "workers")  # fmt: skip
 _TRACE_ONLY = ("trace_format", "trace_speedup", "trace_start", "trace_duration",
                "trace_requests", "max_input_len", "max_output_len")  # fmt: skip
 DEFAULT_SEARCH_LEVELS = 4
@@ -139,6 +142,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "warmup_requests": (0, 100_000),
     "gpus_used": (1, 4096),
     "max_search_levels": (1, 64),
+    "workers": (1, 1024),
     "input_len": (1, MAX_TOKENS_LEN),
     "output_len": (1, MAX_TOKENS_LEN),
     "seq_len": (1, MAX_TOKENS_LEN),
@@ -342,6 +346,7 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         max_input_len=kw.get("max_input_len"),
         max_output_len=kw.get("max_output_len"),
         shared_prefix_len=kw.get("shared_prefix_len") or 0,
+        workers=kw.get("workers"),
         auth_headers=headers,
     )
 

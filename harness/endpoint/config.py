@@ -69,6 +69,8 @@ class EndpointConfig:
     max_output_len: int | None = None
     """inputs longer than this are cut to it (recorded in the row), e.g. for a small model"""
     shared_prefix_len: int = 0
+    workers: int | None = None
+    """load-generator processes per level; None = enough for the level (workers.default_workers)"""
     extra: dict[str, Any] = field(default_factory=dict)
     auth_headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     """Sent with every request; never stored (as_dict leaves it out) nor printed."""

@@ -190,14 +190,20 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.to_numeric(pd.Series(values, index=frame.index), errors="coerce")
 
 
-def unstable_reason(wall_cv: float, cost_cv: float) -> str:
+def unstable_reason(wall_cv: float, cost_cv: float, client_bound: bool = False) -> str:
     """Why a flagged row is unstable, in words, from the CVs it measured."""
-    reasons = []
+    reasons = ["client-bound: the load generator was the limit"] if client_bound else []
     if cost_cv > UNSTABLE_CV:
         reasons.append(f"cost interval wide: cost CV {cost_cv * 100:.0f}%")
     if wall_cv > UNSTABLE_CV:
         reasons.append(f"timing noisy: wall-time CV {wall_cv * 100:.0f}%")
     return "; ".join(reasons) or "flagged by the run"
+
+
+def _flags(frame: pd.DataFrame, name: str) -> list[bool | None]:
+    if name not in frame.columns:
+        return [None] * len(frame)
+    return [str(v).strip().lower() in ("true", "1", "1.0") for v in frame[name]]
 
 
 def unstable_notes(measurements: pd.DataFrame) -> list[str]:
@@ -208,10 +214,10 @@ def unstable_notes(measurements: pd.DataFrame) -> list[str]:
     lines = []
     for run_id, rows in ok.groupby("run_id", sort=False):
         named = ", ".join(
-            f"{workload} batch {batch} ({unstable_reason(wall_cv, cost_cv)})"
-            for workload, batch, wall_cv, cost_cv in zip(
+            f"{workload} batch {batch} ({unstable_reason(wall_cv, cost_cv, bound is True)})"
+            for workload, batch, wall_cv, cost_cv, bound in zip(
                 rows["workload"], rows["batch_size"], _column(rows, "wall_s_cv"),
-                _column(rows, "cost_cv"), strict=True,
+                _column(rows, "cost_cv"), _flags(rows, "client_bound"), strict=True,
             )
         )  # fmt: skip
         lines.append(

@@ -129,6 +129,11 @@ def answer_lines(answer: SloAnswer, slo: Slo, several_works: bool) -> list[str]:
         f"{title}: cheapest that meets it: {choice_label(choice)}, {_where(choice)} "
         f"({_values(choice['values'])})"
     ]
+    if choice.get("client_bound"):
+        lines.append(
+            "  ! client-bound: the load generator was the limit at this level (the only one "
+            "that meets it); measure again with more --workers"
+        )
     cost = f"  cost: {fmt.usd(choice['cost_per_unit_usd'] * scale)} per {unit_name}"
     low, high = choice.get("cost_per_unit_usd_low"), choice.get("cost_per_unit_usd_high")
     if low is not None and high is not None:
