@@ -285,9 +285,13 @@ def make_plan(
     )
     solution = solve(problem, time_limit_s=settings.time_limit_s, gap=settings.gap)
     if not solution.optimal:
+        stop = (
+            f"the solver stopped at its time limit ({settings.time_limit_s:g} s)"
+            if solution.status == "time limit"
+            else f"the solver's proven gap is above the {100 * settings.gap:g} % asked"
+        )
         caveats.append(
-            f"the solver stopped at its time limit ({settings.time_limit_s:g} s): the best plan "
-            f"found is within {100 * (solution.gap or 0):.2f} % of the optimum"
+            f"{stop}: the plan found is within {100 * (solution.gap or 0):.2f} % of the optimum"
         )
     low_cost = None
     if any(e.max_requests_per_s_low is not None for e in entries):
