@@ -395,3 +395,26 @@ def test_solver_time_limit_is_a_stated_result_or_one_line(tmp_path: Path) -> Non
         assert solver["gap"] is not None and solver["time_limit_s"] == 0.001
     else:
         assert code == 2 and "time limit" in err and len(err.strip().splitlines()) == 1
+
+
+def test_plan_runs_without_importing_torch_or_endpoint_code(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    card, table = _files(tmp_path)
+    profile = _profile(tmp_path, [30.0])
+    command = [sys.executable, "-X", "importtime", "-m", "harness", "plan", "--traffic",
+               str(profile), "--input-len", "1000", "--output-len", "500", "--capacity",
+               str(table), "--ratecard", str(card), "--format", "json"]  # fmt: skip
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(command, capture_output=True, text=True, cwd=repo, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["total_cost_usd"] > 0
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "scipy.optimize" in imported  # the check sees real imports
+    assert not any(name.split(".")[0] == "torch" for name in imported)
+    assert not any(name.startswith("harness.endpoint") for name in imported)
