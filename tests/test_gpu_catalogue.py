@@ -11,7 +11,7 @@ from harness.analysis.roofline import ceiling_for
 from harness.cli.options import gpu_key
 from harness.errors import BadInput
 from harness.gpus import catalogue as gpus
-from harness.money.ratecard import load_card_file
+from harness.money.inputs import load_card_file
 from harness.sweep.plan import SweepEntry, build_task
 
 B200 = {

@@ -87,8 +87,8 @@ def load_demand(
 def load_instances(entries: list[CapacityEntry], instance_refs: tuple[str, ...],
                    ratecard_files: tuple[Path, ...]) -> dict:  # fmt: skip
     """The rate-card instance of every capacity row (narrowed by --instance), each checked."""
+    from harness.money.inputs import load_ratecards
     from harness.money.pricing import check_currency
-    from harness.money.ratecard import load_ratecards
 
     cards = load_ratecards(ratecard_files)
     wanted = {cards.find(ref).key for ref in instance_refs}
@@ -179,8 +179,8 @@ def plan(
     SLO at every step: the fleet, its bill, cost per request and per token, the savings against
     single-type fleets, and the margin at your price."""
     from harness.cli.options import plan_filter
+    from harness.money.inputs import load_scenario
     from harness.money.prices import parse_price
-    from harness.money.scenario import load_scenario
     from harness.planning.capacity import read_capacity, size_classes
     from harness.planning.plan import PlanSettings, make_plan
     from harness.planning.render import render

@@ -136,7 +136,7 @@ def reconcile(
         raise BadInput(f"-o {output}: folder {output.parent} does not exist")
     loaded_scenario = None
     if scenario is not None:
-        from harness.money.scenario import load_scenario
+        from harness.money.inputs import load_scenario
 
         loaded_scenario = load_scenario(scenario)
     run = None
