@@ -39,7 +39,6 @@ def test_demand_steps_and_buckets_from_requests() -> None:
 
 
 def test_plan_from_an_azure_trace(tmp_path: Path) -> None:
-    pytest.importorskip("harness.traffic")
     card, table = _files(tmp_path)
     # 20 short requests/s for a minute, then 10 long ones/s for a minute.
     reqs = [(i / 20, 100, 50) for i in range(1200)] + [(60 + i / 10, 1000, 500) for i in range(600)]
@@ -59,7 +58,6 @@ def test_plan_from_an_azure_trace(tmp_path: Path) -> None:
 
 
 def test_trace_requests_beyond_every_bucket_are_counted_not_dropped(tmp_path: Path) -> None:
-    pytest.importorskip("harness.traffic")
     card, table = _files(tmp_path)
     reqs = [(i, 100, 50) for i in range(10)] + [(20, 9000, 10), (21, 100, 5000)]
     trace = _azure(tmp_path / "trace.csv", reqs)
@@ -73,7 +71,6 @@ def test_trace_requests_beyond_every_bucket_are_counted_not_dropped(tmp_path: Pa
 
 
 def test_profile_with_a_trace_for_the_length_mix(tmp_path: Path) -> None:
-    pytest.importorskip("harness.traffic")
     card, table = _files(tmp_path)
     # Half short, half long: at 20 requests/s, 10 short (1 small) and 10 long (1 big): $4/h.
     reqs = [(i, 100, 50) for i in range(5)] + [(5 + i, 1000, 500) for i in range(5)]
