@@ -121,6 +121,14 @@ class PlanResult:
         return counts
 
 
+def _duration(seconds: float) -> str:
+    """`1 h`, `5 min`, `30 s`: a step as a person says it."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
+
+
 def _load_per_step(offers: Sequence[Offer], rates: np.ndarray, routing: np.ndarray) -> np.ndarray:
     cap = np.array([[c or np.inf for c in o.capacity_per_class] for o in offers])
     return (routing * rates[:, None, :] / cap[None, :, :]).sum(axis=(1, 2))
@@ -319,11 +327,9 @@ def make_plan(
     projected = sorted({e.instance for e in entries if e.projected and e.instance in used})
     if projected:
         caveats.append(f"{', '.join(projected)}: capacity projected from another GPU, not measured")
-    for key in sorted(used):
-        instance = instances[key]
-        caveats.append(f"{key}: prices as of {instance.as_of} ({instance.source})")
-        if instance.caveat:
-            caveats.append(f"{key}: {instance.caveat}")
+    cards = sorted({(instances[k].provider, instances[k].as_of, instances[k].source) for k in used})
+    caveats.extend(f"{provider} prices as of {as_of}: {source}" for provider, as_of, source in cards)
+    caveats.extend(f"{key}: {instances[key].caveat}" for key in sorted(used) if instances[key].caveat)
     if any(p in ("reserved_1y", "reserved_3y") for (_, p), n in solution.held.items() if n):
         caveats.append(
             "reserved instances are charged per hour of the horizon; the commitment runs a "
@@ -339,7 +345,7 @@ def make_plan(
         )
     caveats.extend(demand.notes)
     caveats.append(
-        f"each step is sized for its mean rate ({demand.step_s / 3600:g} h steps); bursts "
+        f"each step is sized for its mean rate ({_duration(demand.step_s)} steps); bursts "
         f"within a step rely on the {100 * (1 - settings.target_utilization):.0f} % headroom"
     )
     return PlanResult(
