@@ -115,10 +115,10 @@ def _useful(offer: Offer, plans: Sequence[str], *, interchangeable: bool) -> lis
     return [min(priced, key=lambda p: offer.prices_per_hour_usd[p])]
 
 
-DECOMPOSE_ABOVE_STEPS = 12
-"""Past this many distinct steps `solve` decomposes: one branch-and-bound over every step at
-once spends its time on the sum of many small rounding choices, while each step alone is
-solved in a fraction of a second."""
+DECOMPOSE_ABOVE_INTEGERS = 400
+"""Past this many per-step integer counts (distinct steps × instance types × step plans)
+`solve` decomposes: one branch-and-bound over every step at once spends its time on the sum of
+many small rounding choices, while each step alone is solved in a fraction of a second."""
 
 
 @dataclass
@@ -324,8 +324,8 @@ def solve(problem: FleetProblem, *, time_limit_s: float = 60.0, gap: float = 1e-
     """The cheapest fleet, or BadInput saying why there is none. Stopped by the time limit, the
     best plan found is returned with `optimal=False` and its gap.
 
-    Up to DECOMPOSE_ABOVE_STEPS distinct steps (or one instance type) the whole program goes to
-    HiGHS at once. Past that: the program with whole held counts but fractional per-step counts
+    Up to DECOMPOSE_ABOVE_INTEGERS per-step counts (or with one instance type) the whole
+    program goes to HiGHS at once. Past that: the program with whole held counts but fractional per-step counts
     (a relaxation) gives a lower bound and the held counts, then each step is solved exactly
     with those counts held; the gap is (plan − bound) ÷ plan, so it is proven."""
     import time
@@ -336,7 +336,8 @@ def solve(problem: FleetProblem, *, time_limit_s: float = 60.0, gap: float = 1e-
     )
     inverse = np.asarray(inverse).reshape(-1)
     started = time.perf_counter()
-    if unique.shape[0] <= DECOMPOSE_ABOVE_STEPS or len(problem.offers) == 1:
+    counts = unique.shape[0] * len(problem.offers) * len(problem.step_plans)
+    if counts <= DECOMPOSE_ABOVE_INTEGERS or len(problem.offers) == 1:
         outcome = _program(problem, unique, weights, time_limit_s=time_limit_s, gap=gap)
         _refuse(outcome, time_limit_s)
         return _solution(problem, outcome, inverse, started, time.perf_counter() - started)
