@@ -9,7 +9,13 @@ reserved 42 % of it), small GPUs relatively better at short requests (as Mélang
 4 × 4 grid of input and output buckets with a long-tailed mix, and a diurnal, weekly traffic
 of 50 to 400 requests/s with noise, so no two hours are the same. Spot is capped at 40 % of
 the instances and at least 2 instances run at every step. Only the solve is timed (the model
-build is included: it is part of `solve`).
+build is included: it is part of `solve`). `--types gpu` (default) shapes the 12 types from GPU
+datasheets and rate cards; `--types near-tie` makes them within a few % of each other in cost
+per request, the hardest case for proving optimality.
+
+Problems this size are decomposed (see `harness/planning/model.py`): the gap printed is proven
+against a relaxation with fractional per-step counts, so it includes the rounding every step's
+whole instances force, which the relaxation cannot see.
 """
 
 from __future__ import annotations
