@@ -335,6 +335,15 @@ def make_plan(
             "reserved instances are charged per hour of the horizon; the commitment runs a "
             "year or three"
         )
+    spot_hours = sum(s.sum() for (_, p), s in solution.per_step.items() if p == "spot")
+    all_hours = sum(s.sum() for s in solution.per_step.values()) + demand.steps * sum(
+        solution.held.values()
+    )
+    if spot_hours and settings.max_spot_share >= 1:
+        caveats.append(
+            f"{100 * spot_hours / all_hours:.0f} % of instance-hours are spot, which the cloud "
+            "can reclaim: cap it with --max-spot-share"
+        )
     if any(p == "owned" for (_, p), n in solution.held.items() if n):
         caveats.append("owned instances: capital and hosting only, energy not included")
     if scenario is not None and scenario.expected_monthly_calls is not None:
