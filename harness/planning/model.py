@@ -121,6 +121,10 @@ DECOMPOSE_ABOVE_INTEGERS = 400
 many small rounding choices, while each step alone is solved in a fraction of a second."""
 
 
+STEP_GRACE_S = 5.0
+"""Seconds a step that found no plan in its share of the time limit gets to find one."""
+
+
 @dataclass
 class _Layout:
     """Where each variable of one program sits: held (offer, plan), stepped (offer, plan) with
@@ -398,13 +402,19 @@ def _decomposed(
     relaxed = _program(
         problem, unique, weights, integral=False, time_limit_s=time_limit_s / 3, gap=gap / 2
     )
+    if relaxed.x is None and relaxed.status == 1:
+        # No whole held counts in time: the plain LP relaxation (a weaker bound) picks them.
+        relaxed = _program(
+            problem, unique, weights, integral=False, held_integral=False,
+            time_limit_s=max(time_limit_s / 3, STEP_GRACE_S), gap=gap,
+        )  # fmt: skip
     _refuse(relaxed, time_limit_s)
     assert relaxed.x is not None
     bound = relaxed.fun * (1 - (relaxed.mip_gap or 0.0))
     held_by_offer = np.zeros(len(offers))
     held: dict[tuple[str, str], int] = {}
     for i, (k, p) in enumerate(relaxed.layout.held):
-        count = round(relaxed.x[i])
+        count = math.floor(relaxed.x[i] + 1e-6)  # whole already, unless the LP chose them
         held[(offers[k].instance, p)] = count
         held_by_offer[k] += count
     held_cost = sum(
@@ -426,6 +436,18 @@ def _decomposed(
             time_limit_s=max(left / (unique.shape[0] - t), 0.05),
             gap=gap / 2,
         )
+        if step.x is None and step.status == 1:
+            # Out of its share of the time with no plan at all: a plan for every step matters
+            # more than the limit, so this step gets a few seconds more (and the plan says so).
+            timed_out = True
+            step = _program(
+                problem,
+                unique[t : t + 1],
+                weights[t : t + 1],
+                fixed_held=held_by_offer,
+                time_limit_s=STEP_GRACE_S,
+                gap=gap / 2,
+            )
         _refuse(step, time_limit_s)
         assert step.x is not None
         timed_out = timed_out or step.status != 0
