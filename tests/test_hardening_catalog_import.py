@@ -43,6 +43,7 @@ BAD_ROWS = [
     ("count-half", "gpu_2x_h100_pcie,H100,1.5,52,400,4.98,us-east-1,,\n", "AcceleratorCount 1.5"),
     ("count-missing", "gpu_2x_h100_pcie,H100,,52,400,4.98,us-east-1,,\n", "with no AcceleratorCount"),
     ("vcpus-negative", "gpu_2x_h100_pcie,H100,2,-52,400,4.98,us-east-1,,\n", "vCPUs -52 is not a plausible"),
+    ("vcpus-tiny", "gpu_2x_h100_pcie,H100,2,1e-300,400,4.98,us-east-1,,\n", "vCPUs 1e-300 is not a plausible"),
     ("memory-overflow", "gpu_2x_h100_pcie,H100,2,52,1e999,4.98,us-east-1,,\n", "MemoryGiB"),
     ("gpu-memory-overflow",
      "gpu_2x_h100_pcie,H100,2,52,400,4.98,us-east-1,\"{'Gpus': [{'MemoryInfo': {'SizeInMiB': 1e999}}]}\",\n",

@@ -47,8 +47,9 @@ MAX_GPUS = 64
 """GPUs one instance type can hold (8 or 16 today; a rack-scale type is still far below)."""
 MAX_GPU_MEMORY_MIB = 4 * 1024 * 1024
 """4 TiB per GPU: far above any GPU; GpuInfo above it is broken (1e999 read as infinite)."""
-MAX_HOST = 1e6
-"""vCPUs or GiB of memory of one instance: far above any."""
+HOST_RANGE = (0.01, 1e6)
+"""vCPUs or GiB of memory of one instance: below or above is a broken row. (The bounds also keep
+every figure a card holds in plain decimal notation, which YAML reads back as a number.)"""
 
 # GCP machine types with GPUs built in, and which accelerator row prices their GPUs
 # (SkyPilot's gcp_catalog._ACC_INSTANCE_TYPE_DICTS, read the other way round).
@@ -220,7 +221,7 @@ def _problems(frame: pd.DataFrame, suspect: bool) -> tuple[pd.DataFrame, pd.Seri
          "a GPU (AcceleratorName) with no AcceleratorCount")
     for column in ("vCPUs", "MemoryGiB"):
         value = numbers[column]
-        flag(value.notna() & ((value <= 0) | (value > MAX_HOST)),
+        flag(value.notna() & ((value < HOST_RANGE[0]) | (value > HOST_RANGE[1])),
              lambda i, c=column, v=value: f"{c} {v[i]:g} is not a plausible size")
     info = frame["GpuInfo"]
     memory = info.map({text: _gpu_memory_mib(text) for text in info.unique()})
