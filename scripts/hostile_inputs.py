@@ -329,7 +329,7 @@ def catalog_cases(root: Path) -> Iterator[Case]:
 
             def check(result: Any, out: Path = out, value: str = value,
                       column: str = column) -> str | None:  # fmt: skip
-                from harness.money.ratecard import load_card_file
+                from harness.money.inputs import load_card_file
 
                 _, instances = load_card_file(out)
                 names = {i.name for i in instances}
@@ -358,13 +358,13 @@ def catalog_cases(root: Path) -> Iterator[Case]:
         yield Case("catalog", name, ["ratecards", "import", "skypilot", "--catalog-dir",
                    str(folder), "--as-of", "2026-12-01", "-o", str(out)], "either",
                    check=lambda r, out=out: None if "\n" not in "".join(
-                       i.name for i in __import__("harness.money.ratecard", fromlist=["x"])
+                       i.name for i in __import__("harness.money.inputs", fromlist=["x"])
                        .load_card_file(out)[1]) else "a newline in an imported name")  # fmt: skip
     upper = _write_catalog(root / "upper", [GOOD_ROW], cloud="LAMBDA")
     out = upper / "card.yaml"
 
     def lower_provider(result: Any, out: Path = out) -> str | None:
-        from harness.money.ratecard import load_card_file
+        from harness.money.inputs import load_card_file
 
         return None if load_card_file(out)[0].provider == "lambda" else "provider kept as LAMBDA"
 

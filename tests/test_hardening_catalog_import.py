@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.errors import BadInput
 from harness.money.catalog_import import import_cloud
-from harness.money.ratecard import load_card_file
+from harness.money.inputs import load_card_file
 
 HEADER = "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,Price,Region,GpuInfo,SpotPrice\n"
 INFO = "\"{'Gpus': [{'MemoryInfo': {'SizeInMiB': 81559}}]}\""

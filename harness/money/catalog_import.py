@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
 from harness.gpus import CPU_ONLY, gpu_for_cloud_offer
-from harness.money import checks
+from harness.money.file_schemas import RateCard, as_of_text, validated
+from harness.money.yamlfile import MAX_YAML_BYTES, YamlFile
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -353,8 +354,6 @@ def import_cloud(
 ) -> ImportResult:
     """A validated card for one cloud of the catalog in `catalog_dir` (its files in `folder`,
     `catalog_dir / cloud` unless the folder is spelled otherwise)."""
-    from harness.money.ratecard import parse_card
-
     cloud = cloud.lower()
     path = (folder or catalog_dir / cloud) / "vms.csv"
     frame, suspect = read_frame(path)
@@ -369,7 +368,7 @@ def import_cloud(
         everywhere = set(frame.loc[frame["InstanceType"] != "", "InstanceType"])
         result.skipped.extend(f"{name}: not offered in region {region}"
                               for name in sorted(everywhere - set(chosen["instance"])))  # fmt: skip
-    date = checks.as_of_date(as_of, "--as-of") if as_of else dt.datetime.fromtimestamp(
+    date = as_of_text(as_of, "--as-of") if as_of else dt.datetime.fromtimestamp(
         path.stat().st_mtime, dt.timezone.utc).date().isoformat()  # fmt: skip
     chosen = chosen.sort_values("instance", kind="stable")
     gpu_rows = (chosen["accelerator"] != "") & (chosen["count"] > 0)
@@ -379,10 +378,10 @@ def import_cloud(
         result.cpu_only_left_out = int((~gpu_rows).sum())
         chosen, gpu_rows = chosen[gpu_rows], gpu_rows[gpu_rows]
     least = len(chosen) * BYTES_PER_INSTANCE_MIN
-    if least > checks.MAX_YAML_BYTES:
+    if least > MAX_YAML_BYTES:
         raise BadInput(
             f"{path}: {len(chosen):,} instance types make a card of at least {least:,} bytes, "
-            f"more than a rate card may hold ({checks.MAX_YAML_BYTES:,}); nothing written "
+            f"more than a rate card may hold ({MAX_YAML_BYTES:,}); nothing written "
             "(narrow it: one --cloud, or edit the catalog)"
         )
     keys = _gpu_keys(cloud, chosen[gpu_rows])
@@ -405,12 +404,13 @@ def import_cloud(
         "instances": instances,
     }
     size = len(render_card(result.card).encode("utf-8"))
-    if size > checks.MAX_YAML_BYTES:
+    if size > MAX_YAML_BYTES:
         raise BadInput(
             f"{path}: {len(instances):,} instance types make a card of {size:,} bytes, more "
-            f"than a rate card may hold ({checks.MAX_YAML_BYTES:,}); nothing written"
+            f"than a rate card may hold ({MAX_YAML_BYTES:,}); nothing written"
         )
-    parse_card(result.card, path)  # the card must pass the same checks a hand-written one does
+    # the card must pass the same checks a hand-written one does
+    validated(RateCard, YamlFile(path, result.card, {})).build(str(path))
     return result
 
 

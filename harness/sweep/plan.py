@@ -163,7 +163,7 @@ def make_plan(
     ratecard_files: Sequence[Path] = (),
 ) -> SweepPlan:
     """Write the task files and `sweep.json` into `out_dir`; nothing is launched."""
-    from harness.money.ratecard import load_ratecards
+    from harness.money.inputs import load_ratecards
 
     if not instance_refs:
         raise BadInput("--instances: name at least one instance, e.g. aws:g6e.xlarge")
