@@ -237,18 +237,39 @@ def import_skypilot(
     found = ci.available_clouds(folder)
     if not found:
         raise BadInput(f"--catalog-dir {folder}: no <cloud>/vms.csv there")
-    wanted = [c.strip() for c in clouds.split(",") if c.strip()] if clouds else found
+    wanted = list(dict.fromkeys(
+        c.strip().lower() for c in clouds.split(",") if c.strip())) if clouds else list(found)
     for cloud in wanted:
         if cloud not in found:
-            raise BadInput(f"--cloud {cloud!r}: no {cloud}/vms.csv in {folder} (has: {', '.join(found)})")
+            raise BadInput(
+                f"--cloud {cloud!r}: no {cloud}/vms.csv in {folder} (has: {', '.join(found)})"
+            )
     many = len(wanted) > 1 or output.is_dir()
+    if many and output.suffix.lower() in (".yaml", ".yml") and not output.is_dir():
+        raise BadInput(
+            f"-o {output}: {len(wanted)} clouds ({', '.join(wanted)}) make one card each; give "
+            "a folder, or one --cloud"
+        )
+    if not many and output.exists() and not output.is_file():
+        raise BadInput(f"-o {output}: not a file")
+    # Every card is made and checked before any is written: a failure leaves no partial set.
+    results = [
+        ci.import_cloud(folder, cloud, region=region, include_cpu=include_cpu, as_of=as_of,
+                        folder=found[cloud])
+        for cloud in wanted
+    ]  # fmt: skip
     if many:
-        output.mkdir(parents=True, exist_ok=True)
-    for cloud in wanted:
-        result = ci.import_cloud(folder, cloud, region=region, include_cpu=include_cpu, as_of=as_of)
-        target = output / f"{cloud}.yaml" if many else output
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise BadInput(f"-o {output}: cannot make the folder ({err.strerror or err})") from None
+    for result in results:
+        target = output / f"{result.cloud}.yaml" if many else output
         write_output(target, ci.render_card(result.card))
         note = f", {result.cpu_only_left_out} CPU-only left out" if result.cpu_only_left_out else ""
-        click.echo(f"wrote {target}: {len(result.card['instances'])} {cloud} instances{note}", err=True)
+        click.echo(
+            f"wrote {target}: {len(result.card['instances'])} {result.cloud} instances{note}",
+            err=True,
+        )
         for line in result.skipped:
             click.echo(f"  not imported: {line}", err=True)
