@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from harness.errors import BadInput
 from harness.gpus import CPU_ONLY, gpu_for_cloud_offer
 from harness.money.file_schemas import RateCard, as_of_text, validated
@@ -299,7 +301,5 @@ def import_cloud(
 
 
 def render_card(card: dict[str, Any]) -> str:
-    import yaml
-
     header = "# Imported by `gpucost ratecards import skypilot`; USD per instance-hour.\n"
     return header + yaml.safe_dump(card, sort_keys=False, allow_unicode=True, width=100)
