@@ -24,8 +24,9 @@ def sweep() -> None:
 @click.option("--bucket", default=None, help="Bucket the runs write to, e.g. s3://my-bucket/sweep1.")
 @click.option("--expected-hours", type=float, default=1.0, show_default=True,
               help="Expected hours per instance (setup + run), for the cost estimate.")
-@click.option("--install", default="pypi", show_default=True,
-              help="How the task installs gpucost: pypi (this version) or any pip requirement.")
+@click.option("--install", default="checkout", show_default=True,
+              help="How each task installs gpucost: checkout (a wheel of this checkout, built "
+                   "now and uploaded with the task) or any pip requirement.")
 @click.option("--setup", "extra_setup", multiple=True,
               help="Extra setup command, e.g. 'pip install vllm' (repeatable).")
 @ratecard_option()

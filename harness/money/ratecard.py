@@ -6,6 +6,7 @@ The files are read and checked by `inputs.py` through the models in `file_schema
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -95,6 +96,17 @@ class RateCards:
         for instance in self.instances:
             if instance.provider == provider and instance.name == name:
                 return instance
+        # Another spelling of one instance (AWS:G6E.XLARGE, aws:g6e-xlarge) is that instance.
+        loose = [
+            i for i in self.instances
+            if i.provider.lower() == provider.strip().lower()
+            and _spelling(i.name) == _spelling(name)
+        ]  # fmt: skip
+        if len(loose) == 1:
+            return loose[0]
+        if loose:
+            keys = ", ".join(i.key for i in loose)
+            raise BadInput(f"{option} {ref!r}: could be any of {keys}; give one exactly")
         if provider not in self.providers():
             raise BadInput(
                 f"{option} {ref!r}: unknown provider {provider!r} "
@@ -109,6 +121,11 @@ class RateCards:
     def gpu_keys(self) -> list[str]:
         """GPU keys some loaded instance carries."""
         return sorted({i.gpu for i in self.instances})
+
+
+def _spelling(name: str) -> str:
+    """An instance name with case and the separators clouds mix up (`.`, `-`, `_`) set aside."""
+    return re.sub(r"[-_.]+", "-", name.strip().lower())
 
 
 def user_ratecard_dir() -> Path:

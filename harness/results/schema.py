@@ -139,6 +139,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("max_in_flight", "int", "requests"),
     Column("length_fields_accepted", "bool"),
     Column("output_len_honoured", "bool"),
+    Column("usage_rejected_count", "int", "requests"),
     # rows measured or judged against an SLO (`--slo`): see harness/analysis/slo.py
     Column("slo", "text"),
     Column("slo_met", "bool"),
