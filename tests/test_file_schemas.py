@@ -1,4 +1,4 @@
-"""One validation path per hand-written file: the models in `file_schemas.py` load the files,
+"""One validation path per hand-written file: the models in `money/file_schemas/` load the files,
 refuse faults in one line naming file, line, entry and field, and print the JSON Schemas."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Rate cards as pricing uses them: instances, plans, and where the card files live.
 
-The files are read and checked by `inputs.py` through the models in `file_schemas.py`.
+The files are read and checked by `inputs.py` through the models in `file_schemas/`.
 """
 
 from __future__ import annotations

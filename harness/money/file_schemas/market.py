@@ -1,0 +1,62 @@
+"""The market-price file: reference prices of hosted APIs, candidate prices per unit of work."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from harness.money.file_schemas.fields import (
+    Currency,
+    Date,
+    FieldError,
+    MarketDate,
+    NonNegative,
+    Strict,
+    Text,
+    checked,
+)
+from harness.money.prices import CandidatePrice, check_unit, parse_scale
+
+
+class MarketEntry(Strict):
+    unit: Text = Field(description="WORKLOAD.UNIT, e.g. text.output_token")
+    price: NonNegative
+    per: Text | None = Field(default=None, description="scale the price is quoted per: 1K, 1M")
+    product: Text
+    source: Text
+    date: MarketDate | None = None
+    default: bool = Field(default=False, strict=True)
+
+
+class MarketFile(Strict):
+    """Reference prices of hosted APIs: candidate prices per unit of work."""
+
+    currency: Currency
+    as_of: Date
+    source: Text
+    prices: list[MarketEntry] = Field(min_length=1)
+
+    @field_validator("currency")
+    @classmethod
+    def _usd(cls, currency: str) -> str:
+        if currency != "USD":
+            raise ValueError(f"market prices must be in USD (got {currency})")
+        return currency
+
+    def build(self) -> list[tuple[CandidatePrice, bool]]:
+        """Each entry as a candidate price, with its `default` flag."""
+        result: list[tuple[CandidatePrice, bool]] = []
+        seen: set[tuple[str, str]] = set()
+        for index, entry in enumerate(self.prices):
+            at = ("prices", index)
+            workload, _, unit = entry.unit.partition(".")
+            scale = checked(at, lambda e=entry, w=workload, u=unit: (
+                check_unit(w, u, ""), parse_scale(e.per, ""))[1])  # fmt: skip
+            if (entry.unit, entry.product) in seen:
+                raise FieldError(at, f"duplicate entry for {entry.product} {entry.unit}")
+            seen.add((entry.unit, entry.product))
+            as_of = entry.date or self.as_of.isoformat()
+            price = CandidatePrice(
+                workload, unit, entry.price / scale, scale, entry.product, entry.source, as_of
+            )
+            result.append((price, entry.default))
+        return result
