@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from harness.errors import BadInput, shown
 from harness.money.yamlfile import Location
-
-T = TypeVar("T")
 
 CURRENCIES: frozenset[str] = frozenset(
     {
@@ -80,7 +79,8 @@ def _market_date(value: Any) -> str:
 def _currency(value: Any) -> str:
     code = value.strip().upper() if isinstance(value, str) else None
     if code not in CURRENCIES:
-        raise ValueError(f"unknown currency {shown(value)} (known: {', '.join(sorted(CURRENCIES))})")
+        known = ", ".join(sorted(CURRENCIES))
+        raise ValueError(f"unknown currency {shown(value)} (known: {known})")
     return code
 
 
@@ -100,7 +100,9 @@ NonNegative = _number(ge=0)
 Positive = _number(gt=0)
 AtLeastOne = _number(ge=1.0)
 Count = Annotated[int, Field(strict=True, le=int(LARGEST))]
-Share = Annotated[Number, AfterValidator(_share), Field(json_schema_extra={"minimum": 0, "maximum": 1})]
+Share = Annotated[
+    Number, AfterValidator(_share), Field(json_schema_extra={"minimum": 0, "maximum": 1})
+]
 PositiveShare = Annotated[
     Number, AfterValidator(_positive_share),
     Field(json_schema_extra={"exclusiveMinimum": 0, "maximum": 1}),
@@ -140,10 +142,11 @@ class FieldError(Exception):
         self.message = message
 
 
-def checked(location: Location, check: Callable[[], T]) -> T:
-    """`check()`, its BadInput (from a helper shared with `--price`) re-raised at `location`."""
+@contextmanager
+def refused_at(location: Location) -> Iterator[None]:
+    """A BadInput raised inside (by a helper shared with `--price`) re-raised at `location`."""
     try:
-        return check()
+        yield
     except BadInput as err:
         raise FieldError(location, str(err).removeprefix(": ")) from None
 

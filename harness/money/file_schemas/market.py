@@ -12,7 +12,7 @@ from harness.money.file_schemas.fields import (
     NonNegative,
     Strict,
     Text,
-    checked,
+    refused_at,
 )
 from harness.money.prices import CandidatePrice, check_unit, parse_scale
 
@@ -49,8 +49,9 @@ class MarketFile(Strict):
         for index, entry in enumerate(self.prices):
             at = ("prices", index)
             workload, _, unit = entry.unit.partition(".")
-            scale = checked(at, lambda e=entry, w=workload, u=unit: (
-                check_unit(w, u, ""), parse_scale(e.per, ""))[1])  # fmt: skip
+            with refused_at(at):
+                check_unit(workload, unit, "")
+                scale = parse_scale(entry.per, "")
             if (entry.unit, entry.product) in seen:
                 raise FieldError(at, f"duplicate entry for {entry.product} {entry.unit}")
             seen.add((entry.unit, entry.product))

@@ -57,7 +57,8 @@ class CardInstance(Strict):
     @classmethod
     def _known_gpu(cls, gpu: str) -> str:
         if not is_gpu_key(gpu):
-            raise ValueError(f"unknown gpu {shown(gpu)} (valid: {', '.join((*gpu_keys(), CPU_ONLY))})")
+            valid = ", ".join((*gpu_keys(), CPU_ONLY))
+            raise ValueError(f"unknown gpu {shown(gpu)} (valid: {valid})")
         return gpu
 
     @field_validator("prices_per_hour")

@@ -33,7 +33,8 @@ def _entry_label(kind: str, index: int, entry: Any) -> str:
     entry = entry if isinstance(entry, Mapping) else {}
     if kind == "instance":
         name = entry.get("name")
-        return f"instance {shown(name)}" if isinstance(name, str) and name.strip() else f"instance #{index + 1}"
+        named = isinstance(name, str) and name.strip()
+        return f"instance {shown(name)}" if named else f"instance #{index + 1}"
     product, unit = entry.get("product"), entry.get("unit")
     if isinstance(product, str) and isinstance(unit, str):
         return f"price #{index + 1} ({product}, {unit})"
@@ -90,7 +91,8 @@ def _message(error: Mapping[str, Any], field: str, allowed: tuple[str, ...]) -> 
         # "must …" and "is …" describe the field; anything else is a whole sentence
         return f"{field} {text}" if field and text.startswith(("must", "is ")) else text
     if kind == "union_tag_invalid":  # only revenue is a tagged union
-        return f"unknown revenue model {shown(ctx.get('tag'))} (models: {', '.join(REVENUE_MODELS)})"
+        models = ", ".join(REVENUE_MODELS)
+        return f"unknown revenue model {shown(ctx.get('tag'))} (models: {models})"
     if kind == "union_tag_not_found":
         return f"missing field {ctx.get('discriminator', 'model').strip(chr(39))!r}"
     if kind == "literal_error":

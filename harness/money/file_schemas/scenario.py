@@ -15,7 +15,7 @@ from harness.money.file_schemas.fields import (
     Share,
     Strict,
     Text,
-    checked,
+    refused_at,
 )
 from harness.money.prices import check_unit, parse_price_value
 from harness.money.ratecard import ALL_PLANS
@@ -110,9 +110,12 @@ class ScenarioFile(Strict):
             plan=self.plan,
             utilization=self.utilization,
             expected_monthly_calls=self.expected_monthly_calls,
-            direct_costs=DirectCosts(**(self.direct_costs_per_call or DirectCostsModel()).model_dump()),
+            direct_costs=self._direct_costs(),
             revenue=self._revenue(),
         )
+
+    def _direct_costs(self) -> DirectCosts:
+        return DirectCosts(**(self.direct_costs_per_call or DirectCostsModel()).model_dump())
 
     def _revenue(self) -> Revenue:
         revenue, workload = self.revenue, self.workload
@@ -122,13 +125,14 @@ class ScenarioFile(Strict):
         if isinstance(revenue, PerUnit):
             prices = []
             for unit, text in revenue.prices.items():
-                field = f"prices.{unit}"
-                prices.append(checked((*at, "prices", unit), lambda u=unit, t=text, f=field: (
-                    check_unit(workload, u, f), parse_price_value(t, workload, u, f))[1]))  # fmt: skip
+                with refused_at((*at, "prices", unit)):
+                    check_unit(workload, unit, f"prices.{unit}")
+                    prices.append(parse_price_value(text, workload, unit, f"prices.{unit}"))
             return Revenue("per_unit", unit_prices=tuple(prices))
         if isinstance(revenue, Bundle):
             if revenue.unit != CALL_UNIT:
-                checked((*at, "unit"), lambda: check_unit(workload, revenue.unit, "unit"))
+                with refused_at((*at, "unit")):
+                    check_unit(workload, revenue.unit, "unit")
             return Revenue(
                 "bundle",
                 package_price_usd=revenue.package_price_usd,
