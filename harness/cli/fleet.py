@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from harness.cli.options import ratecard_option
+from harness.errors import BadInput
 
 PLAN_DIR = click.argument("plan_dir", type=click.Path(path_type=Path))
 
@@ -46,11 +47,21 @@ def plan_cmd(instances: str, spot: bool, managed: bool, bucket: str | None,
     refs = [r.strip() for r in instances.split(",") if r.strip()]
     plan = make_plan(refs, list(run_args), output, spot=spot, managed=managed, bucket=bucket,
                      expected_hours=expected_hours, install=install, extra_setup=extra_setup,
-                     ratecard_files=ratecard_files)
+                     ratecard_files=ratecard_files, parse_run_args=_parse_run_args)
     for entry in plan.entries:
         click.echo(f"wrote {output / entry.task_file}  ({entry.instance})")
     for line in estimate_lines(plan):
         click.echo(line)
+
+
+def _parse_run_args(run_args: list[str]) -> None:
+    """BadInput unless this gpucost's `run` accepts `run_args`."""
+    from harness.cli.run import run
+
+    try:
+        run.make_context("run", list(run_args))
+    except click.ClickException as err:
+        raise BadInput(f"run options: {err.format_message()}") from None
 
 
 @fleet.command("launch")
@@ -59,7 +70,6 @@ def plan_cmd(instances: str, spot: bool, managed: bool, bucket: str | None,
 @click.option("--parallel", type=click.IntRange(min=1), default=8, show_default=True)
 def launch_cmd(plan_dir: Path, yes: bool, parallel: int) -> None:
     """Launch every task of PLAN_DIR; prints the estimated cost first and needs --yes."""
-    from harness.errors import BadInput
     from harness.fleet import sky_api
     from harness.fleet.launch import estimate_lines, launch_fleet
     from harness.fleet.plan import load_plan

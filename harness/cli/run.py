@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from harness.endpoint.cli import endpoint_options, is_endpoint_run, run_endpoint_command
+from harness.cli.endpoint import endpoint_options, is_endpoint_run, run_endpoint_command
 from harness.errors import BadInput, GpucostError
 
 _KINDS: dict[str, type] = {"int": int, "float": float, "bool": bool}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -78,20 +78,17 @@ def entry_name(instance_ref: str) -> str:
     return "gpucost-" + re.sub(r"[^a-z0-9]+", "-", instance_ref.lower()).strip("-")
 
 
-def check_run_args(run_args: Sequence[str]) -> None:
+RunArgsCheck = Callable[[list[str]], None]
+"""Parses `gpucost run` arguments as this gpucost's `run` would, raising BadInput in one line:
+the command line's to give (harness/cli/fleet.py), so the fleet does not import the CLI."""
+
+
+def check_run_args(run_args: Sequence[str], parse: RunArgsCheck) -> None:
     """The options must be ones this gpucost's `run` accepts; `--out` is the fleet's to set."""
-    import click
-
-    from harness.cli.run import run
-
     for arg in run_args:
         if arg.split("=", 1)[0] in _REFUSED_RUN_OPTIONS:
             raise BadInput(f"run option {arg!r}: the fleet sets where results go (--bucket)")
-    probe = [a.replace(GPUS_PLACEHOLDER, "1") for a in run_args]
-    try:
-        run.make_context("run", list(probe))
-    except click.ClickException as err:
-        raise BadInput(f"run options: {err.format_message()}") from None
+    parse([a.replace(GPUS_PLACEHOLDER, "1") for a in run_args])
 
 
 def build_task(entry: FleetEntry, run_args: Sequence[str], *, spot: bool, managed: bool,
@@ -143,6 +140,7 @@ def make_plan(
     install: str = "pypi",
     extra_setup: Sequence[str] = (),
     ratecard_files: Sequence[Path] = (),
+    parse_run_args: RunArgsCheck,
 ) -> FleetPlan:
     """Write the task files and `fleet.json` into `out_dir`; nothing is launched."""
     from harness.money.ratecard import load_ratecards
@@ -155,7 +153,7 @@ def make_plan(
         raise BadInput("--managed: a managed job's cluster goes away when it ends; give --bucket")
     if bucket and not re.match(r"^(s3|gs|r2|cos|oci|https)://[^/]+", bucket):
         raise BadInput(f"--bucket {bucket!r}: expected a bucket URL such as s3://my-bucket/sweeps")
-    check_run_args(run_args)
+    check_run_args(run_args, parse_run_args)
     cards = load_ratecards(ratecard_files)
     plan_name = "spot" if spot else "on_demand"
     entries: list[FleetEntry] = []
