@@ -1,4 +1,4 @@
-"""Rows measured over a window (endpoint, import, fleet) are charged window_s × gpus_used, with
+"""Rows measured over a window (endpoint, import, sweep) are charged window_s × gpus_used, with
 the units served in that window; in-process batches keep wall_s_p50."""
 
 from __future__ import annotations

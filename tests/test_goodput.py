@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness.analysis.slo import parse_slo
 from harness.cli import main
 from harness.endpoint.goodput import slo_columns
 from harness.endpoint.maxload import (
@@ -25,6 +24,7 @@ from harness.endpoint.maxload import (
 from harness.endpoint.records import RequestRecord
 from harness.endpoint.summary import summarise_level
 from harness.errors import BadInput
+from harness.slo import parse_slo
 from tests.endpoint_fakeapp import SERIAL_S, serve_in_thread
 
 

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.money import COST_COLUMNS, canonical_gpu, load_ratecards, unit_costs
+from harness.gpus import canonical_gpu
+from harness.money import COST_COLUMNS, load_ratecards, unit_costs
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from harness.analysis.frontier import level_label, work_keys
 from harness.analysis.row_costs import ROW_POSITION
-from harness.analysis.slo import Slo, SloTarget, row_meets, row_value, unjudged_targets
 from harness.analysis.work import describe_signature
+from harness.slo import Slo, SloTarget, row_meets, row_value, unjudged_targets
 
 if TYPE_CHECKING:
     import pandas as pd

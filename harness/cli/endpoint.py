@@ -123,7 +123,6 @@ def _check(kw: dict[str, Any]) -> None:
 
 
 def run_endpoint_command(kw: dict[str, Any]) -> None:
-    from harness.analysis.slo import parse_slo
     from harness.cli.options import gpu_key
     from harness.endpoint.config import (
         ENDPOINT_WORKLOADS,
@@ -136,6 +135,7 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
     from harness.endpoint.meters import visible_gpus
     from harness.endpoint.runner import ServerSpec, run_endpoint
     from harness.endpoint.server import free_port, transformers_command
+    from harness.slo import parse_slo
 
     _check(kw)
     slo = parse_slo(kw["slo"]) if kw.get("slo") is not None else None

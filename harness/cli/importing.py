@@ -125,12 +125,12 @@ def _command(tool: str, help_text: str) -> click.Command:
         ratecard_files: tuple[Path, ...],
     ) -> None:
         from harness.cli.options import gpu_key
+        from harness.importers.base import check_gpus_used
         from harness.importers.run import ImportRequest, import_run
 
         key = gpu_key(gpu)
         assert key is not None
-        if gpus_used < 1:
-            raise BadInput(f"--gpus-used must be >= 1 (got {gpus_used})")
+        check_gpus_used(gpus_used)
         request = ImportRequest(
             tool=tool, files=files, gpu=key, gpus_used=gpus_used,
             instance=_instance(instance, key, gpus_used, ratecard_files), workload=workload,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from harness.errors import BadInput
+from harness.gpus import canonical_gpu, gpu_keys
 from harness.money.ratecard import ALL_PLANS, check_plan
 
 if TYPE_CHECKING:
@@ -182,13 +183,11 @@ def candidate_prices(
 
 def gpu_key(key: str | None) -> str | None:
     """The canonical key of `--gpu`, None when not given; BadInput for a GPU not known at all."""
-    from harness.money import GPU_KEYS, canonical_gpu
-
     if key is None:
         return None
     canonical = canonical_gpu(key)
-    if canonical is None or canonical not in GPU_KEYS:
-        raise BadInput(f"--gpu {key!r}: unknown GPU (known: {', '.join(GPU_KEYS)})")
+    if canonical is None or canonical not in gpu_keys():
+        raise BadInput(f"--gpu {key!r}: unknown GPU (known: {', '.join(gpu_keys())})")
     return canonical
 
 

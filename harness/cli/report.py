@@ -30,8 +30,8 @@ from harness.cli.options import (
 
 if TYPE_CHECKING:
     from harness.analysis.compare import Comparison
-    from harness.analysis.slo import Slo
     from harness.money import CandidatePrice
+    from harness.slo import Slo
 
 __all__ = ["calibrate", "compare", "report"]
 
@@ -154,7 +154,7 @@ def compare(
 
     slo = None
     if slo_text is not None:
-        from harness.analysis.slo import parse_slo
+        from harness.slo import parse_slo
 
         slo = parse_slo(slo_text)
     elif price_texts:

@@ -167,7 +167,6 @@ def run(**kw: Any) -> None:
     if is_endpoint_run(kw):
         run_endpoint_command(kw)
         return
-    from harness.analysis.slo import parse_slo
     from harness.cli.run_output import RichProgress, print_summary
     from harness.measure.execute import execute_run
     from harness.measure.goodput import unjudged_metrics
@@ -181,6 +180,7 @@ def run(**kw: Any) -> None:
         resolve_dtype,
     )
     from harness.results.store import StoreWriteError
+    from harness.slo import parse_slo
     from workloads import registry
 
     # Every option is checked here, before a folder is made or a model is built.

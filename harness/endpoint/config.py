@@ -51,7 +51,7 @@ class EndpointConfig:
     sample_interval_s: float | None = 0.1
     server_cmd: tuple[str, ...] | None = None
     slo: str | None = None
-    """canonical `--slo` text (harness.analysis.slo.Slo.text); None without an SLO"""
+    """canonical `--slo` text (harness.slo.Slo.text); None without an SLO"""
     find_max_load: bool = False
     max_search_levels: int = 4
     extra: dict[str, Any] = field(default_factory=dict)

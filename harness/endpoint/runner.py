@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 
-from harness.analysis.slo import parse_slo
 from harness.endpoint.client import ROUTES, RequestShape, send
 from harness.endpoint.config import EndpointConfig, LoadLevel
 from harness.endpoint.goodput import slo_columns
@@ -30,6 +29,7 @@ from harness.errors import BadInput
 from harness.measure.environment import host_info, library_versions
 from harness.measure.stopsignals import STOP_SIGNALS, signals_interrupt
 from harness.results.store import RunStore, utc_now
+from harness.slo import parse_slo
 
 ENGINE = "endpoint"
 PROBE_TIMEOUT_S = 10.0

@@ -105,8 +105,10 @@ def _phase(reader: Reader, export: Any) -> dict[str, Any]:
     return {}
 
 
-def _model(export: Any) -> str | None:
-    items = ((export.get("input_config") or {}).get("models") or {}).get("items") or []
+def _model(reader: Reader, export: Any) -> str | None:
+    config = reader.mapping(export.get("input_config") or {}, "input_config")
+    models = reader.mapping(config.get("models") or {}, "input_config.models")
+    items = reader.sequence(models.get("items") or [], "input_config.models.items")
     names = [i.get("name") for i in items if isinstance(i, dict) and isinstance(i.get("name"), str)]
     return ",".join(names) or None
 
@@ -122,8 +124,8 @@ def _level(reader: Reader, export: Any) -> Level:
     errors = _scalar(reader, export, "error_request_count", "requests")
     if errors is None and successful is not None:
         errors = 0.0  # AIPerf leaves the error count out of a run without errors
-    ok = int(successful) if successful is not None else None
-    failed = int(errors) if errors is not None else None
+    ok = _count(reader, successful, "request_count.avg")
+    failed = _count(reader, errors, "error_request_count.avg")
     values: dict[str, Any] = {
         "window_s": duration_s,
         "requests": ok or None,
@@ -168,7 +170,7 @@ def _level(reader: Reader, export: Any) -> Level:
         notes.append(f"AIPerf marked the run incomplete ({reason})")
     summary = export.get("error_summary") or []
     kinds = [
-        f"{e.get('count')}× {(e.get('error_details') or {}).get('type') or 'error'}"
+        f"{e.get('count')}× {_error_type(e.get('error_details'))}"
         for e in reader.sequence(summary, "error_summary")
         if isinstance(e, dict)
     ]
@@ -181,9 +183,25 @@ def _level(reader: Reader, export: Any) -> Level:
         values=values,
         settings={"phase": _without_level(phase)},
         provenance={"benchmark_id": export.get("benchmark_id")},
-        model=_model(export),
+        model=_model(reader, export),
         note="; ".join(notes) or None,
     )
+
+
+def _count(reader: Reader, value: float | None, where: str) -> int | None:
+    """A request count: whole (a count of 11.5 requests is a tampered or broken export)."""
+    if value is None:
+        return None
+    if value != int(value):
+        raise reader.fail(f"{where} is {value:g}, not a whole number of requests")
+    return int(value)
+
+
+def _error_type(details: Any) -> str:
+    """The error's kind for the level's note; AIPerf writes a mapping with `type`."""
+    if isinstance(details, dict) and isinstance(details.get("type"), str):
+        return details["type"][:80]
+    return "error"
 
 
 def _without_level(phase: Any) -> Any:

@@ -64,7 +64,7 @@ class GuidellmImporter(Importer):
         benchmarks = reader.sequence(report.get("benchmarks"), "benchmarks")
         if not benchmarks:
             raise reader.fail("benchmarks is empty (the report holds no load level)")
-        model = _model(report)
+        model = _model(reader, report)
         levels = tuple(
             _level(reader, reader.mapping(b, f"benchmarks[{i}]"), f"benchmarks[{i}]", model)
             for i, b in enumerate(benchmarks)
@@ -76,8 +76,10 @@ class GuidellmImporter(Importer):
         )  # fmt: skip
 
 
-def _model(report: Any) -> str | None:
-    backend = ((report.get("config") or {}).get("spec") or {}).get("backend") or {}
+def _model(reader: Reader, report: Any) -> str | None:
+    config = reader.mapping(report.get("config") or {}, "config")
+    spec = reader.mapping(config.get("spec") or {}, "config.spec")
+    backend = spec.get("backend") or {}
     model = backend.get("model") if isinstance(backend, dict) else None
     return model if isinstance(model, str) else None
 
@@ -99,9 +101,8 @@ def _level(reader: Reader, benchmark: Any, where: str, model: str | None) -> Lev
     ok = reader.whole(totals.get("successful"), f"{at}.request_totals.successful")
     errored = reader.whole(totals.get("errored"), f"{at}.request_totals.errored")
     incomplete = reader.whole(totals.get("incomplete"), f"{at}.request_totals.incomplete")
-    strategy = dict(
-        reader.mapping((benchmark.get("config") or {}).get("strategy"), f"{where}.config.strategy")
-    )
+    config = reader.mapping(benchmark.get("config") or {}, f"{where}.config")
+    strategy = dict(reader.mapping(config.get("strategy"), f"{where}.config.strategy"))
     kind = strategy.get("type_")
     concurrency: int | None = None
     rate: float | None = None
@@ -157,7 +158,7 @@ def _level(reader: Reader, benchmark: Any, where: str, model: str | None) -> Lev
         max_in_flight=in_flight,
         values=values,
         settings={"strategy": _without_level(strategy)},
-        provenance={"benchmark_id": (benchmark.get("config") or {}).get("id_"),
+        provenance={"benchmark_id": config.get("id_"),
                     "incomplete_requests": incomplete},
         model=model,
         note=note,

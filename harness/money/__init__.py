@@ -1,6 +1,6 @@
 """Cost and pricing: rate cards, cost per unit of work, gross margin. Never imports torch.
 
-Names are loaded on first use, so `from harness.money import canonical_gpu` stays cheap and
+Names are loaded on first use, so `from harness.money import load_ratecards` stays cheap and
 does not pull in pandas.
 """
 
@@ -15,9 +15,6 @@ _EXPORTS: dict[str, str] = {
     "batch_costs": "cost",
     "instance_frame": "cost",
     "unit_costs": "cost",
-    "CPU_ONLY": "gpus",
-    "GPU_KEYS": "gpus",
-    "canonical_gpu": "gpus",
     "DEFAULT_TARGET_MARGINS": "margin",
     "apply_prices": "margin",
     "gross_margin": "margin",
@@ -56,9 +53,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "ALL_PLANS",
     "COST_COLUMNS",
-    "CPU_ONLY",
     "DEFAULT_TARGET_MARGINS",
-    "GPU_KEYS",
     "OWNED_PLAN",
     "PLANS",
     "PRICED_COLUMNS",
@@ -79,7 +74,6 @@ __all__ = [
     "UnitSpec",
     "apply_prices",
     "batch_costs",
-    "canonical_gpu",
     "display_scale",
     "gross_margin",
     "instance_frame",
@@ -125,7 +119,6 @@ if TYPE_CHECKING:  # pragma: no cover
         unit_costs,
     )
     from harness.money.formatting import money_text
-    from harness.money.gpus import CPU_ONLY, GPU_KEYS, canonical_gpu
     from harness.money.margin import (
         DEFAULT_TARGET_MARGINS,
         apply_prices,

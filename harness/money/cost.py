@@ -8,7 +8,7 @@ Formulas (DESIGN.md, "Cost formulas"):
     energy_cost     = energy_j × pue / 3.6e6 × price_per_kwh                      (self-hosted)
     cost_per_unit   = (compute_cost + energy_cost) × share / units_per_batch
 
-`paid_s` is the row's `window_s` when it has one (endpoint, imported and fleet rows: the unit
+`paid_s` is the row's `window_s` when it has one (endpoint, imported and sweep rows: the unit
 columns hold what was served in that window, on `gpus_used` GPUs), else `wall_s_p50` (an
 in-process batch, on one GPU unless the row says otherwise). Units, shares and which workloads
 are priced come from the workload specs (harness/money/units.py), never from workload names.
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import BadInput
-from harness.money.gpus import MAX_POWER_W, canonical_gpu
+from harness.gpus import canonical_gpu, max_power_w
 from harness.money.ratecard import ALL_PLANS, Instance
 from harness.money.units import count_columns, priced_workloads, unit_specs
 from harness.results.schema import TEXT_COLUMN_NAMES, UNIT_COLUMNS
@@ -107,7 +107,7 @@ def instance_frame(
                 owned.pue if owned else np.nan,
                 owned.electricity_price_per_kwh_usd if owned else np.nan,
                 owned.power_w_per_gpu if owned and owned.power_w_per_gpu else np.nan,
-                MAX_POWER_W.get(inst.gpu) or np.nan,
+                max_power_w(inst.gpu) or np.nan,
                 ALL_PLANS.index(plan),
             ))  # fmt: skip
     return pd.DataFrame.from_records(records, columns=_INSTANCE_COLUMNS)
@@ -208,6 +208,34 @@ def priceable_rows(measurements: pd.DataFrame, gpu: str | None = None) -> pd.Dat
     rows["gpus_used"] = pd.to_numeric(pd.Series(used, index=source.index), errors="coerce")
     rows["gpus_used"] = rows["gpus_used"].fillna(1.0)
     return rows
+
+
+def oversized_notes(
+    measurements: pd.DataFrame, instances: Iterable[Instance], gpu: str | None = None
+) -> list[str]:
+    """One line per row measured on more GPUs (`gpus_used`) than any matched instance with its
+    GPU has: such a level cannot run there, so it is not priced, and says so."""
+    rows = priceable_rows(measurements, gpu)
+    largest: dict[str, tuple[int, str]] = {}
+    for inst in instances:
+        best = largest.get(inst.gpu)
+        if best is None or inst.gpu_count > best[0]:
+            largest[inst.gpu] = (inst.gpu_count, f"{inst.provider}:{inst.name}")
+    notes = []
+    for index, row in rows.iterrows():
+        fits = largest.get(row["gpu"])
+        if fits is None or row["gpus_used"] <= max(fits[0], 1):
+            continue
+        level = measurements.loc[index]
+        where = ", ".join(
+            f"{c} {level[c]:g}" for c in ("concurrency", "request_rate") if pd.notna(level.get(c))
+        ) or f"batch {int(row['batch_size'])}"
+        notes.append(
+            f"not priced: run {level['run_id']}, {level['workload']} {where}: measured on "
+            f"{row['gpus_used']:g} GPUs, more than the largest matched instance "
+            f"({fits[1]}, {fits[0]} GPUs)"
+        )
+    return notes
 
 
 def batch_costs(

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import BadInput, RunFolderError
+from harness.gpus import CPU_ONLY, canonical_gpu
 from harness.money.confidence import UNSTABLE_CV
-from harness.money.cost import batch_costs, check_utilizations, unit_costs
-from harness.money.gpus import CPU_ONLY, canonical_gpu
+from harness.money.cost import batch_costs, check_utilizations, oversized_notes, unit_costs
 from harness.money.margin import DEFAULT_TARGET_MARGINS, apply_prices
 from harness.money.prices import CandidatePrice, market_prices, parse_price, with_market
 from harness.money.ratecard import ALL_PLANS, Instance, RateCards, check_plan, load_ratecards
@@ -294,6 +294,7 @@ def price_runs(request: PriceRequest) -> PriceResult:
     plan_filter = plans or None
     costs = unit_costs(measurements, matched, plan_filter, utilizations, gpu)
     priced = apply_prices(costs, candidates, request.target_margins)
+    notes.extend(oversized_notes(measurements, matched, gpu))
     notes.extend(unstable_notes(measurements))
     notes.extend(goodput_notes(measurements))
     notes.extend(measured_caveat(measurements))

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput
+from harness.gpus import CPU_ONLY, gpu_keys, is_gpu_key
 from harness.money import checks
-from harness.money.gpus import CPU_ONLY, GPU_KEYS, is_gpu_key
 
 PLANS: tuple[str, ...] = ("on_demand", "spot", "reserved_1y", "reserved_3y")
 """Purchase plans a cloud card may price."""
@@ -238,7 +238,7 @@ def _parse_instance(
     name = checks.text(checks.require(entry, "name", where), "name", where)
     gpu = checks.text(checks.require(entry, "gpu", where), "gpu", where)
     if not is_gpu_key(gpu):
-        raise BadInput(f"{where}: unknown gpu {checks.shown(gpu)} (valid: {', '.join((*GPU_KEYS, CPU_ONLY))})")
+        raise BadInput(f"{where}: unknown gpu {checks.shown(gpu)} (valid: {', '.join((*gpu_keys(), CPU_ONLY))})")
     gpu_count = checks.integer(checks.require(entry, "gpu_count", where), "gpu_count", where)
     if gpu == CPU_ONLY and gpu_count != 0:
         raise BadInput(f"{where}: gpu_count must be 0 for a CPU-only instance (gpu: none)")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
+from harness.gpus import canonical_gpu
 from harness.money.units import UnitSpec, unit_specs
 from harness.reconcile.log_fields import UNIT_FIELDS
 
@@ -166,7 +167,6 @@ def benchmark_floors(
 
 def run_gpus(run: RunRecord) -> str:
     """The GPUs a run's ok rows were measured on, for messages."""
-    from harness.money.gpus import canonical_gpu
 
     names = run.ok_rows()["gpu_name"].astype(object)
     keys = sorted({str(canonical_gpu(n if isinstance(n, str) and n else None)) for n in names})

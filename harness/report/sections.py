@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harness.analysis.work import choice_label
+from harness.gpus import CPU_ONLY, canonical_gpu
 from harness.report import format as fmt
 from harness.report.document import Block, Document, Note, Section, Table
 from harness.report.figures import (
@@ -210,8 +211,6 @@ def _workload_title(workload: str, rows: pd.DataFrame) -> str:
 
 
 def _gpu_label(rows: pd.DataFrame, options: ReportOptions) -> str:
-    from harness.money import CPU_ONLY
-
     keys = (
         [options.gpu_key] if options.gpu_key else sorted({str(k) for k in rows["gpu_key"].dropna()})
     )
@@ -254,7 +253,6 @@ def measurement_table(workload: str, rows: pd.DataFrame) -> Table:
 
 
 def machine_table(meta: Mapping[str, Any]) -> Table:
-    from harness.money import canonical_gpu
 
     device = meta.get("device") or {}
     pairs: list[tuple[str, Any]] = [

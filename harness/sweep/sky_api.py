@@ -1,4 +1,4 @@
-"""The only place gpucost touches SkyPilot: the few SDK calls a fleet needs.
+"""The only place gpucost touches SkyPilot: the few SDK calls a sweep needs.
 
 SkyPilot 0.14's SDK is asynchronous: `sky.launch`, `sky.jobs.launch`, `sky.job_status`, `sky.down`
 return a request id and `sky.get(request_id)` waits for its result (or raises the error).
@@ -12,14 +12,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from harness.fleet import FleetUnavailable
+from harness.sweep import SweepUnavailable
 
 
 def import_sky() -> Any:
     try:
         import sky
     except ImportError:
-        raise FleetUnavailable() from None
+        raise SweepUnavailable() from None
     return sky
 
 
@@ -69,7 +69,7 @@ class SkyApi:
 
 
 def make_api() -> SkyApi:
-    """The SkyApi the commands use (SkyPilot imported now, or FleetUnavailable)."""
+    """The SkyApi the commands use (SkyPilot imported now, or SweepUnavailable)."""
     return SkyApi()
 
 

@@ -1,4 +1,4 @@
-"""`gpucost fleet collect`: every finished run folder back on this machine, keeping what finished
+"""`gpucost sweep collect`: every finished run folder back on this machine, keeping what finished
 when others failed."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import BadInput
-from harness.fleet.plan import FleetPlan
-from harness.fleet.sky_api import SkyApi
-from harness.fleet.state import FleetState
+from harness.sweep.plan import SweepPlan
+from harness.sweep.sky_api import SkyApi
+from harness.sweep.state import SweepState
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def _run_folders(folder: Path) -> list[Path]:
     return found
 
 
-def collect_fleet(plan: FleetPlan, plan_dir: Path, out_dir: Path, api: SkyApi | None,
+def collect_sweep(plan: SweepPlan, plan_dir: Path, out_dir: Path, api: SkyApi | None,
                   bucket_copy: Path | None = None) -> list[Collected]:
     """Bring results into `out_dir/<entry>/<run_id>/`.
 
@@ -43,7 +43,7 @@ def collect_fleet(plan: FleetPlan, plan_dir: Path, out_dir: Path, api: SkyApi | 
     """
     if plan.bucket and bucket_copy is None:
         raise BadInput(f"--from: results are in {plan.bucket}; copy it here and give the folder")
-    state = FleetState(plan_dir)
+    state = SweepState(plan_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     collected = []
     for entry in plan.entries:

@@ -1,6 +1,6 @@
-"""`gpucost fleet plan`: one SkyPilot task per instance, all running the same `gpucost run`.
+"""`gpucost sweep plan`: one SkyPilot task per instance, all running the same `gpucost run`.
 
-A plan is a folder: `<entry>.yaml` (a SkyPilot task file) per instance and `fleet.json` (what
+A plan is a folder: `<entry>.yaml` (a SkyPilot task file) per instance and `sweep.json` (what
 was planned: instances, prices, expected hours, where results go). Nothing here imports SkyPilot.
 """
 
@@ -16,29 +16,12 @@ from typing import Any
 
 from harness import __version__
 from harness.errors import BadInput
+from harness.gpus import skypilot_accelerator
 
 RESULTS_DIR = "~/gpucost-results"
 """Where each task writes its run folder on the cluster (or the bucket's mount point)."""
 
 BUCKET_MOUNT = "/gpucost-results"
-
-# gpucost's GPU keys in SkyPilot's accelerator names.
-SKY_ACCELERATORS: dict[str, str] = {
-    "H100-SXM-80GB": "H100",
-    "H100-PCIE-80GB": "H100",
-    "H200-SXM-141GB": "H200",
-    "GH200": "GH200",
-    "A100-SXM-40GB": "A100",
-    "A100-PCIE-40GB": "A100",
-    "A100-SXM-80GB": "A100-80GB",
-    "A100-PCIE-80GB": "A100-80GB",
-    "L40S": "L40S",
-    "L4": "L4",
-    "A10G": "A10G",
-    "A10": "A10",
-    "T4": "T4",
-    "RTX-A6000": "A6000",
-}
 
 GPUS_PLACEHOLDER = "{gpus}"
 """Replaced in run options by the instance's GPU count (e.g. vLLM's tensor parallel size)."""
@@ -47,7 +30,7 @@ _REFUSED_RUN_OPTIONS = ("--out",)
 
 
 @dataclass(frozen=True)
-class FleetEntry:
+class SweepEntry:
     name: str
     instance: str  # provider:name on the rate card
     cloud: str
@@ -61,13 +44,13 @@ class FleetEntry:
 
 
 @dataclass(frozen=True)
-class FleetPlan:
+class SweepPlan:
     gpucost_version: str
     run_args: list[str]
     managed: bool
     bucket: str | None
     expected_hours: float
-    entries: list[FleetEntry]
+    entries: list[SweepEntry]
 
     def estimated_cost_usd(self) -> float:
         return sum(e.price_per_hour_usd for e in self.entries) * self.expected_hours
@@ -80,22 +63,22 @@ def entry_name(instance_ref: str) -> str:
 
 RunArgsCheck = Callable[[list[str]], None]
 """Parses `gpucost run` arguments as this gpucost's `run` would, raising BadInput in one line:
-the command line's to give (harness/cli/fleet.py), so the fleet does not import the CLI."""
+the command line's to give (harness/cli/sweep.py), so the sweep does not import the CLI."""
 
 
 def check_run_args(run_args: Sequence[str], parse: RunArgsCheck) -> None:
-    """The options must be ones this gpucost's `run` accepts; `--out` is the fleet's to set."""
+    """The options must be ones this gpucost's `run` accepts; `--out` is the sweep's to set."""
     for arg in run_args:
         if arg.split("=", 1)[0] in _REFUSED_RUN_OPTIONS:
-            raise BadInput(f"run option {arg!r}: the fleet sets where results go (--bucket)")
+            raise BadInput(f"run option {arg!r}: the sweep sets where results go (--bucket)")
     parse([a.replace(GPUS_PLACEHOLDER, "1") for a in run_args])
 
 
-def build_task(entry: FleetEntry, run_args: Sequence[str], *, spot: bool, managed: bool,
+def build_task(entry: SweepEntry, run_args: Sequence[str], *, spot: bool, managed: bool,
                bucket: str | None, install: str, extra_setup: Sequence[str] = ()
                ) -> dict[str, Any]:
     """The SkyPilot task (as its YAML mapping) for one instance."""
-    accelerator = SKY_ACCELERATORS.get(entry.gpu)
+    accelerator = skypilot_accelerator(entry.gpu)
     resources: dict[str, Any] = {
         "infra": entry.cloud,
         "instance_type": entry.instance_type,
@@ -141,8 +124,8 @@ def make_plan(
     extra_setup: Sequence[str] = (),
     ratecard_files: Sequence[Path] = (),
     parse_run_args: RunArgsCheck,
-) -> FleetPlan:
-    """Write the task files and `fleet.json` into `out_dir`; nothing is launched."""
+) -> SweepPlan:
+    """Write the task files and `sweep.json` into `out_dir`; nothing is launched."""
     from harness.money.ratecard import load_ratecards
 
     if not instance_refs:
@@ -156,7 +139,7 @@ def make_plan(
     check_run_args(run_args, parse_run_args)
     cards = load_ratecards(ratecard_files)
     plan_name = "spot" if spot else "on_demand"
-    entries: list[FleetEntry] = []
+    entries: list[SweepEntry] = []
     seen: set[str] = set()
     for ref in instance_refs:
         instance = cards.find(ref, "--instances")
@@ -168,15 +151,15 @@ def make_plan(
             raise BadInput(f"--instances {ref!r}: the rate card has no {plan_name} price for it")
         name = entry_name(instance.key)
         where = f"{BUCKET_MOUNT}/{name}" if bucket else f"{RESULTS_DIR}/{name}"
-        entries.append(FleetEntry(name, instance.key, instance.provider, instance.name,
+        entries.append(SweepEntry(name, instance.key, instance.provider, instance.name,
                                   instance.gpu, instance.gpu_count, plan_name, price,
                                   f"{name}.yaml", where))
-    plan = FleetPlan(__version__, list(run_args), managed, bucket, expected_hours, entries)
+    plan = SweepPlan(__version__, list(run_args), managed, bucket, expected_hours, entries)
     write_plan(plan, out_dir, spot=spot, install=install, extra_setup=extra_setup)
     return plan
 
 
-def write_plan(plan: FleetPlan, out_dir: Path, *, spot: bool, install: str,
+def write_plan(plan: SweepPlan, out_dir: Path, *, spot: bool, install: str,
                extra_setup: Sequence[str] = ()) -> None:
 
     from harness.results.atomicfile import write_text
@@ -187,7 +170,7 @@ def write_plan(plan: FleetPlan, out_dir: Path, *, spot: bool, install: str,
             task = build_task(entry, plan.run_args, spot=spot, managed=plan.managed,
                               bucket=plan.bucket, install=install, extra_setup=extra_setup)
             write_text(out_dir / entry.task_file, _task_yaml(task))
-        write_text(out_dir / "fleet.json", json.dumps(asdict(plan), indent=2) + "\n")
+        write_text(out_dir / "sweep.json", json.dumps(asdict(plan), indent=2) + "\n")
     except OSError as err:
         raise BadInput(f"-o {out_dir}: cannot write ({err.strerror or err})") from None
 
@@ -207,13 +190,19 @@ def _task_yaml(task: dict[str, Any]) -> str:
     return yaml.dump(task, Dumper=Dumper, sort_keys=False, width=100)
 
 
-def load_plan(plan_dir: Path) -> FleetPlan:
-    path = plan_dir / "fleet.json"
+LEGACY_PLAN_FILE = "fleet.json"
+"""What plans made before `gpucost fleet` became `gpucost sweep` are called: still read."""
+
+
+def load_plan(plan_dir: Path) -> SweepPlan:
+    path = plan_dir / "sweep.json"
+    if not path.is_file() and (plan_dir / LEGACY_PLAN_FILE).is_file():
+        path = plan_dir / LEGACY_PLAN_FILE
     if not path.is_file():
-        raise BadInput(f"{plan_dir}: not a fleet plan (no fleet.json; make one with gpucost fleet plan)")
+        raise BadInput(f"{plan_dir}: not a sweep plan (no sweep.json; make one with gpucost sweep plan)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        entries = [FleetEntry(**e) for e in data.pop("entries")]
-        return FleetPlan(entries=entries, **data)
+        entries = [SweepEntry(**e) for e in data.pop("entries")]
+        return SweepPlan(entries=entries, **data)
     except (OSError, ValueError, TypeError, KeyError) as err:
-        raise BadInput(f"{path}: not a readable fleet plan ({err})") from None
+        raise BadInput(f"{path}: not a readable sweep plan ({err})") from None

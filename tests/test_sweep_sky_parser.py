@@ -25,7 +25,7 @@ SKY_PYTHON = os.environ.get("GPUCOST_SKY_PYTHON") or (sys.executable if find_spe
 
 pytestmark = pytest.mark.skipif(
     not SKY_PYTHON,
-    reason='SkyPilot is not installed (pip install "gpucost[fleet]", or set GPUCOST_SKY_PYTHON)',
+    reason='SkyPilot is not installed (pip install "gpucost[sweep]", or set GPUCOST_SKY_PYTHON)',
 )
 
 CATALOG = Path("/work/shared/data/skypilot-catalog/lambda/vms.csv")
@@ -60,14 +60,14 @@ def _sky_home(tmp_path: Path) -> dict[str, str]:
 
 
 def test_skypilot_accepts_the_plan_and_refuses_a_wrong_one(tmp_path: Path) -> None:
-    out = tmp_path / "fleet"
+    out = tmp_path / "sweep"
     result = CliRunner().invoke(main, [
-        "fleet", "plan", "--instances", "lambda:gpu_1x_h100_pcie,lambda:gpu_8x_h100_sxm5",
+        "sweep", "plan", "--instances", "lambda:gpu_1x_h100_pcie,lambda:gpu_8x_h100_sxm5",
         "-o", str(out), "--", "-w", "text", "-b", "1,8"])
     assert result.exit_code == 0, result.output
     bucketed = tmp_path / "bucketed"
     result = CliRunner().invoke(main, [
-        "fleet", "plan", "--instances", "lambda:gpu_1x_a6000", "--managed",
+        "sweep", "plan", "--instances", "lambda:gpu_1x_a6000", "--managed",
         "--bucket", "s3://sweeps/one", "-o", str(bucketed), "--", "-w", "text"])
     assert result.exit_code == 0, result.output
     good = [*sorted(out.glob("*.yaml")), *bucketed.glob("*.yaml")]

@@ -1,4 +1,4 @@
-"""`gpucost fleet`: one sweep over many instance types through SkyPilot (an optional extra)."""
+"""`gpucost sweep`: one sweep over many instance types through SkyPilot (an optional extra)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ PLAN_DIR = click.argument("plan_dir", type=click.Path(path_type=Path))
 
 
 @click.group()
-def fleet() -> None:
+def sweep() -> None:
     """Run the same benchmark on many instance types (SkyPilot), then collect and compare."""
 
 
-@fleet.command("plan", context_settings={"ignore_unknown_options": True})
+@sweep.command("plan", context_settings={"ignore_unknown_options": True})
 @click.option("--instances", required=True,
               help="Rate-card instances, comma-separated: aws:g6e.xlarge,lambda:gpu_1x_h100_pcie")
 @click.option("--spot", is_flag=True, help="Spot instances (priced at the card's spot price).")
@@ -31,7 +31,7 @@ def fleet() -> None:
               help="Extra setup command, e.g. 'pip install vllm' (repeatable).")
 @ratecard_option()
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Plan folder to write (tasks and fleet.json).")
+              help="Plan folder to write (tasks and sweep.json).")
 @click.argument("run_args", nargs=-1, type=click.UNPROCESSED)
 def plan_cmd(instances: str, spot: bool, managed: bool, bucket: str | None,
              expected_hours: float, install: str, extra_setup: tuple[str, ...],
@@ -41,8 +41,8 @@ def plan_cmd(instances: str, spot: bool, managed: bool, bucket: str | None,
     `{gpus}` in RUN_ARGS becomes the instance's GPU count, e.g.
     --server-cmd "vllm serve M --tensor-parallel-size {gpus}".
     """
-    from harness.fleet.launch import estimate_lines
-    from harness.fleet.plan import make_plan
+    from harness.sweep.launch import estimate_lines
+    from harness.sweep.plan import make_plan
 
     refs = [r.strip() for r in instances.split(",") if r.strip()]
     plan = make_plan(refs, list(run_args), output, spot=spot, managed=managed, bucket=bucket,
@@ -64,15 +64,15 @@ def _parse_run_args(run_args: list[str]) -> None:
         raise BadInput(f"run options: {err.format_message()}") from None
 
 
-@fleet.command("launch")
+@sweep.command("launch")
 @PLAN_DIR
 @click.option("--yes", is_flag=True, help="Launch (and pay for) the instances.")
 @click.option("--parallel", type=click.IntRange(min=1), default=8, show_default=True)
 def launch_cmd(plan_dir: Path, yes: bool, parallel: int) -> None:
     """Launch every task of PLAN_DIR; prints the estimated cost first and needs --yes."""
-    from harness.fleet import sky_api
-    from harness.fleet.launch import estimate_lines, launch_fleet
-    from harness.fleet.plan import load_plan
+    from harness.sweep import sky_api
+    from harness.sweep.launch import estimate_lines, launch_sweep
+    from harness.sweep.plan import load_plan
 
     plan = load_plan(plan_dir)
     for line in estimate_lines(plan):
@@ -84,26 +84,26 @@ def launch_cmd(plan_dir: Path, yes: bool, parallel: int) -> None:
     def progress(name: str, status: str, detail: str) -> None:
         click.echo(f"{name:<44} {status:<14} {detail}")
 
-    state = launch_fleet(plan, plan_dir, api, parallel=parallel, progress=progress)
+    state = launch_sweep(plan, plan_dir, api, parallel=parallel, progress=progress)
     failed = [n for n, r in state.entries.items() if r.get("status") == "FAILED_LAUNCH"]
     click.echo(f"{len(plan.entries) - len(failed)} launched, {len(failed)} failed")
 
 
-@fleet.command("status")
+@sweep.command("status")
 @PLAN_DIR
 def status_cmd(plan_dir: Path) -> None:
     """Each instance: how its launch went and its job's state now."""
-    from harness.fleet import sky_api
-    from harness.fleet.plan import load_plan
-    from harness.fleet.status import fleet_status
+    from harness.sweep import sky_api
+    from harness.sweep.plan import load_plan
+    from harness.sweep.status import sweep_status
 
     plan = load_plan(plan_dir)
-    for row in fleet_status(plan, plan_dir, sky_api.make_api()):
+    for row in sweep_status(plan, plan_dir, sky_api.make_api()):
         tail = f"  {row.error}" if row.error else ""
         click.echo(f"{row.instance:<40} {row.launch:<14} {row.job or '-':<12}{tail}")
 
 
-@fleet.command("collect")
+@sweep.command("collect")
 @PLAN_DIR
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Folder the run folders go into (one sub-folder per instance).")
@@ -113,16 +113,16 @@ def status_cmd(plan_dir: Path) -> None:
 def collect_cmd(plan_dir: Path, output: Path, bucket_copy: Path | None, compare: bool) -> None:
     """Bring back every finished run folder, keeping what finished when others failed."""
     from harness.errors import GpucostError
-    from harness.fleet.collect import collect_fleet
-    from harness.fleet.plan import load_plan
+    from harness.sweep.collect import collect_sweep
+    from harness.sweep.plan import load_plan
 
     plan = load_plan(plan_dir)
     api = None
     if bucket_copy is None and not plan.bucket:
-        from harness.fleet import sky_api
+        from harness.sweep import sky_api
 
         api = sky_api.make_api()
-    results = collect_fleet(plan, plan_dir, output, api, bucket_copy)
+    results = collect_sweep(plan, plan_dir, output, api, bucket_copy)
     runs = [run for r in results for run in r.run_dirs]
     for r in results:
         click.echo(f"{r.name:<44} {len(r.run_dirs)} run(s)" + (f"  {r.problem}" if r.problem else ""))
@@ -135,16 +135,16 @@ def collect_cmd(plan_dir: Path, output: Path, bucket_copy: Path | None, compare:
         ctx.invoke(compare_cmd, runs=tuple(runs))
 
 
-@fleet.command("down")
+@sweep.command("down")
 @PLAN_DIR
 def down_cmd(plan_dir: Path) -> None:
     """Tear down every cluster and cancel every managed job of PLAN_DIR."""
     from harness.errors import GpucostError
-    from harness.fleet import sky_api
-    from harness.fleet.down import down_fleet
-    from harness.fleet.plan import load_plan
+    from harness.sweep import sky_api
+    from harness.sweep.down import down_sweep
+    from harness.sweep.plan import load_plan
 
-    outcome = down_fleet(load_plan(plan_dir), plan_dir, sky_api.make_api())
+    outcome = down_sweep(load_plan(plan_dir), plan_dir, sky_api.make_api())
     for name, error in outcome.items():
         click.echo(f"{name:<44} {'down' if error is None else error}")
     if any(outcome.values()):

@@ -1,13 +1,13 @@
-"""`gpucost fleet status`: each instance's launch record and what SkyPilot says of its job now."""
+"""`gpucost sweep status`: each instance's launch record and what SkyPilot says of its job now."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.fleet.plan import FleetPlan
-from harness.fleet.sky_api import SkyApi
-from harness.fleet.state import FleetState
+from harness.sweep.plan import SweepPlan
+from harness.sweep.sky_api import SkyApi
+from harness.sweep.state import SweepState
 
 FINISHED_OK = "SUCCEEDED"
 
@@ -21,8 +21,8 @@ class EntryStatus:
     error: str | None
 
 
-def fleet_status(plan: FleetPlan, plan_dir: Path, api: SkyApi) -> list[EntryStatus]:
-    state = FleetState(plan_dir)
+def sweep_status(plan: SweepPlan, plan_dir: Path, api: SkyApi) -> list[EntryStatus]:
+    state = SweepState(plan_dir)
     rows = []
     for entry in plan.entries:
         record = state.get(entry.name)

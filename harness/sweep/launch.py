@@ -1,4 +1,4 @@
-"""`gpucost fleet launch`: every task of a plan through SkyPilot, in parallel; one failing
+"""`gpucost sweep launch`: every task of a plan through SkyPilot, in parallel; one failing
 (no quota, no capacity) is recorded for its instance and the others go on."""
 
 from __future__ import annotations
@@ -7,15 +7,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from harness.fleet.plan import FleetEntry, FleetPlan
-from harness.fleet.sky_api import SkyApi
-from harness.fleet.state import FleetState
+from harness.sweep.plan import SweepEntry, SweepPlan
+from harness.sweep.sky_api import SkyApi
+from harness.sweep.state import SweepState
 
 Progress = Callable[[str, str, str], None]
 """Called with (entry name, status, detail) as each launch moves on."""
 
 
-def estimate_lines(plan: FleetPlan) -> list[str]:
+def estimate_lines(plan: SweepPlan) -> list[str]:
     """What the sweep is expected to cost: instance price × expected hours, per instance."""
     lines = [
         f"{e.instance:<40} {e.plan:<9} ${e.price_per_hour_usd:,.2f}/h × {plan.expected_hours:g} h"
@@ -27,12 +27,12 @@ def estimate_lines(plan: FleetPlan) -> list[str]:
     return lines
 
 
-def launch_fleet(plan: FleetPlan, plan_dir: Path, api: SkyApi, *, parallel: int = 8,
-                 progress: Progress | None = None) -> FleetState:
-    state = FleetState(plan_dir)
+def launch_sweep(plan: SweepPlan, plan_dir: Path, api: SkyApi, *, parallel: int = 8,
+                 progress: Progress | None = None) -> SweepState:
+    state = SweepState(plan_dir)
     report = progress or (lambda *_: None)
 
-    def one(entry: FleetEntry) -> None:
+    def one(entry: SweepEntry) -> None:
         state.update(entry.name, status="LAUNCHING", managed=plan.managed, error=None)
         report(entry.name, "LAUNCHING", entry.instance)
         try:

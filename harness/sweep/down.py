@@ -1,17 +1,17 @@
-"""`gpucost fleet down`: tear down every cluster (or cancel every managed job) of a plan."""
+"""`gpucost sweep down`: tear down every cluster (or cancel every managed job) of a plan."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness.fleet.plan import FleetPlan
-from harness.fleet.sky_api import SkyApi
-from harness.fleet.state import FleetState
+from harness.sweep.plan import SweepPlan
+from harness.sweep.sky_api import SkyApi
+from harness.sweep.state import SweepState
 
 
-def down_fleet(plan: FleetPlan, plan_dir: Path, api: SkyApi) -> dict[str, str | None]:
+def down_sweep(plan: SweepPlan, plan_dir: Path, api: SkyApi) -> dict[str, str | None]:
     """Entry name → None when torn down, else the error; every entry is tried."""
-    state = FleetState(plan_dir)
+    state = SweepState(plan_dir)
     outcome: dict[str, str | None] = {}
     for entry in plan.entries:
         record = state.get(entry.name)

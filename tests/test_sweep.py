@@ -1,4 +1,4 @@
-"""Fleet sweeps: plans (task files), and launch/status/collect/down against a fake of the SkyPilot
+"""Sweeps: plans (task files), and launch/status/collect/down against a fake of the SkyPilot
 SDK calls gpucost makes (tests/fakes/fake_sky.py); no cloud is contacted."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.fleet import sky_api
+from harness.sweep import sky_api
 from tests.fakes.fake_sky import FakeSky, FakeSkyApi, ResourcesUnavailableError
 
 INSTANCES = "aws:g6e.xlarge,lambda:gpu_1x_h100_pcie,gcp:a3-highgpu-8g"
@@ -30,8 +30,8 @@ SKY_RESOURCE_KEYS = {"infra", "cloud", "region", "zone", "instance_type", "accel
 
 
 def plan(tmp_path: Path, *extra: str, instances: str = INSTANCES, args=RUN_ARGS) -> Path:
-    out = tmp_path / "fleet"
-    result = CliRunner().invoke(main, ["fleet", "plan", "--instances", instances, *extra,
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(main, ["sweep", "plan", "--instances", instances, *extra,
                                        "-o", str(out), "--", *args])
     assert result.exit_code == 0, result.output
     return out
@@ -56,7 +56,7 @@ def test_plan_writes_one_task_per_instance_with_the_same_run(tmp_path: Path) -> 
                     '--out "$GPUCOST_RESULTS"'}
     for task in found.values():
         assert set(task) <= SKY_TASK_KEYS and set(task["resources"]) <= SKY_RESOURCE_KEYS
-    manifest = json.loads((folder / "fleet.json").read_text())
+    manifest = json.loads((folder / "sweep.json").read_text())
     # 1.861 + 2.49 + 46.02 per hour (shipped cards) for half an hour each
     total = sum(e["price_per_hour_usd"] for e in manifest["entries"]) * 0.5
     assert total == pytest.approx((1.861 + 2.49 + 46.02) * 0.5)
@@ -64,7 +64,7 @@ def test_plan_writes_one_task_per_instance_with_the_same_run(tmp_path: Path) -> 
 
 def test_multi_gpu_entry_gets_its_gpu_count_and_a_bucket(tmp_path: Path) -> None:
     args = ["-w", "text", "--preset", "tiny", "--setting-that-is-checked"]
-    bad = CliRunner().invoke(main, ["fleet", "plan", "--instances", "aws:p5.48xlarge",
+    bad = CliRunner().invoke(main, ["sweep", "plan", "--instances", "aws:p5.48xlarge",
                                     "-o", str(tmp_path / "x"), "--", *args])
     assert bad.exit_code == 2 and "No such option '--setting-that-is-checked'" in bad.stderr
     folder = plan(tmp_path, "--spot", "--managed", "--bucket", "s3://sweeps/one",
@@ -81,24 +81,24 @@ def test_multi_gpu_entry_gets_its_gpu_count_and_a_bucket(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("extra", "args", "message"),
     [
-        ((), ["--out", "x"], "the fleet sets where results go"),
+        ((), ["--out", "x"], "the sweep sets where results go"),
         (("--managed",), RUN_ARGS, "give --bucket"),
         (("--bucket", "my-bucket"), RUN_ARGS, "expected a bucket URL"),
         (("--expected-hours", "0"), RUN_ARGS, "must be > 0"),
     ],
 )
 def test_plan_refuses_bad_options_in_one_line(tmp_path: Path, extra, args, message) -> None:
-    result = CliRunner().invoke(main, ["fleet", "plan", "--instances", "aws:g6e.xlarge", *extra,
+    result = CliRunner().invoke(main, ["sweep", "plan", "--instances", "aws:g6e.xlarge", *extra,
                                        "-o", str(tmp_path / "f"), "--", *args])
     assert result.exit_code == 2 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_unknown_instance_and_missing_spot_price(tmp_path: Path) -> None:
-    unknown = CliRunner().invoke(main, ["fleet", "plan", "--instances", "aws:nope",
+    unknown = CliRunner().invoke(main, ["sweep", "plan", "--instances", "aws:nope",
                                         "-o", str(tmp_path / "f")])
     assert unknown.exit_code == 2 and "aws has no instance 'nope'" in unknown.stderr
-    spot = CliRunner().invoke(main, ["fleet", "plan", "--instances", "lambda:gpu_1x_h100_pcie",
+    spot = CliRunner().invoke(main, ["sweep", "plan", "--instances", "lambda:gpu_1x_h100_pcie",
                                      "--spot", "-o", str(tmp_path / "f")])
     assert spot.exit_code == 2 and "no spot price" in spot.stderr
 
@@ -107,9 +107,9 @@ def test_without_skypilot_the_commands_say_how_to_install_it(tmp_path: Path, mon
     folder = plan(tmp_path)
     monkeypatch.setitem(sys.modules, "sky", None)  # import sky now fails as if not installed
     for args in (["launch", str(folder), "--yes"], ["status", str(folder)], ["down", str(folder)]):
-        result = CliRunner().invoke(main, ["fleet", *args])
+        result = CliRunner().invoke(main, ["sweep", *args])
         assert result.exit_code == 1
-        assert result.stderr.strip() == 'Error: fleet commands need SkyPilot: pip install "gpucost[fleet]"'
+        assert result.stderr.strip() == 'Error: sweep commands need SkyPilot: pip install "gpucost[sweep]"'
 
 
 @pytest.fixture
@@ -125,19 +125,19 @@ def fake(tmp_path: Path, monkeypatch) -> FakeSky:
 
 def test_launch_needs_yes_and_prints_the_estimate_first(tmp_path: Path, fake: FakeSky) -> None:
     folder = plan(tmp_path, "--expected-hours", "2")
-    result = CliRunner().invoke(main, ["fleet", "launch", str(folder)])
+    result = CliRunner().invoke(main, ["sweep", "launch", str(folder)])
     assert result.exit_code == 2 and "add --yes" in result.stderr
     assert f"estimated sweep cost: ${(1.861 + 2.49 + 46.02) * 2:,.2f}" in result.stdout
-    assert fake.launched_tasks == [] and not (folder / "fleet-state.json").exists()
+    assert fake.launched_tasks == [] and not (folder / "sweep-state.json").exists()
 
 
 def test_one_failing_launch_is_recorded_and_the_rest_are_collected(tmp_path: Path, fake) -> None:
     folder = plan(tmp_path)
     runner = CliRunner()
-    launched = runner.invoke(main, ["fleet", "launch", str(folder), "--yes"])
+    launched = runner.invoke(main, ["sweep", "launch", str(folder), "--yes"])
     assert launched.exit_code == 0, launched.output
     assert "2 launched, 1 failed" in launched.stdout
-    state = json.loads((folder / "fleet-state.json").read_text())
+    state = json.loads((folder / "sweep-state.json").read_text())
     failed = state["gpucost-gcp-a3-highgpu-8g"]
     assert failed["status"] == "FAILED_LAUNCH"
     assert failed["error"].startswith("ResourcesUnavailableError: Failed to provision")
@@ -147,22 +147,22 @@ def test_one_failing_launch_is_recorded_and_the_rest_are_collected(tmp_path: Pat
     assert {t["resources"]["instance_type"] for t in fake.launched_tasks} == {
         "g6e.xlarge", "gpu_1x_h100_pcie"}
 
-    status = runner.invoke(main, ["fleet", "status", str(folder)])
+    status = runner.invoke(main, ["sweep", "status", str(folder)])
     lines = {line.split()[0]: line for line in status.stdout.splitlines()}
     assert "SUCCEEDED" in lines["aws:g6e.xlarge"] and "FAILED_LAUNCH" in lines["gcp:a3-highgpu-8g"]
 
     out = tmp_path / "results"
-    collected = runner.invoke(main, ["fleet", "collect", str(folder), "-o", str(out)])
+    collected = runner.invoke(main, ["sweep", "collect", str(folder), "-o", str(out)])
     assert collected.exit_code == 0, collected.output
     runs = sorted(p.parent.parent.name for p in out.glob("*/*/run.json"))
     assert runs == ["gpucost-aws-g6e-xlarge", "gpucost-lambda-gpu-1x-h100-pcie"]
     assert "gpucost-gcp-a3-highgpu-8g" in collected.stdout and "ResourcesUnavailable" in collected.stdout
     assert "L40S" in collected.stdout and "H100" in collected.stdout  # compare ran on both runs
 
-    down = runner.invoke(main, ["fleet", "down", str(folder)])
+    down = runner.invoke(main, ["sweep", "down", str(folder)])
     assert down.exit_code == 0, down.output
     assert fake.clusters == {}
-    assert json.loads((folder / "fleet-state.json").read_text())[
+    assert json.loads((folder / "sweep-state.json").read_text())[
         "gpucost-aws-g6e-xlarge"]["status"] == "DOWN"
 
 
@@ -170,33 +170,33 @@ def test_managed_jobs_launch_and_collect_from_a_bucket_copy(tmp_path: Path, fake
     folder = plan(tmp_path, "--managed", "--bucket", "gs://sweeps/a",
                   instances="aws:g6e.xlarge,lambda:gpu_1x_h100_pcie")
     runner = CliRunner()
-    assert runner.invoke(main, ["fleet", "launch", str(folder), "--yes"]).exit_code == 0
+    assert runner.invoke(main, ["sweep", "launch", str(folder), "--yes"]).exit_code == 0
     assert fake.clusters == {}  # managed jobs leave no cluster of the user's
-    state = json.loads((folder / "fleet-state.json").read_text())
+    state = json.loads((folder / "sweep-state.json").read_text())
     assert all(isinstance(r["job_id"], int) for r in state.values())
-    no_copy = runner.invoke(main, ["fleet", "collect", str(folder), "-o", str(tmp_path / "r")])
+    no_copy = runner.invoke(main, ["sweep", "collect", str(folder), "-o", str(tmp_path / "r")])
     assert no_copy.exit_code == 2 and "--from" in no_copy.stderr
     # The bucket's content as `gsutil rsync` would bring it: one folder per entry.
     copy = tmp_path / "disks" / "bucket"
-    done = runner.invoke(main, ["fleet", "collect", str(folder), "-o", str(tmp_path / "r"),
+    done = runner.invoke(main, ["sweep", "collect", str(folder), "-o", str(tmp_path / "r"),
                                 "--from", str(copy), "--no-compare"])
     assert done.exit_code == 0, done.output
     assert len(list((tmp_path / "r").glob("*/*/run.json"))) == 2
-    assert runner.invoke(main, ["fleet", "down", str(folder)]).exit_code == 0
+    assert runner.invoke(main, ["sweep", "down", str(folder)]).exit_code == 0
     assert sorted(fake.cancelled) == sorted(r["job_id"] for r in state.values())
 
 
 def test_collect_with_nothing_finished_fails_in_one_line(tmp_path: Path, fake) -> None:
     folder = plan(tmp_path, instances="gcp:a3-highgpu-8g")
-    CliRunner().invoke(main, ["fleet", "launch", str(folder), "--yes"])
-    result = CliRunner().invoke(main, ["fleet", "collect", str(folder), "-o", str(tmp_path / "r")])
+    CliRunner().invoke(main, ["sweep", "launch", str(folder), "--yes"])
+    result = CliRunner().invoke(main, ["sweep", "collect", str(folder), "-o", str(tmp_path / "r")])
     assert result.exit_code == 1 and "no run folder came back" in result.stderr
     assert fake.clusters == {}
-    assert json.loads((folder / "fleet-state.json").read_text())[
+    assert json.loads((folder / "sweep-state.json").read_text())[
         "gpucost-gcp-a3-highgpu-8g"]["status"] == "FAILED_LAUNCH"
 
 
-def test_skypilot_is_imported_only_by_the_fleet_adapter() -> None:
+def test_skypilot_is_imported_only_by_the_sweep_adapter() -> None:
     root = Path(__file__).resolve().parent.parent
     importers = sorted(
         str(p.relative_to(root))
@@ -205,15 +205,35 @@ def test_skypilot_is_imported_only_by_the_fleet_adapter() -> None:
         if any(line.strip().startswith(("import sky", "from sky"))
                for line in p.read_text(encoding="utf-8").splitlines())
     )
-    assert importers == ["harness/fleet/sky_api.py"]
+    assert importers == ["harness/sweep/sky_api.py"]
 
 
 def test_launching_again_retries_only_what_failed(tmp_path: Path, fake: FakeSky) -> None:
     folder = plan(tmp_path)
     runner = CliRunner()
-    assert runner.invoke(main, ["fleet", "launch", str(folder), "--yes"]).exit_code == 0
+    assert runner.invoke(main, ["sweep", "launch", str(folder), "--yes"]).exit_code == 0
     fake.fail.clear()  # capacity came back
-    again = runner.invoke(main, ["fleet", "launch", str(folder), "--yes"])
+    again = runner.invoke(main, ["sweep", "launch", str(folder), "--yes"])
     assert again.exit_code == 0 and "3 launched, 0 failed" in again.stdout
     assert [t["name"] for t in fake.launched_tasks].count("gpucost-gcp-a3-highgpu-8g") == 1
     assert len(fake.launched_tasks) == 3
+
+
+def test_the_old_fleet_command_says_it_is_now_sweep() -> None:
+    result = CliRunner().invoke(main, ["fleet", "plan", "--instances", "aws:g6e.xlarge"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: `gpucost fleet` is now `gpucost sweep`: gpucost sweep plan --instances aws:g6e.xlarge"
+    )
+    assert "fleet" not in CliRunner().invoke(main, ["--help"]).output
+
+
+def test_a_plan_made_before_the_rename_is_still_read(tmp_path: Path) -> None:
+    folder = plan(tmp_path, instances="aws:g6e.xlarge")
+    (folder / "sweep.json").rename(folder / "fleet.json")
+    (folder / "fleet-state.json").write_text('{"gpucost-aws-g6e-xlarge": {"status": "launched"}}')
+    from harness.sweep.plan import load_plan
+    from harness.sweep.state import SweepState
+
+    assert [e.instance for e in load_plan(folder).entries] == ["aws:g6e.xlarge"]
+    assert SweepState(folder).get("gpucost-aws-g6e-xlarge") == {"status": "launched"}
