@@ -13,6 +13,7 @@ from harness.cli.options import gpu_key
 from harness.errors import BadInput
 from harness.gpus import catalogue as gpus
 from harness.money.ratecard import load_card_file
+from harness.sweep.plan import SweepEntry, build_task
 
 B200 = {
     "nvml": [r"\bB200\b"],
@@ -82,7 +83,7 @@ def test_a_new_gpu_is_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
                        "prices_per_hour": {"on_demand": 60.0}}],
     }))
     assert load_card_file(card)[1][0].gpu == "B200"
-    entry = FleetEntry("b", "neo:b200x8", "aws", "p6-b200.48xlarge", "B200", 8, "on_demand",
+    entry = SweepEntry("b", "neo:b200x8", "aws", "p6-b200.48xlarge", "B200", 8, "on_demand",
                        60.0, "b.yaml", "~/gpucost-results/b")
     task = build_task(entry, ["-w", "text"], spot=False, managed=False, bucket=None,
                       install="pip install gpucost")
