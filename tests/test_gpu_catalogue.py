@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness.fleet.plan import FleetEntry, build_task
 
 from harness.analysis.roofline import ceiling_for
 from harness.cli.options import gpu_key
