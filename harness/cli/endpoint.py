@@ -6,8 +6,10 @@ from __future__ import annotations
 import math
 import shlex
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -255,8 +257,6 @@ def _level_line(level: LoadLevel, row: dict[str, Any]) -> str:
 
 
 def _base_url(url: str) -> str:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise BadInput(
@@ -266,14 +266,10 @@ def _base_url(url: str) -> str:
 
 
 def _is_local(base_url: str) -> bool:
-    from urllib.parse import urlsplit
-
     return (urlsplit(base_url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
 def _transformers_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return f"transformers {version('transformers')}"
     except PackageNotFoundError:

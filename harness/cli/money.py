@@ -175,7 +175,6 @@ def _echo_cards(
               help="The rate card file's schema (default).")  # fmt: skip
 def card_schema(kind: str) -> None:
     """Print the JSON Schema of a rate card (or scenario) file, for an editor to check YAML."""
-    import json
 
     from harness.money.file_schemas import json_schema
 

@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from harness.errors import BadInput
 from harness.gpus import CPU_ONLY, gpu_for_cloud_offer
 from harness.money import checks
+from harness.money.ratecard import parse_card
 
 CATALOG_SCHEMA_VERSION = "v8"
 """The schema folder SkyPilot 0.14 reads (`~/.sky/catalogs/v8/<cloud>/vms.csv`)."""
@@ -233,8 +236,6 @@ def import_cloud(
     as_of: str | None = None,
 ) -> ImportResult:
     """A validated card for one cloud of the catalog in `catalog_dir`."""
-    from harness.money.ratecard import parse_card
-
     path = catalog_dir / cloud / "vms.csv"
     rows = read_rows(path)
     by_type: dict[str, list[Offer]] = {}
@@ -299,7 +300,5 @@ def import_cloud(
 
 
 def render_card(card: dict[str, Any]) -> str:
-    import yaml
-
     header = "# Imported by `gpucost ratecards import skypilot`; USD per instance-hour.\n"
     return header + yaml.safe_dump(card, sort_keys=False, allow_unicode=True, width=100)

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from workloads import registry
+
 if TYPE_CHECKING:
     from harness.endpoint.records import RequestRecord
 
@@ -184,8 +186,6 @@ def endpoint_cost_columns(
 ) -> dict[str, Any]:
     """`cost_factor_low`, `cost_factor_high`, `cost_cv` and `unstable` of a load level, on the
     units of the workload's primary unit; empty when the spec or the counts are not there."""
-    from workloads import registry
-
     spec = registry.spec(workload)
     column = spec.unit(spec.primary_unit).count_column if spec and spec.primary_unit else None
     ok = [r for r in records if r.ok]

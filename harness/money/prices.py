@@ -12,6 +12,7 @@ from typing import Any
 from harness.errors import BadInput
 from harness.money import checks
 from harness.money.formatting import money_text
+from harness.money.ratecard import is_market_card, shipped_card_paths, user_card_paths
 from harness.money.units import SCALES, scale_label, units_by_workload
 
 
@@ -192,8 +193,6 @@ def market_prices(
     and in `extra_files` replace entries of the same unit and product, and a default they mark
     replaces the shipped default for that unit.
     """
-    from harness.money.ratecard import is_market_card, shipped_card_paths, user_card_paths
-
     paths = shipped_card_paths() + (user_card_paths() if include_user_dir else [])
     merged: dict[tuple[str, str], CandidatePrice] = {}
     defaults: dict[str, str] = {}

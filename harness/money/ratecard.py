@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import click
 
 from harness.errors import BadInput
 from harness.gpus import CPU_ONLY, gpu_keys, is_gpu_key
@@ -134,14 +137,11 @@ def user_ratecard_dir() -> Path:
     configured = os.environ.get("GPUCOST_CONFIG_DIR")
     if configured:
         return Path(configured) / "ratecards"
-    import click
 
     return Path(click.get_app_dir("gpucost")) / "ratecards"
 
 
 def shipped_card_paths() -> list[Path]:
-    from importlib import resources
-
     folder = resources.files("ratecards")
     return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith((".yaml", ".yml")))
 

@@ -14,9 +14,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from harness import __version__
 from harness.errors import BadInput
 from harness.gpus import skypilot_accelerator
+from harness.money.ratecard import load_ratecards
+from harness.results.atomicfile import write_text
 
 RESULTS_DIR = "~/gpucost-results"
 """Where each task writes its run folder on the cluster (or the bucket's mount point)."""
@@ -126,8 +130,6 @@ def make_plan(
     parse_run_args: RunArgsCheck,
 ) -> SweepPlan:
     """Write the task files and `sweep.json` into `out_dir`; nothing is launched."""
-    from harness.money.ratecard import load_ratecards
-
     if not instance_refs:
         raise BadInput("--instances: name at least one instance, e.g. aws:g6e.xlarge")
     if expected_hours <= 0:
@@ -162,8 +164,6 @@ def make_plan(
 def write_plan(plan: SweepPlan, out_dir: Path, *, spot: bool, install: str,
                extra_setup: Sequence[str] = ()) -> None:
 
-    from harness.results.atomicfile import write_text
-
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for entry in plan.entries:
@@ -177,8 +177,6 @@ def write_plan(plan: SweepPlan, out_dir: Path, *, spot: bool, install: str,
 
 def _task_yaml(task: dict[str, Any]) -> str:
     """YAML with multi-line commands as literal blocks, as people write SkyPilot tasks."""
-    import yaml
-
     class Dumper(yaml.SafeDumper):
         pass
 
