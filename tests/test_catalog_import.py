@@ -12,7 +12,7 @@ from harness.cli import main
 from harness.errors import BadInput
 from harness.gpus import gpu_for_cloud_offer
 from harness.money.catalog_import import import_cloud
-from harness.money.ratecard import load_card_file
+from harness.money.inputs import load_card_file
 
 CATALOG = Path(__file__).resolve().parents[2] / "shared" / "data" / "skypilot-catalog"
 if not CATALOG.is_dir():

@@ -244,6 +244,7 @@ def test_two_levels_of_one_run_with_one_batch_size_keep_their_own_costs(
     import pandas as pd
 
     from harness.analysis.row_costs import ROW_POSITION, load_instances, row_unit_costs
+    from harness.money.context import PricingContext
 
     rows = pd.DataFrame(
         [
@@ -253,7 +254,7 @@ def test_two_levels_of_one_run_with_one_batch_size_keep_their_own_costs(
         index=[17, 5],  # whatever labels the caller's frame has
     )
     instances = load_instances(["testcloud:small-l4"], [card])
-    costs = row_unit_costs(rows, instances, ["on_demand"], [1.0])
+    costs = row_unit_costs(rows, PricingContext(instances, ("on_demand",)))
     output = costs[costs["unit"] == "output_token"].set_index(ROW_POSITION)["cost_per_unit_usd"]
     assert sorted(output.index) == [0, 1]
     assert output[1] == pytest.approx(3 * output[0])

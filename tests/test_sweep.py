@@ -29,10 +29,12 @@ SKY_RESOURCE_KEYS = {"infra", "cloud", "region", "zone", "instance_type", "accel
                      "autostop", "priority", "any_of", "ordered", "_docker_login_config"}
 
 
-def plan(tmp_path: Path, *extra: str, instances: str = INSTANCES, args=RUN_ARGS) -> Path:
+def plan(tmp_path: Path, *extra: str, instances: str = INSTANCES, args=RUN_ARGS,
+         install: str = "gpucost==0.1.0") -> Path:
+    """A plan whose tasks install `install` (the wheel of this checkout is built in one test)."""
     out = tmp_path / "sweep"
     result = CliRunner().invoke(main, ["sweep", "plan", "--instances", instances, *extra,
-                                       "-o", str(out), "--", *args])
+                                       "--install", install, "-o", str(out), "--", *args])
     assert result.exit_code == 0, result.output
     return out
 
@@ -69,11 +71,12 @@ def test_multi_gpu_entry_gets_its_gpu_count_and_a_bucket(tmp_path: Path) -> None
     assert bad.exit_code == 2 and "No such option '--setting-that-is-checked'" in bad.stderr
     folder = plan(tmp_path, "--spot", "--managed", "--bucket", "s3://sweeps/one",
                   "--setup", "pip install vllm", instances="aws:p5.48xlarge",
-                  args=["-w", "text", "-o", "engine_note=tp{gpus}"])
+                  args=["-w", "text", "--endpoint", "http://127.0.0.1:8000/v1", "--server-cmd",
+                        "vllm serve m --tensor-parallel-size {gpus}"])
     (task,) = tasks(folder).values()
     assert task["resources"]["accelerators"] == {"H100": 8}
     assert task["resources"]["use_spot"] is True and "job_recovery" in task["resources"]
-    assert "engine_note=tp8" in task["run"]
+    assert "--tensor-parallel-size 8" in task["run"]
     assert task["file_mounts"] == {"/gpucost-results": {"source": "s3://sweeps/one", "mode": "MOUNT"}}
     assert task["setup"].splitlines() == ["pip install gpucost==0.1.0", "pip install vllm"]
 
@@ -84,7 +87,7 @@ def test_multi_gpu_entry_gets_its_gpu_count_and_a_bucket(tmp_path: Path) -> None
         ((), ["--out", "x"], "the sweep sets where results go"),
         (("--managed",), RUN_ARGS, "give --bucket"),
         (("--bucket", "my-bucket"), RUN_ARGS, "expected a bucket URL"),
-        (("--expected-hours", "0"), RUN_ARGS, "must be > 0"),
+        (("--expected-hours", "0"), RUN_ARGS, "must be a number above 0"),
     ],
 )
 def test_plan_refuses_bad_options_in_one_line(tmp_path: Path, extra, args, message) -> None:

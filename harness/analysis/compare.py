@@ -23,6 +23,7 @@ from harness.analysis.roofline import efficiency
 from harness.analysis.row_costs import ROW_POSITION, row_unit_costs
 from harness.analysis.work import WORK_FIELDS, work_signature
 from harness.errors import BadInput
+from harness.money.context import PricingContext
 from harness.money.units import units_by_workload
 
 if TYPE_CHECKING:
@@ -178,7 +179,9 @@ def _costs(
 ) -> pd.DataFrame:
     import pandas as pd
 
-    costs = row_unit_costs(rows, instances, options.plans, options.utilizations)
+    costs = row_unit_costs(
+        rows, PricingContext(tuple(instances), options.plans, options.utilizations)
+    )
     wanted = [*WORK_FIELDS[1:], "mfu", "mbu", "ceiling_source"]
     # Hand-made or older run folders may lack optional columns such as `settings`.
     keep = [c for c in wanted if c in rows.columns]

@@ -28,7 +28,7 @@ from workloads.spec import FRONTIER_DIRECTIONS, FrontierAxis
 if TYPE_CHECKING:
     import pandas as pd
 
-    from harness.money import Instance
+    from harness.money.context import PricingContext
 
 LEVEL_SETTINGS = ("concurrency", "request_rate")
 """Settings that a load level varies: a frontier's curve runs along them, so they do not make
@@ -125,16 +125,10 @@ def primary_levels(costs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([mine, pd.DataFrame(extra, index=mine.index)], axis=1)
 
 
-def level_costs(
-    rows: pd.DataFrame,
-    instances: Sequence[Instance],
-    plans: Sequence[str] | None,
-    utilizations: Sequence[float],
-    gpu_key: str | None = None,
-) -> pd.DataFrame:
-    """`primary_levels` of `ok` rows priced on the instances that carry their GPU."""
+def level_costs(rows: pd.DataFrame, context: PricingContext) -> pd.DataFrame:
+    """`primary_levels` of `ok` rows priced on the context's instances that carry their GPU."""
     rows = rows.reset_index(drop=True)
-    return primary_levels(row_unit_costs(rows, instances, plans, utilizations, gpu_key), rows)
+    return primary_levels(row_unit_costs(rows, context), rows)
 
 
 def frontier_work(row: Any) -> tuple[str, ...]:

@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "report": "harness.cli.report:report",
     "calibrate": "harness.cli.report:calibrate",
     "reconcile": "harness.cli.reconcile:reconcile",
+    "capacity": "harness.cli.capacity:capacity",
+    "plan": "harness.cli.plan:plan",
     "sweep": "harness.cli.sweep:sweep",
     "workloads": "harness.cli.workloads:workloads",
     "import": "harness.cli.importing:import_group",

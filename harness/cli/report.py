@@ -59,7 +59,7 @@ def report(
     utilization: float,
 ) -> None:
     """Tables and plots of RUN folders: measurements, cost per unit, margins, timeline."""
-    from harness.money.cost import check_utilizations
+    from harness.money.context import check_utilizations
     from harness.report.files import check_output, write_document
     from harness.report.sections import ReportOptions, build_report
     from harness.results.runs import load_runs
@@ -150,7 +150,7 @@ def compare(
         from harness.report.files import check_output
 
         check_output(output)
-    from harness.money.cost import check_utilizations
+    from harness.money.context import check_utilizations
 
     slo = None
     if slo_text is not None:

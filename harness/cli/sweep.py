@@ -25,8 +25,9 @@ def sweep() -> None:
 @click.option("--bucket", default=None, help="Bucket the runs write to, e.g. s3://my-bucket/sweep1.")
 @click.option("--expected-hours", type=float, default=1.0, show_default=True,
               help="Expected hours per instance (setup + run), for the cost estimate.")
-@click.option("--install", default="pypi", show_default=True,
-              help="How the task installs gpucost: pypi (this version) or any pip requirement.")
+@click.option("--install", default="checkout", show_default=True,
+              help="How each task installs gpucost: checkout (a wheel of this checkout, built "
+                   "now and uploaded with the task) or any pip requirement.")
 @click.option("--setup", "extra_setup", multiple=True,
               help="Extra setup command, e.g. 'pip install vllm' (repeatable).")
 @ratecard_option()
@@ -55,13 +56,28 @@ def plan_cmd(instances: str, spot: bool, managed: bool, bucket: str | None,
 
 
 def _parse_run_args(run_args: list[str]) -> None:
-    """BadInput unless this gpucost's `run` accepts `run_args`."""
-    from harness.cli.run import run
+    """The options exactly as `gpucost run` checks them before it makes a folder (its own
+    checks, harness/cli/run.py), for a GPU cluster rather than this machine; `--help` asks for
+    no run. BadInput in one line otherwise."""
+    from harness.cli.endpoint import is_endpoint_run
+    from harness.cli.run import check_run_options, run
+    from harness.slo import parse_slo
 
     try:
-        run.make_context("run", list(run_args))
+        context = run.make_context("run", list(run_args))
+    except click.exceptions.Exit:
+        raise BadInput("run options: --help asks for no run; see gpucost run --help") from None
     except click.ClickException as err:
         raise BadInput(f"run options: {err.format_message()}") from None
+    kw = dict(context.params)
+    try:
+        if is_endpoint_run(kw):
+            if kw.get("slo") is not None:
+                parse_slo(kw["slo"])
+            return
+        check_run_options(kw, elsewhere=True)  # on the cluster's GPU, not this machine's
+    except BadInput as err:
+        raise BadInput(f"run options: {err}") from None
 
 
 @sweep.command("launch")

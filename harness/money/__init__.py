@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
+    "PricingContext": "context",
     "COST_COLUMNS": "cost",
     "PRICED_COLUMNS": "cost",
     "batch_costs": "cost",
@@ -21,7 +22,7 @@ _EXPORTS: dict[str, str] = {
     "parse_target_margin": "margin",
     "price_for_margin": "margin",
     "CandidatePrice": "prices",
-    "market_prices": "prices",
+    "market_prices": "inputs",
     "parse_price": "prices",
     "money_text": "formatting",
     "PriceRequest": "pricing",
@@ -37,12 +38,12 @@ _EXPORTS: dict[str, str] = {
     "Instance": "ratecard",
     "RateCards": "ratecard",
     "SelfHostedCost": "ratecard",
-    "load_card_file": "ratecard",
-    "load_ratecards": "ratecard",
+    "load_card_file": "inputs",
+    "load_ratecards": "inputs",
     "DirectCosts": "scenario",
     "Revenue": "scenario",
     "Scenario": "scenario",
-    "load_scenario": "scenario",
+    "load_scenario": "inputs",
     "scenario_costs": "scenario_cost",
     "PRIMARY_UNIT": "units",
     "UNIT_SPECS": "units",
@@ -66,6 +67,7 @@ __all__ = [
     "Instance",
     "PriceRequest",
     "PriceResult",
+    "PricingContext",
     "RateCards",
     "Revenue",
     "Scenario",
@@ -111,6 +113,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from harness.money.context import PricingContext
     from harness.money.cost import (
         COST_COLUMNS,
         PRICED_COLUMNS,
@@ -119,6 +122,7 @@ if TYPE_CHECKING:  # pragma: no cover
         unit_costs,
     )
     from harness.money.formatting import money_text
+    from harness.money.inputs import load_card_file, load_ratecards, load_scenario, market_prices
     from harness.money.margin import (
         DEFAULT_TARGET_MARGINS,
         apply_prices,
@@ -126,7 +130,7 @@ if TYPE_CHECKING:  # pragma: no cover
         parse_target_margin,
         price_for_margin,
     )
-    from harness.money.prices import CandidatePrice, market_prices, parse_price
+    from harness.money.prices import CandidatePrice, parse_price
     from harness.money.pricing import (
         PriceRequest,
         PriceResult,
@@ -141,10 +145,8 @@ if TYPE_CHECKING:  # pragma: no cover
         Instance,
         RateCards,
         SelfHostedCost,
-        load_card_file,
-        load_ratecards,
     )
-    from harness.money.scenario import DirectCosts, Revenue, Scenario, load_scenario
+    from harness.money.scenario import DirectCosts, Revenue, Scenario
     from harness.money.scenario_cost import scenario_costs
     from harness.money.tables import print_market_summary
     from harness.money.units import (

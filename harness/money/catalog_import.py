@@ -25,8 +25,8 @@ import yaml
 
 from harness.errors import BadInput
 from harness.gpus import CPU_ONLY, gpu_for_cloud_offer
-from harness.money import checks
-from harness.money.ratecard import parse_card
+from harness.money.file_schemas import RateCard, as_of_text, validated
+from harness.money.yamlfile import YamlFile
 
 CATALOG_SCHEMA_VERSION = "v8"
 """The schema folder SkyPilot 0.14 reads (`~/.sky/catalogs/v8/<cloud>/vms.csv`)."""
@@ -242,7 +242,7 @@ def import_cloud(
     for offer in offers(rows, cloud):
         by_type.setdefault(offer.instance_type, []).append(offer)
     result_skips = _gcp_attachable(rows) if cloud == "gcp" else []
-    date = checks.as_of_date(as_of, "--as-of") if as_of else dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).date().isoformat()
+    date = as_of_text(as_of, "--as-of") if as_of else dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).date().isoformat()
     result = ImportResult(cloud=cloud, card={}, skipped=result_skips)
     instances: list[dict[str, Any]] = []
     for instance_type in sorted(by_type):
@@ -295,7 +295,8 @@ def import_cloud(
         "source": f"SkyPilot catalog {catalog_dir.name}/{cloud}/vms.csv, dated {date}",
         "instances": instances,
     }
-    parse_card(result.card, path)  # the card must pass the same checks a hand-written one does
+    # the card must pass the same checks a hand-written one does
+    validated(RateCard, YamlFile(path, result.card, {})).build(str(path))
     return result
 
 

@@ -22,14 +22,13 @@ cost is the cost per unit of the requests that met the row's SLO (infinite when 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from harness.errors import BadInput
 from harness.gpus import canonical_gpu, max_power_w
+from harness.money.context import PricingContext
 from harness.money.ratecard import ALL_PLANS, Instance
 from harness.money.units import count_columns, priced_workloads, unit_specs
 from harness.results.schema import TEXT_COLUMN_NAMES, UNIT_COLUMNS
@@ -82,16 +81,6 @@ _INSTANCE_COLUMNS = [
     "provider", "instance", "gpu", "gpu_count", "plan", "price_per_hour_usd", "currency",
     "self_hosted", "pue", "price_per_kwh", "card_power_w", "datasheet_power_w", "_plan_order",
 ]  # fmt: skip
-
-
-def check_utilizations(utilizations: Iterable[float]) -> tuple[float, ...]:
-    values = tuple(float(u) for u in utilizations)
-    if not values:
-        raise BadInput("--utilization: give at least one value")
-    for u in values:
-        if not (math.isfinite(u) and 0.0 < u <= 1.0):
-            raise BadInput(f"--utilization {u:g}: must be a share with 0 < u ≤ 1")
-    return values
 
 
 def instance_frame(
@@ -214,14 +203,12 @@ def priceable_rows(measurements: pd.DataFrame, gpu: str | None = None) -> pd.Dat
     return rows
 
 
-def oversized_notes(
-    measurements: pd.DataFrame, instances: Iterable[Instance], gpu: str | None = None
-) -> list[str]:
+def oversized_notes(measurements: pd.DataFrame, context: PricingContext) -> list[str]:
     """One line per row measured on more GPUs (`gpus_used`) than any matched instance with its
     GPU has: such a level cannot run there, so it is not priced, and says so."""
-    rows = priceable_rows(measurements, gpu)
+    rows = priceable_rows(measurements, context.gpu)
     largest: dict[str, tuple[int, str]] = {}
-    for inst in instances:
+    for inst in context.instances:
         best = largest.get(inst.gpu)
         if best is None or inst.gpu_count > best[0]:
             largest[inst.gpu] = (inst.gpu_count, f"{inst.provider}:{inst.name}")
@@ -242,21 +229,16 @@ def oversized_notes(
     return notes
 
 
-def batch_costs(
-    measurements: pd.DataFrame,
-    instances: Iterable[Instance],
-    plans: Sequence[str] | None = None,
-    utilizations: Iterable[float] = (1.0,),
-    gpu: str | None = None,
-) -> pd.DataFrame:
+def batch_costs(measurements: pd.DataFrame, context: PricingContext) -> pd.DataFrame:
     """Cost of one batch for every `ok` row × instance with its GPU × plan × utilisation.
 
     Keeps ROW_COLUMNS and the instance's columns; adds `compute_cost_usd`, `energy_cost_usd`,
     `energy_j_used`, `energy_estimated` and `batch_cost_usd`.
     """
-    us = check_utilizations(utilizations)
-    rows = priceable_rows(measurements, gpu)
-    return _batch_block(rows, instance_frame(instances, plans), us)
+    rows = priceable_rows(measurements, context.gpu)
+    return _batch_block(
+        rows, instance_frame(context.instances, context.plans), context.utilizations
+    )
 
 
 def _batch_block(
@@ -298,16 +280,11 @@ of every intermediate at once."""
 _ROW_KEYS = ["run_id", "workload", "batch_size"]
 
 
-def unit_costs(
-    measurements: pd.DataFrame,
-    instances: Iterable[Instance],
-    plans: Sequence[str] | None = None,
-    utilizations: Iterable[float] = (1.0,),
-    gpu: str | None = None,
-) -> pd.DataFrame:
+def unit_costs(measurements: pd.DataFrame, context: PricingContext) -> pd.DataFrame:
     """Cost per single unit of work: one row per `ok` row × instance × plan × utilisation × unit.
 
-    Instances are matched to a row by GPU key (`gpu` overrides the key read from `gpu_name`).
+    Instances are matched to a row by GPU key (`context.gpu` overrides the key read from
+    `gpu_name`).
     A unit the row did not measure, or a text row without a prefill/decode split, gets an empty
     cost, never a made-up one. Columns: COST_COLUMNS, COST_RANGE_COLUMNS, then
     COST_EXTRA_COLUMNS.
@@ -315,9 +292,9 @@ def unit_costs(
     Sorted by run, workload, batch size, unit, provider, instance, plan and utilisation; ties
     keep the order of the measurement rows.
     """
-    us = check_utilizations(utilizations)
-    rows = priceable_rows(measurements, gpu)
-    inst = instance_frame(instances, plans)
+    us = context.utilizations
+    rows = priceable_rows(measurements, context.gpu)
+    inst = instance_frame(context.instances, context.plans)
     # Integer sort keys, computed once on the small frames, stand for the text sort keys.
     inst["_inst_order"] = inst.groupby(
         ["provider", "instance", "_plan_order"], sort=True, dropna=False

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
 from harness.gpus import canonical_gpu
+from harness.money.context import PricingContext
 from harness.money.cost import batch_costs, unit_share
-from harness.money.ratecard import check_plan, load_ratecards
+from harness.money.inputs import load_ratecards
+from harness.money.ratecard import check_plan
 from harness.money.scenario_cost import calls_per_batch
 from harness.money.units import UnitSpec, unit_specs
 from harness.reconcile.log_fields import UNIT_FIELDS
@@ -87,9 +89,11 @@ def benchmark_floors(
     import numpy as np
     import pandas as pd
 
+
     if run.ok_rows().empty:
         raise BadInput(f"run {run.path}: no ok rows, nothing to take a floor from")
-    batch = batch_costs(measurements_frame([run]), instances, plans=[plan], gpu=gpu)
+    context = PricingContext(tuple(instances), (plan,), gpu=gpu)
+    batch = batch_costs(measurements_frame([run]), context)
     if batch.empty:
         return pd.DataFrame(columns=list(FLOOR_COLUMNS))
     batch = batch.reset_index(drop=True)

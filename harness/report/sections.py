@@ -20,6 +20,7 @@ from harness.analysis.row_costs import matched_unit_costs
 from harness.analysis.work import choice_label
 from harness.gpus import CPU_ONLY, canonical_gpu
 from harness.money import apply_prices
+from harness.money.context import PricingContext
 from harness.money.units import display_scale
 from harness.report import format as fmt
 from harness.report.document import Block, Document, Note, Section, Table
@@ -51,6 +52,10 @@ class ReportOptions:
     plans: tuple[str, ...] | None = None
     utilization: float = 1.0
 
+    @property
+    def pricing(self) -> PricingContext:
+        return PricingContext(self.instances, self.plans, (self.utilization,), self.gpu_key)
+
 
 def build_report(runs: Sequence[RunRecord], options: ReportOptions) -> Document:
     answers: list[Section] = []
@@ -69,9 +74,7 @@ def run_sections(run: RunRecord, options: ReportOptions) -> tuple[Section, list[
     """(the answer, the per-workload sections and timeline, the machine and settings)."""
     rows = efficiency(run.measurements, run.meta, options.gpu_key)
     ok = rows[rows["status"] == "ok"]
-    costs = matched_unit_costs(
-        ok, options.instances, options.plans, (options.utilization,), options.gpu_key
-    )
+    costs = matched_unit_costs(ok, options.pricing)
     workloads = [str(w) for w in dict.fromkeys(rows["workload"])]
     answer = Section(f"Answer: run {run.run_id}", answer_blocks(workloads, costs, options))
     sections = [Section(f"Run {run.run_id}", ())]
@@ -192,8 +195,7 @@ def _frontier(workload: str, ok: pd.DataFrame, options: ReportOptions, stem: str
     """Cost against interactivity, Pareto points marked, for a workload whose spec has axes."""
     if len(ok) < 2 or not options.instances:
         return []
-    levels = level_costs(ok, options.instances, options.plans, (options.utilization,),
-                         options.gpu_key)  # fmt: skip
+    levels = level_costs(ok, options.pricing)
     return frontier_blocks(workload, frontier_points(levels), stem)
 
 

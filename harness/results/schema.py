@@ -139,7 +139,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("max_in_flight", "int", "requests"),
     Column("length_fields_accepted", "bool"),
     Column("output_len_honoured", "bool"),
-    # rows measured or judged against an SLO (`--slo`): see harness/slo.py
+    Column("usage_rejected_count", "int", "requests"),
+    # rows measured or judged against an SLO (`--slo`): see harness/analysis/slo.py
     Column("slo", "text"),
     Column("slo_met", "bool"),
     Column("slo_max_load", "bool"),

@@ -19,8 +19,10 @@ import yaml
 from harness import __version__
 from harness.errors import BadInput
 from harness.gpus import skypilot_accelerator
-from harness.money.ratecard import load_ratecards
+from harness.money.inputs import load_ratecards
 from harness.results.atomicfile import write_text
+from harness.sweep.install import CHECKOUT, Install, check_install, prepare_install
+from harness.sweep.state import STATE_FILE
 
 RESULTS_DIR = "~/gpucost-results"
 """Where each task writes its run folder on the cluster (or the bucket's mount point)."""
@@ -31,6 +33,9 @@ GPUS_PLACEHOLDER = "{gpus}"
 """Replaced in run options by the instance's GPU count (e.g. vLLM's tensor parallel size)."""
 
 _REFUSED_RUN_OPTIONS = ("--out",)
+
+MAX_EXPECTED_HOURS = 24 * 30.0
+"""A benchmark sweep kept for a month is a typo; the estimate must stay a real number."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class SweepPlan:
     bucket: str | None
     expected_hours: float
     entries: list[SweepEntry]
+    install: str = ""
+    """What each task installs: a pip requirement, or the checkout a wheel was built from."""
 
     def estimated_cost_usd(self) -> float:
         return sum(e.price_per_hour_usd for e in self.entries) * self.expected_hours
@@ -79,8 +86,8 @@ def check_run_args(run_args: Sequence[str], parse: RunArgsCheck) -> None:
 
 
 def build_task(entry: SweepEntry, run_args: Sequence[str], *, spot: bool, managed: bool,
-               bucket: str | None, install: str, extra_setup: Sequence[str] = ()
-               ) -> dict[str, Any]:
+               bucket: str | None, install: Install, plan_dir: Path,
+               extra_setup: Sequence[str] = ()) -> dict[str, Any]:
     """The SkyPilot task (as its YAML mapping) for one instance."""
     accelerator = skypilot_accelerator(entry.gpu)
     resources: dict[str, Any] = {
@@ -105,14 +112,16 @@ def build_task(entry: SweepEntry, run_args: Sequence[str], *, spot: bool, manage
             f'{command} --out "$GPUCOST_RESULTS"\n'
         ),
     }
+    mounts: dict[str, Any] = dict(install.file_mounts(plan_dir))
     if bucket:
-        task["file_mounts"] = {BUCKET_MOUNT: {"source": bucket, "mode": "MOUNT"}}
+        mounts[BUCKET_MOUNT] = {"source": bucket, "mode": "MOUNT"}
+    if mounts:
+        task["file_mounts"] = mounts
     return task
 
 
-def _setup(install: str, extra: Sequence[str]) -> str:
-    spec = f"gpucost=={__version__}" if install == "pypi" else install
-    return "".join(f"{line}\n" for line in (f"pip install {shlex.quote(spec)}", *extra))
+def _setup(install: Install, extra: Sequence[str]) -> str:
+    return "".join(f"{line}\n" for line in (install.setup_line(), *extra))
 
 
 def make_plan(
@@ -124,7 +133,7 @@ def make_plan(
     managed: bool = False,
     bucket: str | None = None,
     expected_hours: float = 1.0,
-    install: str = "pypi",
+    install: str = CHECKOUT,
     extra_setup: Sequence[str] = (),
     ratecard_files: Sequence[Path] = (),
     parse_run_args: RunArgsCheck,
@@ -132,8 +141,16 @@ def make_plan(
     """Write the task files and `sweep.json` into `out_dir`; nothing is launched."""
     if not instance_refs:
         raise BadInput("--instances: name at least one instance, e.g. aws:g6e.xlarge")
-    if expected_hours <= 0:
-        raise BadInput(f"--expected-hours {expected_hours}: must be > 0")
+    if not 0 < expected_hours <= MAX_EXPECTED_HOURS:  # NaN fails this too
+        raise BadInput(
+            f"--expected-hours {expected_hours}: must be a number above 0 and at most "
+            f"{MAX_EXPECTED_HOURS:g} (30 days)"
+        )
+    if (out_dir / STATE_FILE).exists():
+        raise BadInput(
+            f"-o {out_dir}: holds a launched sweep ({STATE_FILE}); plan into a new folder"
+        )
+    check_install(install)
     if managed and not bucket:
         raise BadInput("--managed: a managed job's cluster goes away when it ends; give --bucket")
     if bucket and not re.match(r"^(s3|gs|r2|cos|oci|https)://[^/]+", bucket):
@@ -152,23 +169,36 @@ def make_plan(
         if price is None:
             raise BadInput(f"--instances {ref!r}: the rate card has no {plan_name} price for it")
         name = entry_name(instance.key)
+        taken = {e.name for e in entries}
+        suffix = 2
+        while name in taken:  # two card instances whose names differ only in punctuation
+            name = f"{entry_name(instance.key)}-{suffix}"
+            suffix += 1
         where = f"{BUCKET_MOUNT}/{name}" if bucket else f"{RESULTS_DIR}/{name}"
         entries.append(SweepEntry(name, instance.key, instance.provider, instance.name,
                                   instance.gpu, instance.gpu_count, plan_name, price,
                                   f"{name}.yaml", where))
-    plan = SweepPlan(__version__, list(run_args), managed, bucket, expected_hours, entries)
-    write_plan(plan, out_dir, spot=spot, install=install, extra_setup=extra_setup)
+    # Everything is checked: now the folder, the wheel, the tasks.
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BadInput(f"-o {out_dir}: cannot write ({err.strerror or err})") from None
+    prepared = prepare_install(install, out_dir)
+    plan = SweepPlan(__version__, list(run_args), managed, bucket, expected_hours, entries,
+                     install=prepared.requirement)
+    write_plan(plan, out_dir, spot=spot, install=prepared, extra_setup=extra_setup)
     return plan
 
 
-def write_plan(plan: SweepPlan, out_dir: Path, *, spot: bool, install: str,
+def write_plan(plan: SweepPlan, out_dir: Path, *, spot: bool, install: Install,
                extra_setup: Sequence[str] = ()) -> None:
 
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for entry in plan.entries:
             task = build_task(entry, plan.run_args, spot=spot, managed=plan.managed,
-                              bucket=plan.bucket, install=install, extra_setup=extra_setup)
+                              bucket=plan.bucket, install=install, plan_dir=out_dir,
+                              extra_setup=extra_setup)
             write_text(out_dir / entry.task_file, _task_yaml(task))
         write_text(out_dir / "sweep.json", json.dumps(asdict(plan), indent=2) + "\n")
     except OSError as err:
