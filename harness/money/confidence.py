@@ -24,14 +24,24 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from workloads import registry
 
-if TYPE_CHECKING:
-    from harness.endpoint.records import RequestRecord
+
+class RequestRecord(Protocol):
+    """What the interval reads of one request of a load level (harness/endpoint/records.py writes
+    them): whether it completed, when it started and ended, and its token counts."""
+
+    start_s: float
+    end_s: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+
+    @property
+    def ok(self) -> bool: ...
 
 SEED = 0x6C0575  # fixed: the interval is a property of the data, not of the moment it is drawn
 RESAMPLES = 4000
