@@ -23,6 +23,7 @@ from harness.cli.options import (
     utilization_option,
     write_output,
 )
+from harness.errors import BadInput
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -229,7 +230,6 @@ def import_skypilot(
     output: Path,
 ) -> None:
     """A validated rate card from SkyPilot's catalog of instance prices."""
-    from harness.errors import BadInput
     from harness.money import catalog_import as ci
 
     folder = catalog_dir or ci.default_catalog_dir()

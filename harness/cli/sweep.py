@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from harness.cli.options import ratecard_option
-from harness.errors import BadInput
+from harness.errors import BadInput, GpucostError
 
 PLAN_DIR = click.argument("plan_dir", type=click.Path(path_type=Path))
 
@@ -128,7 +128,6 @@ def status_cmd(plan_dir: Path) -> None:
 @click.option("--compare/--no-compare", default=True, help="Run gpucost compare on what came back.")
 def collect_cmd(plan_dir: Path, output: Path, bucket_copy: Path | None, compare: bool) -> None:
     """Bring back every finished run folder, keeping what finished when others failed."""
-    from harness.errors import GpucostError
     from harness.sweep.collect import collect_sweep
     from harness.sweep.plan import load_plan
 
@@ -155,7 +154,6 @@ def collect_cmd(plan_dir: Path, output: Path, bucket_copy: Path | None, compare:
 @PLAN_DIR
 def down_cmd(plan_dir: Path) -> None:
     """Tear down every cluster and cancel every managed job of PLAN_DIR."""
-    from harness.errors import GpucostError
     from harness.sweep import sky_api
     from harness.sweep.down import down_sweep
     from harness.sweep.plan import load_plan
