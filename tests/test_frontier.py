@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from harness.analysis.frontier import axis_values, frontier_points, level_costs, pareto_mask
-from harness.analysis.slo import parse_slo
 from harness.analysis.slo_choice import verdict
 from harness.cli import main
 from harness.money.context import PricingContext
 from harness.money.units import workload_spec
 from harness.results.schema import COLUMNS
+from harness.slo import parse_slo
 from tests.report_helpers import TEST_CARD, TEST_CARD_INSTANCES, text_row, write_run
 from workloads.spec import FrontierAxis
 

@@ -23,6 +23,7 @@ from harness.cli.options import (
     utilization_option,
     write_output,
 )
+from harness.errors import BadInput
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -175,7 +176,6 @@ def _echo_cards(
               help="The rate card file's schema (default).")  # fmt: skip
 def card_schema(kind: str) -> None:
     """Print the JSON Schema of a rate card (or scenario) file, for an editor to check YAML."""
-    import json
 
     from harness.money.file_schemas import json_schema
 
@@ -230,7 +230,6 @@ def import_skypilot(
     output: Path,
 ) -> None:
     """A validated rate card from SkyPilot's catalog of instance prices."""
-    from harness.errors import BadInput
     from harness.money import catalog_import as ci
 
     folder = catalog_dir or ci.default_catalog_dir()

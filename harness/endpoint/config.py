@@ -7,6 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from harness.endpoint.credentials import redact_argv
 from harness.errors import BadInput
 
 APIS = ("completions", "chat")
@@ -55,7 +56,7 @@ class EndpointConfig:
     sample_interval_s: float | None = 0.1
     server_cmd: tuple[str, ...] | None = None
     slo: str | None = None
-    """canonical `--slo` text (harness.analysis.slo.Slo.text); None without an SLO"""
+    """canonical `--slo` text (harness.slo.Slo.text); None without an SLO"""
     find_max_load: bool = False
     max_search_levels: int = 4
     trace: str | None = None
@@ -76,8 +77,6 @@ class EndpointConfig:
     """Sent with every request; never stored (as_dict leaves it out) nor printed."""
 
     def as_dict(self) -> dict[str, Any]:
-        from harness.endpoint.credentials import redact_argv
-
         data = asdict(self)
         del data["auth_headers"]
         data["levels"] = [asdict(level) for level in self.levels]

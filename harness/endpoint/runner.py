@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 
-from harness.analysis.slo import parse_slo
 from harness.endpoint.client import ROUTES, RequestShape, send
 from harness.endpoint.config import EndpointConfig, LoadLevel
 from harness.endpoint.credentials import redact_argv
@@ -41,6 +40,7 @@ from harness.measure.stopsignals import (
     stop_exception,
 )
 from harness.results.store import RunStore, StoreWriteError, utc_now
+from harness.slo import parse_slo
 
 ENGINE = "endpoint"
 PROBE_TIMEOUT_S = 10.0

@@ -58,8 +58,11 @@ PRICED_COLUMNS: tuple[str, ...] = (
 COST_EXTRA_COLUMNS: tuple[str, ...] = (
     "energy_estimated", "currency", "price_per_hour_usd", "gpus_used", "wall_s_p50",
     "energy_j_used", "compute_cost_usd", "energy_cost_usd", "batch_cost_usd", "cost_share",
+    "source_row",
 )  # fmt: skip
-"""What `unit_costs` adds after the contract columns: the figures behind each cost."""
+"""What `unit_costs` adds after the contract columns: the figures behind each cost, and
+`source_row`, the index label of the measurement row it prices (two rows may share run,
+workload and batch size: two open-loop levels of one run)."""
 
 ROW_COLUMNS: tuple[str, ...] = (
     "run_id", "workload", "preset", "batch_size", "wall_s_p50", "window_s", "prefill_s_p50",
@@ -196,6 +199,7 @@ def priceable_rows(measurements: pd.DataFrame, gpu: str | None = None) -> pd.Dat
     used = source["gpus_used"] if "gpus_used" in source.columns else np.nan
     rows["gpus_used"] = pd.to_numeric(pd.Series(used, index=source.index), errors="coerce")
     rows["gpus_used"] = rows["gpus_used"].fillna(1.0)
+    rows["source_row"] = source.index
     return rows
 
 

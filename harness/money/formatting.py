@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from harness.money.units import display_scale, unit_specs
+
 
 def money_text(value: float) -> str:
     """Dollars with cents when a value has no finer part, else four significant digits
@@ -40,16 +42,12 @@ def unit_label(unit: str, workload: str | None = None) -> str:
     Without a workload (bills and request logs name only the unit), the first workload spec
     with that unit decides its scale.
     """
-    from harness.money.units import display_scale, unit_specs
-
     if workload is None:
         workload = next((s.workload for s in unit_specs() if s.unit == unit), "")
     return display_scale(workload, unit)[1]
 
 
 def unit_scale(unit: str, workload: str | None = None) -> int:
-    from harness.money.units import display_scale, unit_specs
-
     if workload is None:
         workload = next((s.workload for s in unit_specs() if s.unit == unit), "")
     return display_scale(workload, unit)[0]

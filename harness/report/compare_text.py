@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.analysis.frontier import MAX_TEXT_POINTS
-from harness.analysis.slo import Slo
 from harness.analysis.slo_choice import SloAnswer, describe_targets
 from harness.analysis.work import choice_label, describe_signature, work_signature
 from harness.money.units import display_scale
 from harness.report import format as fmt
+from harness.slo import Slo
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.analysis.roofline import number
+from harness.money.formatting import money_text
 from harness.report.document import Table
 
 EMPTY = "—"
@@ -90,8 +91,6 @@ UNSTABLE_NOTE = (
 
 
 def usd(value: Any) -> str:
-    from harness.money.formatting import money_text
-
     v = number(value)
     return EMPTY if v is None else money_text(v)
 

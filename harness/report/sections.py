@@ -14,9 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from harness.analysis.frontier import frontier_points, level_costs
+from harness.analysis.roofline import efficiency
+from harness.analysis.row_costs import matched_unit_costs
 from harness.analysis.work import choice_label
 from harness.gpus import CPU_ONLY, canonical_gpu
+from harness.money import apply_prices
 from harness.money.context import PricingContext
+from harness.money.units import display_scale
 from harness.report import format as fmt
 from harness.report.document import Block, Document, Note, Section, Table
 from harness.report.figures import (
@@ -67,9 +72,6 @@ def build_report(runs: Sequence[RunRecord], options: ReportOptions) -> Document:
 
 def run_sections(run: RunRecord, options: ReportOptions) -> tuple[Section, list[Section], Section]:
     """(the answer, the per-workload sections and timeline, the machine and settings)."""
-    from harness.analysis.roofline import efficiency
-    from harness.analysis.row_costs import matched_unit_costs
-
     rows = efficiency(run.measurements, run.meta, options.gpu_key)
     ok = rows[rows["status"] == "ok"]
     costs = matched_unit_costs(ok, options.pricing)
@@ -104,9 +106,6 @@ def answer_blocks(
 ) -> tuple[Block, ...]:
     """Per workload and unit: the cheapest instance, plan and batch size over the whole run,
     its cost per unit, and the margin and break-even price at each candidate price."""
-    from harness.money import apply_prices
-    from harness.money.units import display_scale
-
     priced_costs = costs[costs["cost_per_unit_usd"].notna()]
     records: list[dict[str, Any]] = []
     unpriced = [w for w in workloads if w not in set(priced_costs["workload"])]
@@ -194,8 +193,6 @@ def workload_blocks(
 
 def _frontier(workload: str, ok: pd.DataFrame, options: ReportOptions, stem: str) -> list[Block]:
     """Cost against interactivity, Pareto points marked, for a workload whose spec has axes."""
-    from harness.analysis.frontier import frontier_points, level_costs
-
     if len(ok) < 2 or not options.instances:
         return []
     levels = level_costs(ok, options.pricing)

@@ -161,7 +161,7 @@ COLUMNS: tuple[Column, ...] = (
               "server_requests_abort", "server_requests_error", "server_preemptions"),
     *_columns("float", "s", "server_queue_s_sum", "server_prefill_s_sum", "server_decode_s_sum"),
     Column("server_token_mismatch", "text"),
-    # rows measured or judged against an SLO (`--slo`): see harness/analysis/slo.py
+    # rows measured or judged against an SLO (`--slo`): see harness/slo.py
     Column("slo", "text"),
     Column("slo_met", "bool"),
     Column("slo_max_load", "bool"),

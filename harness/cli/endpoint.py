@@ -8,8 +8,10 @@ import math
 import re
 import shlex
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 from click.core import ParameterSource
@@ -65,7 +67,7 @@ _OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (("--find-max-load",), {"is_flag": True, "default": False,
                             "help": "endpoint, with --slo: measure extra levels between the "
                                     "measured ones to find the highest that meets the SLO."}),
-    (("--workers",), {"type": int, "default": None,
+    (("--workers",), {"type": EXACT_INT, "default": None,
                       "help": "endpoint: load-generator processes, each with its own event loop "
                               "(default: enough for the level, at most the cores)."}),
     (("--max-search-levels",), {"type": EXACT_INT, "default": None,
@@ -243,7 +245,6 @@ def _refuse_in_process_options(kw: dict[str, Any]) -> None:
 
 
 def run_endpoint_command(kw: dict[str, Any]) -> None:
-    from harness.analysis.slo import parse_slo
     from harness.cli.options import gpu_key
     from harness.endpoint.config import (
         ENDPOINT_WORKLOADS,
@@ -259,6 +260,7 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
     from harness.endpoint.runner import ServerSpec, run_endpoint
     from harness.endpoint.server import free_port, transformers_command
     from harness.results.store import StoreWriteError
+    from harness.slo import parse_slo
 
     _check(kw)
     slo = parse_slo(kw["slo"]) if kw.get("slo") is not None else None
@@ -419,7 +421,6 @@ _HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.%A-Za-z]*")
 def _base_url(url: str) -> tuple[str, str | None]:
     """The endpoint's base URL without userinfo, and the userinfo (sent, never stored); one
     line naming what is wrong otherwise. The URL in the line has its userinfo masked."""
-    from urllib.parse import urlsplit
 
     from harness.endpoint.credentials import redact, split_userinfo
 
@@ -448,14 +449,10 @@ def _base_url(url: str) -> tuple[str, str | None]:
 
 
 def _is_local(base_url: str) -> bool:
-    from urllib.parse import urlsplit
-
     return (urlsplit(base_url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
 def _transformers_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return f"transformers {version('transformers')}"
     except PackageNotFoundError:
