@@ -394,7 +394,7 @@ def test_goodput_cost_is_shown_only_for_the_slo_the_row_was_measured_with(card, 
     other = _compare(*args, "--slo", "ttft_p99=0.6", "--format", "json")
     assert json.loads(other.stdout)["answers"][0]["choice"]["goodput_cost_per_unit_usd"] is None
     text = _compare(*args, "--slo", "ttft_p99=0.5")
-    assert "on goodput $1.852 per 1M output tokens" in text.stdout
+    assert "on goodput $1.85 per 1M output tokens" in text.stdout
 
 
 def test_a_price_without_an_slo_is_refused(sweeps, card) -> None:

@@ -230,7 +230,7 @@ def test_table_and_html_report(tmp_path: Path) -> None:
     result = invoke([*base_args(files), *floor_args(files)])
     assert result.exit_code == 0, result.output
     assert "1M output tokens (benchmark split)" in result.stdout
-    assert "$240.00" in result.stdout  # $12 / 50,000 output tokens = $240 per 1M
+    assert "$240" in result.stdout  # $12 / 50,000 output tokens = $240 per 1M
     page = tmp_path / "report.html"
     args = [*base_args(files), *floor_args(files), "--scenario", str(files["scenario"])]
     result = invoke([*args, "-o", str(page)])

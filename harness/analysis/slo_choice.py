@@ -198,12 +198,8 @@ def answer_lines(answer: SloAnswer, slo: Slo, several_works: bool) -> list[str]:
         lines.append(f"  margin: no candidate price for {answer.workload}.{answer.unit}")
     for m in answer.margins:
         margin = f"  margin at {m['price_label']} ({fmt.usd(m['price_per_unit_usd'] * scale)}"
-        margin += f" per {unit_name}): {fmt.percent(m['gross_margin'])}"
-        if m.get("gross_margin_low") is not None and m.get("gross_margin_high") is not None:
-            margin += (
-                f" (95% interval {fmt.percent(m['gross_margin_low'])} – "
-                f"{fmt.percent(m['gross_margin_high'])})"
-            )
+        margin += f" per {unit_name}): " + fmt.margin_range_text(
+            m["gross_margin"], m.get("gross_margin_low"), m.get("gross_margin_high"))
         lines.append(margin)
     lines.append(f"  {counts}")
     return lines

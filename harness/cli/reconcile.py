@@ -109,12 +109,12 @@ def reconcile(
 ) -> None:
     """Actual cost per unit of work from bills and a request log, per period, beside the floor a
     benchmark run shows: implied utilisation and the cost of idle capacity."""
+    from harness.cli.reconcile_output import render, render_html
     from harness.reconcile.bills import read_bills
     from harness.reconcile.engine import reconcile as run_reconcile
     from harness.reconcile.periods import check_period
     from harness.reconcile.requests import read_requests
     from harness.reconcile.sources import TagFilter, require_file
-    from harness.reconcile.tables import render, render_html
 
     checked_period = check_period(period)
     tag_filters = [TagFilter.parse(t) for t in tags]

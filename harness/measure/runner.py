@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import torch
 
 from harness import stats
-from harness.analysis.confidence import is_unstable, median_cost_interval
+from harness.analysis.confidence import median_cost_interval, unstable_from_cv
 from harness.analysis.slo import parse_slo
 from harness.measure.devicemem import free_device_memory, is_out_of_memory
 from harness.measure.flops import count_iteration_flops
@@ -229,7 +229,7 @@ class Sweep:
             wall_s_p90=stats.percentile(walls, 90),
             wall_s_p99=stats.percentile(walls, 99),
             wall_s_cv=wall_cv,
-            unstable=is_unstable(wall_cv, cost.cv, self.config.unstable_cv),
+            unstable=unstable_from_cv(wall_cv, cost.cv, self.config.unstable_cv),
             **cost.columns(),
             gpu_s_p50=stats.percentile(gpus, 50),
             gpu_s_mean=stats.mean(gpus),

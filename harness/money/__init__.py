@@ -26,13 +26,11 @@ _EXPORTS: dict[str, str] = {
     "CandidatePrice": "prices",
     "market_prices": "prices",
     "parse_price": "prices",
-    "money_text": "formatting",
     "PriceRequest": "pricing",
     "PriceResult": "pricing",
     "Sensitivity": "pricing",
     "display_scale": "units",
     "price_runs": "pricing",
-    "print_market_summary": "tables",
     "ALL_PLANS": "ratecard",
     "OWNED_PLAN": "ratecard",
     "PLANS": "ratecard",
@@ -87,12 +85,10 @@ __all__ = [
     "load_ratecards",
     "load_scenario",
     "market_prices",
-    "money_text",
     "parse_price",
     "parse_target_margin",
     "price_for_margin",
     "price_runs",
-    "print_market_summary",
     "scenario_costs",
     "unit_costs",
 ]
@@ -124,7 +120,6 @@ if TYPE_CHECKING:  # pragma: no cover
         instance_frame,
         unit_costs,
     )
-    from harness.money.formatting import money_text
     from harness.money.gpus import CPU_ONLY, GPU_KEYS, canonical_gpu
     from harness.money.margin import (
         DEFAULT_TARGET_MARGINS,
@@ -153,7 +148,6 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from harness.money.scenario import DirectCosts, Revenue, Scenario, load_scenario
     from harness.money.scenario_cost import scenario_costs
-    from harness.money.tables import print_market_summary
     from harness.money.units import (
         PRIMARY_UNIT,
         UNIT_SPECS,

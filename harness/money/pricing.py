@@ -19,6 +19,7 @@ from harness.money.ratecard import ALL_PLANS, Instance, RateCards, check_plan, l
 from harness.money.scenario import Scenario, load_scenario
 from harness.money.scenario_cost import scenario_costs
 from harness.money.units import display_scale, priced_workloads, primary_unit, units_by_workload
+from harness.render.notes import Note, NoteKind, stale_price_note
 from harness.results.runs import RunRecord, load_runs, measurements_frame
 
 SENSITIVITY_UTILIZATIONS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
@@ -68,7 +69,19 @@ class PriceResult:
     scenario: Scenario | None = None
     scenario_rows: pd.DataFrame | None = None
     sensitivity: tuple[Sensitivity, ...] = ()
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[Note, ...] = field(default_factory=tuple)
+
+    def all_notes(self, shown_instances: set[str] | None = None) -> list[Note]:
+        """Every note about this result: the pricing's own, each shown instance's caveat (a
+        list price to verify) and each rate card's date (stale when old). `shown_instances`
+        (provider:name keys) keeps the instance notes to those an output shows."""
+        shown = [i for i in self.instances if shown_instances is None or i.key in shown_instances]
+        notes = list(self.notes)
+        notes += [Note(NoteKind.LIST_PRICE if "verify" in i.caveat else NoteKind.INSTANCE,
+                       f"{i.key}: {i.caveat}", i.key) for i in shown if i.caveat]  # fmt: skip
+        cards = sorted({(i.provider, i.as_of, i.source) for i in shown})
+        notes += [stale_price_note(provider, as_of, source) for provider, as_of, source in cards]
+        return list(dict.fromkeys(notes))
 
 
 def check_priceable(record: RunRecord) -> None:
@@ -166,21 +179,23 @@ def check_scenario(scenario: Scenario, measurements: pd.DataFrame) -> None:
             )
 
 
-def measured_caveat(measurements: pd.DataFrame) -> list[str]:
+def measured_caveat(measurements: pd.DataFrame) -> list[Note]:
     """What the priced rows measured, when it is not the model one would serve: a preset's
     shapes with random weights, or a CPU. The margin holds only for the model served."""
     ok = measurements[measurements["status"] == "ok"]
     presets = sorted({str(r.preset) for r in ok.itertuples(index=False)
                       if isinstance(r.model, str) and r.model == r.preset})  # fmt: skip
     cpu = bool((ok["device"].astype(str).str.startswith("cpu") | ok["gpu_name"].isna()).any())
-    if not presets and not cpu:
-        return []
-    parts = [f"preset {', '.join(presets)} with random weights"] if presets else []
-    parts += ["on a CPU"] if cpu else []
-    return [
-        f"measured: {' '.join(parts)}; costs and margins hold only for the model and "
-        "hardware you would serve (market prices are for other, real models)"
-    ]
+    notes = []
+    if presets:
+        notes.append(Note(NoteKind.RANDOM_WEIGHTS,
+                          f"measured a preset's shape with random weights ({', '.join(presets)}): "
+                          "costs and margins hold only for the model you would serve (market "
+                          "prices are for other, real models)"))  # fmt: skip
+    if cpu:
+        notes.append(Note(NoteKind.CPU, "measured on a CPU: costs and margins hold only for the "
+                                        "hardware you would serve on"))  # fmt: skip
+    return notes
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -198,7 +213,7 @@ def unstable_reason(wall_cv: float, cost_cv: float) -> str:
     return "; ".join(reasons) or "flagged by the run"
 
 
-def unstable_notes(measurements: pd.DataFrame) -> list[str]:
+def unstable_notes(measurements: pd.DataFrame) -> list[Note]:
     """One line per run naming the ok rows it flagged `unstable`, each with why."""
     if "unstable" not in measurements.columns:
         return []
@@ -212,14 +227,13 @@ def unstable_notes(measurements: pd.DataFrame) -> list[str]:
                 _column(rows, "cost_cv"), strict=True,
             )
         )  # fmt: skip
-        lines.append(
-            f"unstable: run {run_id}: {named}; these costs are uncertain "
-            "(measure again on a quiet machine, or longer)"
-        )
+        lines.append(Note(NoteKind.UNSTABLE,
+                          f"unstable: run {run_id}: {named}; these costs are uncertain "
+                          "(measure again on a quiet machine, or longer)", str(run_id)))  # fmt: skip
     return lines
 
 
-def goodput_notes(measurements: pd.DataFrame) -> list[str]:
+def goodput_notes(measurements: pd.DataFrame) -> list[Note]:
     """One line per run naming the ok rows measured with an SLO that no request met: their
     cost on goodput is unbounded, not a number."""
     goodput = [c for c in measurements.columns if c.startswith("goodput_") and c.endswith("_per_s")]
@@ -229,10 +243,10 @@ def goodput_notes(measurements: pd.DataFrame) -> list[str]:
     rates = ok[goodput].apply(pd.to_numeric, errors="coerce")
     none_met = ok[(rates == 0).any(axis=1) & ~(rates > 0).any(axis=1)]
     return [
-        f"no request met the SLO: run {run_id}: "
-        + ", ".join(f"{w} batch {b}" for w, b in zip(rows["workload"], rows["batch_size"],
-                                                    strict=True))
-        + ": no cost on goodput"
+        Note(NoteKind.NO_GOODPUT, f"no request met the SLO: run {run_id}: "
+             + ", ".join(f"{w} batch {b}" for w, b in zip(rows["workload"], rows["batch_size"],
+                                                         strict=True))
+             + ": no cost on goodput", str(run_id))
         for run_id, rows in none_met.groupby("run_id", sort=False)
     ]  # fmt: skip
 
@@ -267,27 +281,26 @@ def price_runs(request: PriceRequest) -> PriceResult:
                 "that plan (see gpucost ratecards list)"
             )
     currency = check_currency(matched)
-    notes: list[str] = []
+    notes: list[Note] = []
     if currency == "USD":
         market = tuple(market_prices(request.ratecard_files, request.include_user_dir))
         candidates, warnings = with_market(given, market)
-        notes.extend(warnings)
+        notes.extend(Note(NoteKind.INPUT, w) for w in warnings)
     elif given:
         candidates = given
     else:
         candidates = ()
-        notes.append(
-            f"market prices are in USD and the cards in {currency}: no default "
-            "candidate prices (give --price in the cards' currency)"
-        )
+        notes.append(Note(NoteKind.INFO,
+                          f"market prices are in USD and the cards in {currency}: no default "
+                          "candidate prices (give --price in the cards' currency)"))  # fmt: skip
     present = set(measurements.loc[measurements["status"] == "ok", "workload"].dropna())
     unpriced = sorted(present - set(priced_workloads()))
     if unpriced:
-        notes.append(
-            f"not priced (no workload spec declares their units): {', '.join(unpriced)}"
-        )
+        notes.append(Note(NoteKind.INFO,
+                          f"not priced (no workload spec declares their units): "
+                          f"{', '.join(unpriced)}"))  # fmt: skip
     notes.extend(
-        f"--price {p.key}: no {p.workload} rows in the run(s), not applied"
+        Note(NoteKind.INPUT, f"--price {p.key}: no {p.workload} rows in the run(s), not applied")
         for p in given
         if p.workload not in present
     )

@@ -128,7 +128,7 @@ def answer_blocks(
                         r.get("cost_per_unit_usd_low"), r.get("cost_per_unit_usd_high"), scale
                     ),
                     "_price": r["price_per_unit_usd"] * scale,
-                    "_margin": fmt.percent_range(
+                    "_margin": fmt.margin_range_text(
                         r["gross_margin"], r.get("gross_margin_low"), r.get("gross_margin_high")
                     ),
                     "_break_even": r["break_even_price_usd"] * scale,
@@ -145,7 +145,7 @@ def answer_blocks(
                 ("at batch", "_batch", fmt.text),
                 ("cost, USD per unit", "_cost", fmt.usd),
                 ("candidate price", "price_label", fmt.text),
-                ("price, USD per unit", "_price", fmt.usd),
+                ("price, USD per unit", "_price", fmt.quote),
                 ("margin (95 % interval)", "_margin", fmt.text),
                 ("break-even, USD per unit", "_break_even", fmt.usd),
                 ("cost, 95 % interval", "_cost_range", fmt.text),

@@ -13,8 +13,8 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from harness.money.formatting import unit_label as formatted_unit_label
-from harness.money.formatting import unit_scale, usd_cell
+from harness.money.units import unit_label, unit_scale
+from harness.render.text import usd_cell
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,11 +22,6 @@ if TYPE_CHECKING:
     from harness.reconcile.engine import Reconciliation
 
 FORMATS = ("table", "csv", "json")
-
-
-def unit_label(unit: str) -> str:
-    """`output_token` → `1M output tokens`, `image` → `image`: the project's one unit label."""
-    return formatted_unit_label(unit)
 
 
 def _scale(unit: str) -> int:
