@@ -4,7 +4,9 @@
 Modes: ok (streams TOKENS chunks at once, with usage), error500, stall (one chunk, then silence),
 drop (half a chunk, then the connection closes), slowhealth (never answers its health routes),
 serial (like ok, but one request at a time, each taking SERIAL_S: under closed-loop load at
-concurrency c a request waits for the c − 1 ahead of it, so its end-to-end time is about c × SERIAL_S)."""
+concurrency c a request waits for the c − 1 ahead of it, so its end-to-end time is about c × SERIAL_S).
+Started as a command, `+deaf` (ignore SIGTERM) and `+daemon` (first fork a child that leaves the
+process group with setsid and writes its pid to MARKER.daemon) may follow the mode: `ok+deaf`."""
 
 from __future__ import annotations
 
@@ -122,5 +124,23 @@ def serve_in_thread(mode: str) -> tuple[ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}/v1"
 
 
+def _daemon(marker: str) -> None:
+    import os
+
+    if os.fork() == 0:
+        os.setsid()
+        with open(marker + ".daemon", "w") as fh:
+            fh.write(str(os.getpid()))
+        time.sleep(600)
+        os._exit(0)
+
+
 if __name__ == "__main__":
-    make_server(sys.argv[2] if len(sys.argv) > 2 else "ok", int(sys.argv[1])).serve_forever()
+    import signal
+
+    mode, *extras = (sys.argv[2] if len(sys.argv) > 2 else "ok").split("+")
+    if "deaf" in extras:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if "daemon" in extras:
+        _daemon(sys.argv[3])
+    make_server(mode, int(sys.argv[1])).serve_forever()

@@ -7,7 +7,11 @@ from pathlib import Path
 
 SOURCES = tuple(
     Path(__file__).parent / "plugin_src" / name
-    for name in ("gpucost_testplugin.py", "gpucost_testplugin_specs.py")
+    for name in (
+        "gpucost_testplugin.py",
+        "gpucost_testplugin_specs.py",
+        "gpucost_testplugin_importer.py",
+    )
 )
 
 
@@ -28,5 +32,8 @@ def install_test_plugin(target: Path) -> Path:
         "frames = gpucost_testplugin:FramesWorkload\n"
         "[gpucost.workload_specs]\n"
         "frames = gpucost_testplugin_specs:FRAMES\n"
+        "[gpucost.importers]\n"
+        "tinybench = gpucost_testplugin_importer:TinyBenchImporter\n"
+        "notimporter = gpucost_testplugin_importer:NotAnImporter\n"
     )
     return target

@@ -10,8 +10,9 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.errors import BadInput
-from harness.money.catalog_import import canonical_gpu_for, import_cloud
-from harness.money.ratecard import load_card_file
+from harness.gpus import gpu_for_cloud_offer
+from harness.money.catalog_import import import_cloud
+from harness.money.inputs import load_card_file
 
 CATALOG = Path(__file__).resolve().parents[2] / "shared" / "data" / "skypilot-catalog"
 if not CATALOG.is_dir():
@@ -152,4 +153,4 @@ def test_several_clouds_go_to_one_file_each(tmp_path: Path) -> None:
     ],
 )
 def test_gpu_names_map_by_instance_family(cloud, itype, acc, mib, key) -> None:
-    assert canonical_gpu_for(cloud, itype, acc, mib) == key
+    assert gpu_for_cloud_offer(cloud, itype, acc, mib) == key

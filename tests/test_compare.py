@@ -223,7 +223,7 @@ def test_a_repeated_instance_is_compared_once(two_gpus, card) -> None:
 
 
 def test_the_levels_of_one_closed_loop_sweep_are_one_work_and_rates_stay_apart() -> None:
-    from harness.analysis.compare import work_signature
+    from harness.analysis.work import work_signature
 
     def level(**settings: object) -> dict:
         base = {"api": "completions", "requests": 64, **settings}

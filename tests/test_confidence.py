@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from harness.analysis.confidence import (
+from harness.cli import main
+from harness.endpoint.records import RequestRecord
+from harness.endpoint.summary import summarise_level
+from harness.money.confidence import (
     NOT_MEASURED,
     bootstrap_medians,
     endpoint_cost_columns,
@@ -19,9 +22,6 @@ from harness.analysis.confidence import (
     unstable_from_cv,
     window_cost_interval,
 )
-from harness.cli import main
-from harness.endpoint.records import RequestRecord
-from harness.endpoint.summary import summarise_level
 
 TRIALS = 200
 # 200 trials of a 95 % interval: the hit rate has a standard deviation of 1.5 points, so a rate

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.money import COST_COLUMNS, Instance, unit_costs
+from harness.money.context import PricingContext
 from harness.results.runs import load_run, measurements_frame
 from tests.helpers_runs import (
     asr_row,
@@ -57,7 +58,7 @@ def cost(
 
 def test_text_units_split_by_prefill_and_decode(tmp_path: Path, instances) -> None:
     costs = unit_costs(
-        frame_of(tmp_path, [text_row(8, 2.0, prefill_s=0.5, decode_s=1.5)]), instances
+        frame_of(tmp_path, [text_row(8, 2.0, prefill_s=0.5, decode_s=1.5)]), PricingContext(instances)
     )
     # 2.0 s × $3.60/h ÷ 3600 = $0.002 per batch of 8 requests × (128 in + 64 out) tokens
     # input share 0.5 / (0.5 + 1.5) = 0.25: $0.0005 ÷ 1024 input tokens
@@ -72,7 +73,7 @@ def test_text_units_split_by_prefill_and_decode(tmp_path: Path, instances) -> No
 
 
 def test_every_plan_scales_with_its_hourly_price(tmp_path: Path, instances) -> None:
-    costs = unit_costs(frame_of(tmp_path, [image_row(8, 2.0)]), instances)
+    costs = unit_costs(frame_of(tmp_path, [image_row(8, 2.0)]), PricingContext(instances))
     # on-demand $3.60/h: 2.0 s → $0.002 per batch ÷ 8 images = $0.00025
     assert cost(costs, "image") == pytest.approx(0.00025)
     # spot $1.80/h → $0.000125; reserved 1y $2.88/h → $0.0002; reserved 3y $1.44/h → $0.0001
@@ -88,9 +89,7 @@ def test_every_plan_scales_with_its_hourly_price(tmp_path: Path, instances) -> N
 def test_utilization_divides_compute(tmp_path: Path, instances) -> None:
     costs = unit_costs(
         frame_of(tmp_path, [image_row(8, 2.0)]),
-        instances,
-        plans=["on_demand"],
-        utilizations=(0.5, 1.0),
+        PricingContext(instances, plans=["on_demand"], utilizations=(0.5, 1.0)),
     )
     # u = 0.5: half the paid time is useful → $0.002 ÷ 0.5 = $0.004 per batch ÷ 8 = $0.0005
     assert cost(costs, "image", utilization=0.5) == pytest.approx(0.0005)
@@ -104,7 +103,7 @@ def test_asr_tts_embedding_retrieval_units(tmp_path: Path, instances) -> None:
         embedding_row(32, 0.4, seq_len=256),
         retrieval_row(100, 0.05),
     ]
-    costs = unit_costs(frame_of(tmp_path, rows), instances, plans=["on_demand"])
+    costs = unit_costs(frame_of(tmp_path, rows), PricingContext(instances, plans=["on_demand"]))
     # asr: 1.5 s → $0.0015 per batch; 4 × 30 s = 120 s = 2 audio minutes → $0.00075 per minute
     assert cost(costs, "audio_minute") == pytest.approx(0.00075)
     # tts: 0.9 s → $0.0009; 2 × 500 = 1000 characters → $0.0000009 per character
@@ -123,8 +122,7 @@ def test_asr_tts_embedding_retrieval_units(tmp_path: Path, instances) -> None:
 def test_text_without_phase_split_has_empty_token_costs(tmp_path: Path, instances) -> None:
     costs = unit_costs(
         frame_of(tmp_path, [text_row(8, 2.0, prefill_s=None, decode_s=None)]),
-        instances,
-        plans=["on_demand"],
+        PricingContext(instances, plans=["on_demand"]),
     )
     assert math.isnan(cost(costs, "input_token"))
     assert math.isnan(cost(costs, "output_token"))
@@ -132,7 +130,7 @@ def test_text_without_phase_split_has_empty_token_costs(tmp_path: Path, instance
 
 
 def test_self_hosted_adds_measured_energy(tmp_path: Path, instances) -> None:
-    costs = unit_costs(frame_of(tmp_path, [image_row(8, 2.0, energy_j=1200.0)]), instances)
+    costs = unit_costs(frame_of(tmp_path, [image_row(8, 2.0, energy_j=1200.0)]), PricingContext(instances))
     owned = costs[costs["instance"] == "rack"]
     assert list(owned["plan"]) == ["owned"]
     # compute: $1.80/h ÷ 3600 × 2.0 s = $0.001; energy: 1200 J × PUE 1.5 ÷ 3.6e6 J/kWh × $0.10
@@ -149,7 +147,7 @@ def test_self_hosted_adds_measured_energy(tmp_path: Path, instances) -> None:
 def test_self_hosted_estimates_unmeasured_energy_from_power_limit(
     tmp_path: Path, instances
 ) -> None:
-    costs = unit_costs(frame_of(tmp_path, [image_row(8, 2.0)], power_limit_w=700.0), instances)
+    costs = unit_costs(frame_of(tmp_path, [image_row(8, 2.0)], power_limit_w=700.0), PricingContext(instances))
     owned = costs[costs["instance"] == "rack"].iloc[0]
     # 700 W × 2.0 s = 1400 J × 1.5 ÷ 3.6e6 × $0.10 = $0.000058333; + $0.001 compute, ÷ 8
     assert owned["energy_estimated"]
@@ -159,21 +157,21 @@ def test_self_hosted_estimates_unmeasured_energy_from_power_limit(
 
 def test_cpu_run_matches_cpu_instances(tmp_path: Path, instances) -> None:
     frame = frame_of(tmp_path, [image_row(8, 2.0, gpu_name=None)], gpu_name=None)
-    costs = unit_costs(frame, instances)
+    costs = unit_costs(frame, PricingContext(instances))
     assert set(costs["instance"]) == {"cpu"} and set(costs["gpu"]) == {"none"}
     # $0.36/h ÷ 3600 × 2.0 s = $0.0002 ÷ 8 images = $0.000025
     assert cost(costs, "image", instance="cpu") == pytest.approx(0.000025)
 
 
 def test_gpu_override_prices_on_another_gpu(tmp_path: Path, instances) -> None:
-    costs = unit_costs(frame_of(tmp_path, [image_row(8, 2.0)]), instances, gpu="L4")
+    costs = unit_costs(frame_of(tmp_path, [image_row(8, 2.0)]), PricingContext(instances, gpu="L4"))
     # $0.72/h ÷ 3600 × 2.0 s = $0.0004 ÷ 8 = $0.00005
     assert set(costs["instance"]) == {"l4"}
     assert cost(costs, "image", instance="l4") == pytest.approx(0.00005)
 
 
 def test_rows_using_several_gpus_pay_for_them(tmp_path: Path, instances) -> None:
-    costs = unit_costs(frame_of(tmp_path, [image_row(8, 2.0, gpus_used=2)]), instances)
+    costs = unit_costs(frame_of(tmp_path, [image_row(8, 2.0, gpus_used=2)]), PricingContext(instances))
     # two of the eight GPUs: 2 × $0.002 = $0.004 ÷ 8 = $0.0005; a 1-GPU instance cannot run it
     assert set(costs["instance"]) == {"eight"}
     assert cost(costs, "image", instance="eight") == pytest.approx(0.0005)
@@ -183,7 +181,7 @@ def test_failed_rows_are_not_priced_and_columns_follow_the_contract(
     tmp_path: Path, instances
 ) -> None:
     rows = [image_row(8, 2.0), row("image", 64, None, status="oom")]
-    costs = unit_costs(frame_of(tmp_path, rows), instances)
+    costs = unit_costs(frame_of(tmp_path, rows), PricingContext(instances))
     assert list(costs.columns[: len(COST_COLUMNS)]) == list(COST_COLUMNS)
     assert "energy_estimated" in costs.columns
     assert set(costs["batch_size"]) == {8}
@@ -194,7 +192,7 @@ def test_bad_utilization_is_refused(tmp_path: Path, instances) -> None:
 
     for bad in (0.0, 1.5, -0.1):
         with pytest.raises(BadInput, match="--utilization"):
-            unit_costs(frame_of(tmp_path / str(bad), [image_row()]), instances, utilizations=(bad,))
+            unit_costs(frame_of(tmp_path / str(bad), [image_row()]), PricingContext(instances, utilizations=(bad,)))
 
 
 def _instance(price_per_hour: float, gpu_count: int = 1) -> Instance:
@@ -232,8 +230,8 @@ money = st.floats(min_value=0.01, max_value=500.0, allow_nan=False)
 )
 def test_cost_is_linear_in_price(price: float, factor: float, wall_s: float, images: int) -> None:
     rows = _measurements(wall_s, images)
-    base = unit_costs(rows, [_instance(price)])["cost_per_unit_usd"].iloc[0]
-    scaled = unit_costs(rows, [_instance(price * factor)])["cost_per_unit_usd"].iloc[0]
+    base = unit_costs(rows, PricingContext([_instance(price)]))["cost_per_unit_usd"].iloc[0]
+    scaled = unit_costs(rows, PricingContext([_instance(price * factor)]))["cost_per_unit_usd"].iloc[0]
     assert scaled == pytest.approx(base * factor, rel=1e-9)
     assert base == pytest.approx(wall_s * price / 3600 / images, rel=1e-9)
 
@@ -244,13 +242,13 @@ def test_cost_is_linear_in_price(price: float, factor: float, wall_s: float, ima
 )
 def test_cost_is_inverse_in_utilization(price: float, u: float, gpu_count: int) -> None:
     rows = _measurements(1.0, 4)
-    costs = unit_costs(rows, [_instance(price, gpu_count)], utilizations=(u, 1.0))
+    costs = unit_costs(rows, PricingContext([_instance(price, gpu_count)], utilizations=(u, 1.0)))
     at_u = costs.loc[costs["utilization"] == u, "cost_per_unit_usd"].iloc[0]
     full = costs.loc[costs["utilization"] == 1.0, "cost_per_unit_usd"].iloc[0]
     assert at_u * u == pytest.approx(full, rel=1e-9)
 
 
 def test_no_matching_instance_gives_an_empty_frame(tmp_path: Path) -> None:
-    costs = unit_costs(frame_of(tmp_path, [text_row(8, 2.0, prefill_s=0.5, decode_s=1.5)]), [])
+    costs = unit_costs(frame_of(tmp_path, [text_row(8, 2.0, prefill_s=0.5, decode_s=1.5)]), PricingContext([]))
     assert costs.empty
     assert list(costs.columns[: len(COST_COLUMNS)]) == list(COST_COLUMNS)

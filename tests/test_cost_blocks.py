@@ -9,6 +9,7 @@ import pytest
 
 import harness.money.cost as cost
 from harness.money import unit_costs
+from harness.money.context import PricingContext
 from harness.results.runs import load_run, measurements_frame
 from tests.helpers_runs import card_instances, image_row, text_row, write_run
 
@@ -31,15 +32,15 @@ def test_any_block_size_gives_the_same_frame(tmp_path: Path, monkeypatch, block:
     measurements = _measurements(tmp_path)
     instances = card_instances(tmp_path / "cards")
     us = (0.5, 1.0)
-    whole = unit_costs(measurements, instances, None, us)
+    whole = unit_costs(measurements, PricingContext(instances, None, us))
     monkeypatch.setattr(cost, "BLOCK_COMBINATIONS", block)
-    blocked = unit_costs(measurements, instances, None, us)
+    blocked = unit_costs(measurements, PricingContext(instances, None, us))
     pd.testing.assert_frame_equal(blocked, whole, check_exact=True)
 
 
 def test_rows_tying_on_the_sort_keys_keep_their_order(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(cost, "BLOCK_COMBINATIONS", 1)
-    costs = unit_costs(_measurements(tmp_path), card_instances(tmp_path / "cards"))
+    costs = unit_costs(_measurements(tmp_path), PricingContext(card_instances(tmp_path / "cards")))
     keys = ["run_id", "workload", "batch_size"]
     assert costs[keys].equals(costs[keys].sort_values(keys, kind="stable"))
     tied = costs[(costs["workload"] == "text") & (costs["batch_size"] == 8)]

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.money import PRICED_COLUMNS, CandidatePrice, apply_prices, gross_margin, unit_costs
+from harness.money.context import PricingContext
 from harness.money.cost import COST_COLUMNS, COST_RANGE_COLUMNS
 from harness.render.text import margin_range_text
 from tests.helpers_runs import TEST_CARD, asr_row, card_instances, row, text_row, write_run
@@ -56,7 +57,7 @@ def test_unit_costs_carry_the_interval_goodput_cost_and_flag(tmp_path: Path) -> 
         text_row(16, 2.0, **SLO, goodput_output_tokens_per_s=0.0, goodput_requests_per_s=0.0,
                  goodput_input_tokens_per_s=0.0),  # no request met the SLO
     ])  # fmt: skip
-    costs = unit_costs(measured, card_instances(tmp_path))
+    costs = unit_costs(measured, PricingContext(card_instances(tmp_path)))
     assert list(costs.columns[: len(COST_COLUMNS) + len(COST_RANGE_COLUMNS)]) == [
         *COST_COLUMNS, *COST_RANGE_COLUMNS,
     ]  # fmt: skip
@@ -81,7 +82,7 @@ def test_goodput_cost_of_a_windowed_row_and_of_a_divided_unit(tmp_path: Path) ->
                    goodput_requests_per_s=1.0, engine="endpoint", **SLO)  # fmt: skip
     # 4 × 30 s of audio in 1.5 s is 80 audio-s/s; 60 of them met the SLO.
     speech = asr_row(4, 1.5, goodput_audio_s_per_s=60.0, **SLO)
-    costs = unit_costs(_frame([windowed, speech]), card_instances(tmp_path))
+    costs = unit_costs(_frame([windowed, speech]), PricingContext(card_instances(tmp_path)))
     out = _one(costs, 8, "output_token")
     assert out["goodput_cost_per_unit_usd"] == pytest.approx(out["cost_per_unit_usd"] * 100 / 80)
     request = _one(costs, 8, "request")
@@ -95,7 +96,7 @@ def test_goodput_cost_of_a_windowed_row_and_of_a_divided_unit(tmp_path: Path) ->
 def test_margins_at_the_ends_of_the_cost_interval(tmp_path: Path) -> None:
     measured = _frame([text_row(4, 2.0, **INTERVAL), text_row(8, 2.0)])
     price = CandidatePrice("text", "output_token", 20e-6, 1_000_000, "test price")
-    priced = apply_prices(unit_costs(measured, card_instances(tmp_path)), [price])
+    priced = apply_prices(unit_costs(measured, PricingContext(card_instances(tmp_path))), [price])
     assert list(priced.columns[: len(PRICED_COLUMNS)]) == list(PRICED_COLUMNS)
     out = priced[(priced["unit"] == "output_token") & (priced["batch_size"] == 4)]
     expected_low = gross_margin(out["price_per_unit_usd"], out["cost_per_unit_usd_high"])

@@ -1,4 +1,4 @@
-"""Rows measured over a window (endpoint, import, fleet) are charged window_s × gpus_used, with
+"""Rows measured over a window (endpoint, import, sweep) are charged window_s × gpus_used, with
 the units served in that window; in-process batches keep wall_s_p50."""
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from harness.money import unit_costs
+from harness.money.context import PricingContext
 from harness.results.runs import load_run, measurements_frame
 from tests.helpers_runs import card_instances, row, text_row, write_run
 
 
 def _costs(tmp_path: Path, rows: list[dict]):
     frame = measurements_frame([load_run(write_run(tmp_path / "runs", rows))])
-    return unit_costs(frame, card_instances(tmp_path / "cards"), plans=["on_demand"])
+    return unit_costs(frame, PricingContext(card_instances(tmp_path / "cards"), plans=["on_demand"]))
 
 
 def _cost(costs, unit: str, instance: str = "eight") -> float:

@@ -19,6 +19,7 @@ from harness.cli import main
 from harness.measure.execute import execute_run
 from harness.measure.plan import RunConfig, WorkloadPlan
 from harness.meters import EnergyMonitor, NullMeter, NvmlMeter
+from harness.money.context import PricingContext
 from harness.results.store import RunStore
 from tests.fakes import FakeNvml
 from tests.plugin_src.gpucost_testplugin import NoopWorkload
@@ -253,7 +254,7 @@ def test_a_zero_unit_count_gives_an_empty_cost_not_infinity(tmp_path: Path) -> N
     frame = measurements_frame(
         [load_run(write_run(tmp_path / "r", [row("image", 8, 2.0, images=0, requests=8)]))]
     )
-    costs = unit_costs(frame, card_instances(tmp_path / "c"), plans=["on_demand"])
+    costs = unit_costs(frame, PricingContext(card_instances(tmp_path / "c"), plans=["on_demand"]))
     image = costs[(costs["unit"] == "image") & (costs["instance"] == "one")]
     assert image["cost_per_unit_usd"].isna().all()
     assert len(image) == 1

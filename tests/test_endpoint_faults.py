@@ -56,9 +56,14 @@ def test_failing_requests_make_an_error_row_with_counts(
     started = time.monotonic()
     result = invoke("run", "--endpoint", fake, "--concurrency", 2, "--requests", 4,
                     "--warmup-requests", 0, "--request-timeout", 0.5, "--out", tmp_path)  # fmt: skip
-    assert result.exit_code == 0, result.output
+    # No request succeeded: the run says so with a non-zero exit, as in-process runs do.
+    assert result.exit_code == 1, result.output
+    assert "no request succeeded at any level" in result.output
     assert time.monotonic() - started < 15
     row = _only_row(tmp_path)
+    (run,) = tmp_path.iterdir()
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["status"] == "failed" and meta["rows"] == {"error": 1}
     assert row["status"] == "error" and row["error_count"] == "4"
     assert row["requests"] == "" and row["output_tokens"] == ""  # not measured, never 0
     assert "no request succeeded" in row["error"] and expected in row["error"]
@@ -94,12 +99,17 @@ def test_bad_load_options_are_refused(tmp_path: Path) -> None:
         (("--endpoint", "ftp://x"), "expected an http(s) URL"),
         (("--server", "transformers"), "needs --model PATH"),
         (("-w", "image"), "an endpoint run serves one of"),
-        (("--endpoint", "", "--concurrency", "4"), "--concurrency is for endpoint runs"),
+        (("--endpoint", "", "--concurrency", "4"), "--endpoint '': empty"),
     ):
         base = () if "--endpoint" in args else ("--endpoint", "http://127.0.0.1:1/v1")
         result = invoke("run", *base, *args, "--out", tmp_path)
         assert result.exit_code == 2, result.output
         assert message in result.output
+
+
+def test_an_endpoint_option_without_an_endpoint_is_refused(tmp_path: Path) -> None:
+    result = invoke("run", "--concurrency", "4", "--out", tmp_path)
+    assert result.exit_code == 2 and "--concurrency is for endpoint runs" in result.output
 
 
 def _group_alive(pgid: int) -> bool:
@@ -172,10 +182,12 @@ def test_ctrl_c_stops_the_server(stop: signal.Signals, tmp_path: Path) -> None:
         time.sleep(1.0)  # let the level start
         os.kill(child.pid, stop)
         child.wait(timeout=30)
-        assert child.returncode == 130
+        assert child.returncode == 128 + stop  # 130 for Ctrl-C, 143 for SIGTERM: as in-process
         assert not _group_alive(pid)
         (run,) = out.iterdir()
-        assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+        meta = json.loads((run / "run.json").read_text())
+        assert meta["status"] == "interrupted"
+        assert meta.get("stopped_by") == (None if stop == signal.SIGINT else stop.name)
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
@@ -183,6 +195,63 @@ def test_ctrl_c_stops_the_server(stop: signal.Signals, tmp_path: Path) -> None:
         if pid is not None:  # the server has a group of its own: never leave it behind
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_signals_while_stopping_are_ignored_and_a_deaf_server_and_its_daemon_are_killed(
+    tmp_path: Path,
+) -> None:
+    """The server ignores SIGTERM and has forked a setsid daemon; gpucost gets SIGTERM, then
+    SIGINT 10 ms later and SIGTERM again while it waits out the grace period."""
+    port = free_port()
+    marker = tmp_path / "marker"
+    cmd = f"{sys.executable} {FAKE_APP} {port} ok+deaf+daemon {marker}"
+    out = tmp_path / "runs"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "--server-cmd", cmd,
+         "--endpoint", f"http://127.0.0.1:{port}/v1", "--concurrency", "1",
+         "--duration", "60", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    daemon_file = Path(str(marker) + ".daemon")
+    pid = daemon = None
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (pid is None or not daemon_file.exists()):
+            time.sleep(0.2)
+            with contextlib.suppress(AssertionError):
+                pid = _server_pid(marker)
+        assert pid is not None and daemon_file.exists(), "no server"
+        daemon = int(daemon_file.read_text())
+        time.sleep(1.0)
+        os.kill(child.pid, signal.SIGTERM)
+        for later in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            time.sleep(0.01)
+            os.kill(child.pid, later)
+        time.sleep(1.0)
+        os.kill(child.pid, signal.SIGINT)  # during the grace period
+        _out, err = child.communicate(timeout=40)
+        assert child.returncode == 143, err
+        assert not _group_alive(pid) and not _pid_alive(daemon)
+        (run,) = out.iterdir()
+        meta = json.loads((run / "run.json").read_text())
+        assert meta["status"] == "interrupted" and meta["stopped_by"] == "SIGTERM"
+        assert b"Stopped by SIGTERM" in err and b"Traceback" not in err
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+        for group in (pid, daemon):
+            if group is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(group, signal.SIGKILL)
 
 
 def _record(index: int, start: float, first: float, end: float, tokens: int) -> RequestRecord:

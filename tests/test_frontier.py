@@ -17,6 +17,7 @@ from harness.analysis.frontier import axis_values, frontier_points, level_costs,
 from harness.analysis.slo import parse_slo
 from harness.analysis.slo_choice import verdict
 from harness.cli import main
+from harness.money.context import PricingContext
 from harness.money.units import workload_spec
 from harness.results.schema import COLUMNS
 from tests.report_helpers import TEST_CARD, TEST_CARD_INSTANCES, text_row, write_run
@@ -340,9 +341,9 @@ def test_curves_name_the_run_only_where_the_work_has_several(sweeps, card) -> No
     instances = load_card_file(card)[1]
     records = load_runs(list(sweeps))
     rows = pd.concat([r.ok_rows() for r in records], ignore_index=True)
-    both = frontier_points(level_costs(rows, instances, None, (1.0,)))
+    both = frontier_points(level_costs(rows, PricingContext(instances, None, (1.0,))))
     assert set(both["curve"]) >= {"testcloud:big-h100 spot · run-h100"}
-    one = frontier_points(level_costs(records[0].ok_rows(), instances, None, (1.0,)))
+    one = frontier_points(level_costs(records[0].ok_rows(), PricingContext(instances, None, (1.0,))))
     assert set(one["curve"]) == {"testcloud:big-h100 spot", "testcloud:big-h100 on_demand"}
     assert (one.groupby("curve").size() == 6).all()  # 3 levels × 2 axes
 
@@ -364,7 +365,7 @@ def test_report_frontier_blocks_only_where_there_are_points(sweeps, card) -> Non
     from harness.results.runs import load_run
 
     instances = load_card_file(card)[1]
-    points = frontier_points(level_costs(load_run(sweeps[0]).ok_rows(), instances, None, (1.0,)))
+    points = frontier_points(level_costs(load_run(sweeps[0]).ok_rows(), PricingContext(instances, None, (1.0,))))
     blocks = frontier_blocks("text", points, "run-text")
     assert [type(b) for b in blocks] == [Figure, Table]
     assert blocks[0].png.startswith(b"\x89PNG")
@@ -426,7 +427,7 @@ def test_image_and_asr_batches_get_their_declared_axes(card, tmp_path) -> None:
         ],
     )
     instances = load_card_file(card)[1]
-    points = frontier_points(level_costs(load_run(run).ok_rows(), instances, ["spot"], (1.0,)))
+    points = frontier_points(level_costs(load_run(run).ok_rows(), PricingContext(instances, ["spot"], (1.0,))))
     by = {(p["workload"], p["batch_size"]): p for p in points.to_dict("records")}
     assert set(points["axis"]) == {"latency_p99", "real_time_factor"}
     assert by[("image", 4)]["value"] == pytest.approx(4.8)  # wall p99, the nearest to p95

@@ -204,7 +204,7 @@ def test_find_max_load_against_a_serial_server(serial_server: str, tmp_path: Pat
         (("--find-max-load",), "--find-max-load needs --slo"),
         (("--slo", "e2e_p99=1", "--find-max-load", "--request-rate", "1"), "not both"),
         (("--slo", "ttft_p95=1"), "unknown quantile 'p95'"),
-        (("--slo", "e2e_p99=1", "--max-search-levels", 0), "--max-search-levels must be >= 1"),
+        (("--slo", "e2e_p99=1", "--max-search-levels", 0), "--max-search-levels must be from 1"),
     ],
 )
 def test_bad_slo_options_are_one_line(args, message, tmp_path: Path) -> None:

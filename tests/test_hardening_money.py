@@ -196,7 +196,7 @@ def test_unstable_rows_are_shown_in_tables_csv_and_json(tmp_path: Path) -> None:
     csv_text = invoke("price", run, "--ratecard", ratecard, "--format", "csv").output
     assert "unstable" in csv_text.splitlines()[0]
     bad = write_run(tmp_path / "bad", [text_row(1, 1.0, unstable="maybe")])
-    one_line_error(invoke("price", bad), "column unstable")
+    one_line_error(invoke("price", bad), "line 2: unstable 'maybe'")
 
 
 def test_cpu_preset_run_says_what_was_measured(tmp_path: Path) -> None:

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BadInput
-from harness.importers.aiperf import read
+from harness.importers.aiperf import AiperfImporter
 from tests.import_helpers import DATA, altered, import_files, row, truncated
+
+read = AiperfImporter().read
 
 FILES = ("aiperf_concurrency1.json", "aiperf_concurrency4.json", "aiperf_rate4.json",
          "aiperf_concurrency8_timeouts.json")  # fmt: skip
@@ -117,7 +119,7 @@ def test_a_number_that_is_not_one_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_load_aiperf_offered_is_the_rows_settings_and_one_sweep_is_one_work() -> None:
-    from harness.analysis.compare import work_signature
+    from harness.analysis.work import work_signature
 
     level = read(DATA / FILES[1]).levels[0]
     assert level.settings["phase"]["type"] == "concurrency" and level.concurrency == 4

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BadInput
-from harness.importers.guidellm import read
+from harness.importers.guidellm import GuidellmImporter
 from tests.import_helpers import altered, import_files, row, truncated
+
+read = GuidellmImporter().read
 
 CONCURRENT = "guidellm_concurrent_1_4.json"
 SWEEP = "guidellm_sweep.json"

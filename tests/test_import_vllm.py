@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BadInput
-from harness.importers.vllm import read
+from harness.importers.vllm import VllmImporter
 from tests.import_helpers import altered, import_files, row, truncated
+
+read = VllmImporter().read
 
 DETAILED = "vllm_concurrency2_detailed.json"
 RATES = "vllm_rates_2_8.json"  # two runs appended with --append-result

@@ -24,6 +24,7 @@ from harness.money import (
     scenario_costs,
     unit_costs,
 )
+from harness.money.context import PricingContext
 from harness.results.runs import load_run, measurements_frame
 from tests.helpers_runs import card_instances, embedding_row, text_row, write_run
 
@@ -73,7 +74,7 @@ def test_target_margins_accept_percent_and_share() -> None:
 
 def _costs(tmp_path: Path, instances, rows) -> pd.DataFrame:
     frame = measurements_frame([load_run(write_run(tmp_path / "runs", rows))])
-    return unit_costs(frame, instances, plans=["on_demand"])
+    return unit_costs(frame, PricingContext(instances, plans=["on_demand"]))
 
 
 def test_apply_prices_golden(tmp_path: Path, instances) -> None:
@@ -180,7 +181,7 @@ def scenario_rows(tmp_path: Path, instances, revenue: str) -> pd.DataFrame:
     frame = measurements_frame(
         [load_run(write_run(tmp_path / "runs", [text_row(1, 0.5), text_row(8, 2.0)]))]
     )
-    rows = scenario_costs(batch_costs(frame, instances, ["on_demand"]), scenario, (0.5,))
+    rows = scenario_costs(batch_costs(frame, PricingContext(instances, ["on_demand"])), scenario, (0.5,))
     assert set(rows["batch_size"]) == {8} and set(rows["unit"]) == {"request"}
     return rows.set_index("instance")
 

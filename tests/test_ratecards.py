@@ -10,12 +10,10 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.errors import BadInput
+from harness.gpus import CPU_ONLY, GPU_KEYS, canonical_gpu
 from harness.money import (
-    CPU_ONLY,
-    GPU_KEYS,
     PLANS,
     UNITS_BY_WORKLOAD,
-    canonical_gpu,
     load_card_file,
     load_ratecards,
     market_prices,
@@ -297,7 +295,7 @@ def test_public_api_resolves_and_gpu_lookup_stays_light() -> None:
 
     for name in money.__all__:
         assert getattr(money, name) is not None
-    code = "import sys\nfrom harness.money import canonical_gpu\nprint('pandas' in sys.modules)"
+    code = "import sys\nfrom harness.money import load_ratecards\nfrom harness.gpus import canonical_gpu\nprint('pandas' in sys.modules)"
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )

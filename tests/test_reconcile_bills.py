@@ -117,7 +117,7 @@ def totals(result) -> dict[tuple[str, str], float]:
 
 def test_legacy_cur_sums_per_day_and_group_after_the_tag_filter(tmp_path: Path) -> None:
     bill = write_csv(tmp_path / "cur.csv", LEGACY, legacy_rows())
-    result = read_bills([bill], "day", [TagFilter.parse("Project=Demo")], chunk_rows=2)
+    result = read_bills([bill], "day", [TagFilter.parse("Project=Demo")])
     # Nov 1: g5 rows a + b = 2.012, the volume 0.05; Nov 2: row c = 1.006. e (Other), f (untagged) out.
     assert totals(result) == {
         ("2026-11-01", "g5.xlarge"): 2.012,

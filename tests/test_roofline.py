@@ -7,10 +7,10 @@ import math
 import pandas as pd
 import pytest
 
-from harness.analysis.gpuspecs import GPU_SPECS, gpu_spec
 from harness.analysis.projection import project
 from harness.analysis.roofline import DecoderShape, efficiency, row_work, text_work
 from harness.errors import BadInput
+from harness.gpus import datasheet_keys, gpu_spec
 from harness.results.runs import load_run
 from tests.report_helpers import TINY_TEXT_ARCH, text_row, write_run
 
@@ -160,7 +160,7 @@ def test_spec_table_covers_the_rate_card_keys() -> None:
         "A10G",
         "T4",
     ):
-        assert key in GPU_SPECS
+        assert key in datasheet_keys()
     h100 = gpu_spec("H100-SXM-80GB")
     assert h100 is not None and h100.ridge_flops_per_byte == pytest.approx(989 / 3.35)
     assert gpu_spec("none") is None and gpu_spec(None) is None

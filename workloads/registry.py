@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 from importlib import metadata
-from pathlib import Path
 
+from harness.entry_points import checkout_entry_points
 from harness.errors import BadInput
 from workloads.base import Workload
 from workloads.spec import WorkloadSpec
@@ -15,16 +15,7 @@ ENTRY_POINT_GROUP = "gpucost.workloads"
 
 
 def _checkout_entry_points(group: str = ENTRY_POINT_GROUP) -> dict[str, str]:
-    """The group as declared in pyproject.toml, for a source checkout run without installing."""
-    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
-    if not pyproject.is_file():
-        return {}
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    data = tomllib.loads(pyproject.read_text())
-    return dict(data.get("project", {}).get("entry-points", {}).get(group, {}))
+    return checkout_entry_points(group)
 
 
 BUILT_IN_ORDER = ("text", "image", "asr", "tts", "embedding", "retrieval")

@@ -5,28 +5,32 @@ settings. Runs that differ are kept apart (each its own group) with the reason, 
 `strict`. Within a group, for each batch size, unit and utilisation, the cheapest instance and
 plan is marked and every other choice gets its cost ratio to it. Projected rows (estimates on a
 GPU that was not measured, see harness/analysis/projection.py) join their source run's group, marked.
+
+The computing lives here; what makes two rows the same work is `work.py`, pricing each row on
+its instances `row_costs.py`, the JSON records `records.py` and the text `harness/report/compare_text.py`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from harness.analysis.frontier import frontier_points, primary_levels
+from harness.analysis.projection import project
+from harness.analysis.roofline import efficiency
+from harness.analysis.row_costs import ROW_POSITION, row_unit_costs
+from harness.analysis.work import WORK_FIELDS, work_signature
 from harness.errors import BadInput
-from harness.money.units import display_scale
+from harness.money.context import PricingContext
+from harness.money.units import units_by_workload
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from harness.money import Instance
     from harness.results.runs import RunRecord
-
-WORK_FIELDS = ("preset", "model", "dtype", "settings")
-"""What makes two runs' rows the same work (with the workload)."""
 
 COMPARE_COLUMNS = (
     "group",
@@ -81,43 +85,6 @@ class Comparison:
     """`frontier_points` of `levels`."""
 
 
-def load_instances(
-    refs: Sequence[str], ratecard_files: Sequence[Path] = ()
-) -> tuple[Instance, ...]:
-    """The rate cards' instances, or only those named `provider:name` in `refs`."""
-    from harness.money import load_ratecards
-
-    cards = load_ratecards(extra_files=ratecard_files)
-    if not refs:
-        return cards.instances
-    # A repeated --instance names the same choice once.
-    return tuple(cards.find(ref) for ref in dict.fromkeys(refs))
-
-
-def work_signature(row: Any) -> tuple[str, ...]:
-    """(workload, preset, model, dtype, settings) with settings JSON in one canonical spelling.
-
-    A closed-loop level's `concurrency` is its batch size, the axis rows are matched on, so it
-    is left out: the levels of one endpoint sweep are one work. A request rate stays in."""
-    values = [_cell(row.get("workload"))]
-    for field in WORK_FIELDS:
-        value = _cell(row.get(field))
-        if field == "settings" and value:
-            with contextlib.suppress(ValueError):
-                parsed = json.loads(value)
-                if isinstance(parsed, dict):
-                    parsed.pop("concurrency", None)
-                value = json.dumps(parsed, sort_keys=True, separators=(",", ":"))
-        values.append(value)
-    return tuple(values)
-
-
-def describe_signature(signature: tuple[str, ...]) -> str:
-    return ", ".join(
-        f"{name} {value or '—'}" for name, value in zip(WORK_FIELDS, signature[1:], strict=True)
-    )
-
-
 def group_runs(
     rows: pd.DataFrame,
 ) -> tuple[dict[tuple[str, ...], list[str]], list[str]]:
@@ -152,10 +119,6 @@ def compare_runs(
 ) -> Comparison:
     """Cost per unit of every run's `ok` rows on the matched instances, cheapest marked."""
     import pandas as pd
-
-    from harness.analysis.frontier import frontier_points, primary_levels
-    from harness.analysis.projection import project
-    from harness.analysis.roofline import efficiency
 
     _check_units(options.units)
     unique = {run.run_id: run for run in runs}
@@ -208,56 +171,6 @@ def compare_runs(
     return Comparison(table, tuple(kept_apart), tuple(notes), levels, frontier_points(levels))
 
 
-def matched_unit_costs(
-    rows: pd.DataFrame,
-    instances: Sequence[Instance],
-    plans: Sequence[str] | None,
-    utilizations: Sequence[float],
-    gpu_key: str | None = None,
-) -> pd.DataFrame:
-    """`unit_costs` on the instances carrying the rows' GPU (or `gpu_key`); an empty frame of
-    the same columns when none does."""
-    import pandas as pd
-
-    from harness.money import COST_COLUMNS, canonical_gpu, unit_costs
-
-    keys = {gpu_key} if gpu_key else {canonical_gpu(name) for name in rows["gpu_name"]}
-    matched = [i for i in instances if i.gpu in keys]
-    if rows.empty or not matched:
-        return pd.DataFrame(columns=list(COST_COLUMNS))
-    return unit_costs(rows, matched, plans, utilizations, gpu_key)
-
-
-ROW_POSITION = "_row"
-"""Column of `row_unit_costs` frames: the position, in the rows given, of the row a cost is of."""
-
-
-def row_unit_costs(
-    rows: pd.DataFrame,
-    instances: Sequence[Instance],
-    plans: Sequence[str] | None,
-    utilizations: Sequence[float],
-    gpu_key: str | None = None,
-) -> pd.DataFrame:
-    """`matched_unit_costs` with each cost tied to the very row it prices (ROW_POSITION).
-
-    The engine keys rows by run, workload and batch size, and two open-loop levels of one run
-    can share a batch size; each row is priced under a run id of its own, so every cost maps
-    back to exactly one row, and the real run id is put back.
-    """
-    import pandas as pd
-
-    positions = pd.Series(range(len(rows)), dtype="int64")
-    tokens = positions.astype(str).str.zfill(12)
-    costs = matched_unit_costs(
-        rows.assign(run_id=tokens.to_numpy()), instances, plans, utilizations, gpu_key
-    )
-    position = pd.to_numeric(costs["run_id"]).astype("int64").to_numpy()
-    costs[ROW_POSITION] = position
-    costs["run_id"] = rows["run_id"].to_numpy()[position] if len(costs) else costs["run_id"]
-    return costs
-
-
 def _costs(
     rows: pd.DataFrame,
     instances: Sequence[Instance],
@@ -266,7 +179,9 @@ def _costs(
 ) -> pd.DataFrame:
     import pandas as pd
 
-    costs = row_unit_costs(rows, instances, options.plans, options.utilizations)
+    costs = row_unit_costs(
+        rows, PricingContext(tuple(instances), options.plans, options.utilizations)
+    )
     wanted = [*WORK_FIELDS[1:], "mfu", "mbu", "ceiling_source"]
     # Hand-made or older run folders may lack optional columns such as `settings`.
     keep = [c for c in wanted if c in rows.columns]
@@ -280,8 +195,6 @@ def _costs(
 
 
 def _check_units(units: Sequence[str]) -> None:
-    from harness.money.units import units_by_workload
-
     known = sorted({u for names in units_by_workload().values() for u in names})
     for unit in units:
         if unit not in known:
@@ -290,62 +203,3 @@ def _check_units(units: Sequence[str]) -> None:
 
 def _only_in(groups: dict[tuple[str, ...], list[str]]) -> list[str]:
     return [f"{sig[0]} only in run {', '.join(ids)}" for sig, ids in groups.items()]
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    return str(value)
-
-
-def choice_label(row: Any) -> str:
-    """`provider:instance plan`, with "(projected)" on estimates."""
-    label = f"{row['provider']}:{row['instance']} {row['plan']}"
-    return f"{label} (projected)" if row.get("projected") else label
-
-
-def format_table(comparison: Comparison) -> str:
-    """Plain-text blocks, one per group × batch size × unit × utilisation, cheapest first."""
-    from harness.report import format as fmt
-
-    lines: list[str] = []
-    frame = comparison.rows
-    headers = ("cost", "×cheapest", "gpu", "instance · plan", "run", "MFU", "MBU")
-    current = None
-    for (group, batch, unit, util), block in frame.groupby(
-        ["group", "batch_size", "unit", "utilization"], sort=False
-    ):
-        first = block.iloc[0]
-        scale, unit_name = display_scale(first["workload"], unit)
-        if group != current:
-            signature = describe_signature(work_signature(first))
-            runs = ", ".join(dict.fromkeys(frame.loc[frame["group"] == group, "run_id"]))
-            lines += [f"{group} · {first['workload']} · {signature}", f"  runs: {runs}", ""]
-            current = group
-        lines.append(f"  batch {batch:g} · USD per {unit_name} · utilization {util:.0%}")
-        cells = [
-            (
-                fmt.usd(r["cost_per_unit_usd"] * scale),
-                fmt.ratio(r["ratio_to_cheapest"]) + (" ★" if r["cheapest"] else ""),
-                str(r["gpu"]),
-                choice_label(r),
-                str(r["run_id"]),
-                fmt.percent(r["mfu"]),
-                fmt.percent(r["mbu"]),
-            )
-            for r in block.to_dict("records")
-        ]
-        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-        for row in (headers, *cells):
-            lines.append("    " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-        lines.append("")
-    lines.append("★ cheapest choice for that batch size and unit; (projected) rows are estimates.")
-    return "\n".join(lines)
-
-
-def to_records(comparison: Comparison) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts: NaN becomes None."""
-    out = []
-    for record in comparison.rows.to_dict("records"):
-        out.append({k: None if isinstance(v, float) and v != v else v for k, v in record.items()})
-    return out

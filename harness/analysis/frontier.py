@@ -19,19 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.analysis.compare import (
-    ROW_POSITION,
-    WORK_FIELDS,
-    choice_label,
-    describe_signature,
-    work_signature,
-)
+from harness.analysis.row_costs import ROW_POSITION, row_unit_costs
+from harness.analysis.slo import METRICS, SLO_QUANTILES
+from harness.analysis.work import WORK_FIELDS, describe_signature, work_signature
+from harness.money.units import primary_unit, workload_spec
 from workloads.spec import FRONTIER_DIRECTIONS, FrontierAxis
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from harness.money import Instance
+    from harness.money.context import PricingContext
 
 LEVEL_SETTINGS = ("concurrency", "request_rate")
 """Settings that a load level varies: a frontier's curve runs along them, so they do not make
@@ -101,9 +98,6 @@ def axis_values(rows: pd.DataFrame, axis: FrontierAxis) -> pd.Series:
 def level_columns(workloads: Sequence[str]) -> tuple[str, ...]:
     """Every row column a level of these workloads needs: LEVEL_COLUMNS, the workloads' axis
     columns and the SLO metrics' percentiles (end to end falls back on `wall_s_p*`)."""
-    from harness.analysis.slo import METRICS, SLO_QUANTILES
-    from harness.money.units import workload_spec
-
     axes = [c for w in workloads for a in _axes(w, workload_spec) for c in a.columns]
     metrics = [f"{m}_s_p{q}" for m in METRICS for q in SLO_QUANTILES]
     walls = [f"wall_s_p{q}" for q in SLO_QUANTILES]
@@ -114,8 +108,6 @@ def primary_levels(costs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     """The costs of each workload's primary unit (a `row_unit_costs` frame of `rows`), measured
     rows only, each with the row columns a frontier or an SLO reads (`level_columns`)."""
     import pandas as pd
-
-    from harness.money.units import primary_unit
 
     if costs.empty:
         return costs.assign(**{c: pd.Series(dtype=object) for c in level_columns(())})
@@ -133,18 +125,10 @@ def primary_levels(costs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([mine, pd.DataFrame(extra, index=mine.index)], axis=1)
 
 
-def level_costs(
-    rows: pd.DataFrame,
-    instances: Sequence[Instance],
-    plans: Sequence[str] | None,
-    utilizations: Sequence[float],
-    gpu_key: str | None = None,
-) -> pd.DataFrame:
-    """`primary_levels` of `ok` rows priced on the instances that carry their GPU."""
-    from harness.analysis.compare import row_unit_costs
-
+def level_costs(rows: pd.DataFrame, context: PricingContext) -> pd.DataFrame:
+    """`primary_levels` of `ok` rows priced on the context's instances that carry their GPU."""
     rows = rows.reset_index(drop=True)
-    return primary_levels(row_unit_costs(rows, instances, plans, utilizations, gpu_key), rows)
+    return primary_levels(row_unit_costs(rows, context), rows)
 
 
 def frontier_work(row: Any) -> tuple[str, ...]:
@@ -188,8 +172,6 @@ def frontier_points(levels: pd.DataFrame) -> pd.DataFrame:
     """FRONTIER_COLUMNS: every level on every axis its workload declares, where the level has
     the axis value, with `pareto` marking the optimal points of each work × axis × utilisation."""
     import pandas as pd
-
-    from harness.money.units import workload_spec
 
     pieces = []
     if not levels.empty:
@@ -250,57 +232,6 @@ def _curve_labels(group: pd.DataFrame) -> list[str]:
             label += f" · {engine if engine is not None else '—'}"
         names[(provider, instance, plan, run_id, engine)] = label
     return [names[t] for t in tuples]
-
-
-def pareto_records(points: pd.DataFrame) -> list[dict[str, Any]]:
-    """The Pareto points as JSON-ready dicts (NaN as None), in axis order, cheapest first."""
-    on = points[points["pareto"].astype(bool)].sort_values(
-        ["workload", "work", "axis", "utilization", "cost_per_unit_usd"], kind="stable"
-    )
-    clean = on.astype(object).where(on.notna(), None)
-    return [
-        {k: v.item() if hasattr(v, "item") else v for k, v in r.items()}
-        for r in clean.to_dict("records")
-    ]
-
-
-def format_frontier(points: pd.DataFrame) -> str:
-    """Compare's text section: per work, utilisation and axis, the Pareto points, cheapest first."""
-    from harness.money.units import display_scale
-    from harness.report import format as fmt
-
-    if points.empty:
-        return ""
-    lines = [
-        "Cost–interactivity frontier: the Pareto points (no other choice is both as cheap and "
-        "as interactive); one curve per instance, plan and run"
-    ]
-    keys = ["workload", "work", "utilization", "axis"]
-    works = points.groupby("workload", sort=False)["work"].nunique()
-    for (workload, work, util, _), block in points.groupby(keys, sort=False):
-        first = block.iloc[0]
-        scale, unit_name = display_scale(str(workload), str(first["unit"]))
-        on = block[block["pareto"].astype(bool)].sort_values("cost_per_unit_usd", kind="stable")
-        # The work is named only where one workload has several.
-        title = f"{workload} · {work}" if works[workload] > 1 else str(workload)
-        lines += [
-            "",
-            f"  {title} · utilization {float(util):.0%}",
-            f"  USD per {unit_name} vs {first['axis_label']}, {first['better']} is better: "
-            f"{len(on)} Pareto point{'s' if len(on) != 1 else ''} of {len(block)}",
-        ]
-        cells = [
-            (fmt.usd(r["cost_per_unit_usd"] * scale), fmt.sig(r["value"]),
-             choice_label(r), str(r["run_id"]), str(r["level"]))
-            for r in on.head(MAX_TEXT_POINTS).to_dict("records")
-        ]  # fmt: skip
-        headers = ("cost", str(first["axis_label"]), "instance · plan", "run", "level")
-        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-        for row in (headers, *cells):
-            lines.append("    " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-        if len(on) > MAX_TEXT_POINTS:
-            lines.append(f"    … {len(on) - MAX_TEXT_POINTS} more in --format json")
-    return "\n".join(lines)
 
 
 def _axes(workload: str, workload_spec: Any) -> tuple[FrontierAxis, ...]:

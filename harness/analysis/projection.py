@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from harness.analysis.gpuspecs import GpuSpec, gpu_spec
 from harness.analysis.roofline import Ceiling, Work, bound_of, number, roofline_formula, utilisation
 from harness.errors import BadInput
+from harness.gpus import Gpu, datasheet_keys, gpu_spec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,11 +62,9 @@ def project(rows: pd.DataFrame, target_key: str) -> tuple[pd.DataFrame, list[str
 
     target = gpu_spec(target_key)
     if target is None:
-        from harness.analysis.gpuspecs import GPU_SPECS
-
         raise BadInput(
             f"--project {target_key!r}: no datasheet figures for this GPU "
-            f"(known: {', '.join(GPU_SPECS)})"
+            f"(known: {', '.join(datasheet_keys())})"
         )
     out: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -83,7 +81,7 @@ def project(rows: pd.DataFrame, target_key: str) -> tuple[pd.DataFrame, list[str
     ), notes
 
 
-def _project_row(row: dict[str, Any], target: GpuSpec) -> tuple[dict[str, Any] | None, str | None]:
+def _project_row(row: dict[str, Any], target: Gpu) -> tuple[dict[str, Any] | None, str | None]:
     if row.get("status") != "ok":
         return None, None
     source = gpu_spec(row.get("gpu_key"))

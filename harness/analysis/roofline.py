@@ -45,7 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.analysis.gpuspecs import TERA, gpu_spec
+from harness.gpus import TERA, canonical_gpu, gpu_spec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -245,7 +245,6 @@ def efficiency(
     """
     import pandas as pd
 
-    from harness.money import canonical_gpu
 
     calibration = meta.get("calibration")
     records = []

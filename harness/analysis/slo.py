@@ -71,9 +71,12 @@ def parse_slo(text: str, where: str = "--slo") -> Slo:
             raise BadInput(
                 f"{where}: unknown metric {shown!r} in {part!r}; use ttft, tpot, itl or e2e"
             )
-        if not q.isdigit() or int(q) not in SLO_QUANTILES:
+        # exactly p50/p90/p99: `p099` would be a second spelling of p99, given twice unseen
+        if q not in {str(quantile) for quantile in SLO_QUANTILES}:
             raise BadInput(f"{where}: unknown quantile 'p{q}' in {part!r}; use p50, p90 or p99")
         try:
+            if "_" in value:  # float() reads 1_0 as 10
+                raise ValueError(value)
             limit = float(value.strip())
         except ValueError:
             raise BadInput(

@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from harness.analysis.compare import ROW_POSITION, choice_label, describe_signature
 from harness.analysis.frontier import level_label, work_keys
+from harness.analysis.row_costs import ROW_POSITION
 from harness.analysis.slo import Slo, SloTarget, row_meets, row_value, unjudged_targets
+from harness.analysis.work import describe_signature
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -143,80 +144,6 @@ def _record(row: Any, slo: Slo) -> dict[str, Any]:
 def describe_targets(slo: Slo) -> str:
     """`ttft_p99 ≤ 0.5 s, tpot_p99 ≤ 0.05 s`."""
     return ", ".join(f"{t.name} ≤ {t.limit_s:g} s" for t in slo.targets)
-
-
-def _values(values: Mapping[str, float | None]) -> str:
-    return ", ".join(f"{name} {_seconds(v)}" for name, v in values.items())
-
-
-def _seconds(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3g} s"
-
-
-def _where(record: Mapping[str, Any]) -> str:
-    return f"run {record['run_id']}, {record['level']}"
-
-
-def answer_lines(answer: SloAnswer, slo: Slo, several_works: bool) -> list[str]:
-    """The plain-text answer: what meets the SLO, its cost and margin, or that nothing does."""
-    from harness.money.units import display_scale
-    from harness.report import format as fmt
-
-    scale, unit_name = display_scale(answer.workload, answer.unit)
-    title = f"{answer.workload} · {answer.work}" if several_works else answer.workload
-    title += f" · utilization {answer.utilization:.0%}"
-    counts = f"{answer.met} of {answer.levels} measured levels meet it"
-    if answer.unjudged:
-        counts += (
-            f"; {answer.unjudged} cannot be judged (no value for "
-            f"{', '.join(answer.missing)}) and are not counted as meeting it"
-        )
-    choice = answer.choice
-    if choice is None:
-        if answer.nearest is not None:
-            near = answer.nearest
-            best = f" (best: {_values(near['values'])} at {_where(near)})"
-        else:
-            best = ""
-        verb = "meets" if answer.levels > answer.unjudged else "can be judged against"
-        return [f"{title}: no measured level {verb} {describe_targets(slo)}{best}", f"  {counts}"]
-    lines = [
-        f"{title}: cheapest that meets it: {choice_label(choice)}, {_where(choice)} "
-        f"({_values(choice['values'])})"
-    ]
-    cost = f"  cost: {fmt.usd(choice['cost_per_unit_usd'] * scale)} per {unit_name}"
-    low, high = choice.get("cost_per_unit_usd_low"), choice.get("cost_per_unit_usd_high")
-    if low is not None and high is not None:
-        cost += f" (95% interval {fmt.usd(low * scale)} – {fmt.usd(high * scale)})"
-    goodput = choice.get("goodput_cost_per_unit_usd")
-    if goodput is not None and math.isfinite(goodput):
-        cost += f"; on goodput {fmt.usd(goodput * scale)} per {unit_name}"
-    elif goodput is not None:
-        cost += "; on goodput: none of its requests met the SLO on their own"
-    lines.append(cost)
-    if not answer.margins:
-        lines.append(f"  margin: no candidate price for {answer.workload}.{answer.unit}")
-    for m in answer.margins:
-        margin = f"  margin at {m['price_label']} ({fmt.usd(m['price_per_unit_usd'] * scale)}"
-        margin += f" per {unit_name}): " + fmt.margin_range_text(
-            m["gross_margin"], m.get("gross_margin_low"), m.get("gross_margin_high"))
-        lines.append(margin)
-    lines.append(f"  {counts}")
-    return lines
-
-
-def format_answers(answers: Sequence[SloAnswer], slo: Slo) -> str:
-    lines = [
-        f"SLO {describe_targets(slo)}: the cheapest instance, plan and load level per workload"
-    ]
-    if not answers:
-        lines.append("  nothing measured to judge")
-    works: dict[str, set[str]] = {}
-    for a in answers:
-        works.setdefault(a.workload, set()).add(a.work)
-    for answer in answers:
-        lines += ["", *answer_lines(answer, slo, len(works[answer.workload]) > 1)]
-    return "\n".join(lines)
 
 
 def answer_records(answers: Sequence[SloAnswer]) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import sys
 import click
 
 from harness import __version__
-from harness.errors import GpucostError
+from harness.errors import BadInput, GpucostError
 
 COMMANDS: dict[str, str] = {
     "run": "harness.cli.run:run",
@@ -23,10 +23,27 @@ COMMANDS: dict[str, str] = {
     "report": "harness.cli.report:report",
     "calibrate": "harness.cli.report:calibrate",
     "reconcile": "harness.cli.reconcile:reconcile",
-    "fleet": "harness.cli.fleet:fleet",
+    "capacity": "harness.cli.capacity:capacity",
+    "plan": "harness.cli.plan:plan",
+    "sweep": "harness.cli.sweep:sweep",
     "workloads": "harness.cli.workloads:workloads",
     "import": "harness.cli.importing:import_group",
 }
+
+
+RENAMED: dict[str, str] = {"fleet": "sweep"}
+"""Old command names: hidden, each says in one line what it is called now."""
+
+
+def _renamed(old: str, new: str) -> click.Command:
+    @click.command(old, hidden=True, add_help_option=False,
+                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    @click.pass_context
+    def command(ctx: click.Context) -> None:
+        rest = " ".join(ctx.args)
+        raise BadInput(f"`gpucost {old}` is now `gpucost {new}`: gpucost {new} {rest}".rstrip())
+
+    return command
 
 
 class LazyGroup(click.Group):
@@ -34,6 +51,8 @@ class LazyGroup(click.Group):
         return [name for name in COMMANDS if self.get_command(ctx, name) is not None]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in RENAMED:
+            return _renamed(cmd_name, RENAMED[cmd_name])
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None

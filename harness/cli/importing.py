@@ -1,5 +1,6 @@
-"""`gpucost import aiperf|guidellm|vllm FILE...`: result files of other benchmark tools into a
-new run folder that `price`, `compare` and `report` read. Thin click over harness.importers."""
+"""`gpucost import NAME FILE...`: result files of other benchmark tools into a new run folder
+that `price`, `compare` and `report` read. One command per importer in the `gpucost.importers`
+entry-point group (built-ins and plugins alike). Thin click over harness.importers."""
 
 from __future__ import annotations
 
@@ -10,16 +11,27 @@ from typing import Any
 import click
 
 from harness.cli.options import ratecard_option
-from harness.errors import BadInput
-
-_TOOLS = {
-    "aiperf": "NVIDIA AIPerf profile_export_aiperf.json files (one load level each).",
-    "guidellm": "GuideLLM JSON reports (`--output kind=json`; one level per benchmark).",
-    "vllm": "`vllm bench serve --save-result` files (one level per result, --append-result too).",
-}
+from harness.errors import BadInput, GpucostError
+from harness.importers import registry
 
 
-@click.group("import")
+class _ImporterGroup(click.Group):
+    """A command per registered importer, found when `gpucost import` runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(registry.available())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in registry.available():
+            return None
+        try:
+            help_text = registry.load(cmd_name).summary
+        except GpucostError as err:  # a broken plugin: say so when it is run, list the rest
+            help_text = f"(cannot be used: {err})"
+        return _command(cmd_name, help_text)
+
+
+@click.group("import", cls=_ImporterGroup)
 def import_group() -> None:
     """Price benchmarks other tools already ran: their result files into a gpucost run."""
 
@@ -30,7 +42,7 @@ def _instance(
     """The `--instance` checked against the rate cards, as `price --instance` reads it."""
     if ref is None:
         return None
-    from harness.analysis.compare import load_instances
+    from harness.analysis.row_costs import load_instances
 
     (instance,) = load_instances((ref,), ratecard_files)
     if instance.gpu != gpu:
@@ -113,12 +125,12 @@ def _command(tool: str, help_text: str) -> click.Command:
         ratecard_files: tuple[Path, ...],
     ) -> None:
         from harness.cli.options import gpu_key
+        from harness.importers.base import check_gpus_used
         from harness.importers.run import ImportRequest, import_run
 
         key = gpu_key(gpu)
         assert key is not None
-        if gpus_used < 1:
-            raise BadInput(f"--gpus-used must be >= 1 (got {gpus_used})")
+        check_gpus_used(gpus_used)
         request = ImportRequest(
             tool=tool, files=files, gpu=key, gpus_used=gpus_used,
             instance=_instance(instance, key, gpus_used, ratecard_files), workload=workload,
@@ -129,7 +141,3 @@ def _command(tool: str, help_text: str) -> click.Command:
         click.echo(str(store.path))
 
     return command
-
-
-for _tool, _help in _TOOLS.items():
-    import_group.add_command(_command(_tool, _help))

@@ -174,7 +174,7 @@ def _echo_cards(
     ratecard_files: tuple[Path, ...], show: Callable[[RateCards, Screen], None], wide: bool
 ) -> None:
     """The rate cards, `ratecard_files` included, printed by `show`."""
-    from harness.money.ratecard import load_ratecards
+    from harness.money.inputs import load_ratecards
     from harness.render.terminal import render_text, screen_width
 
     cards = load_ratecards(ratecard_files)
@@ -198,15 +198,15 @@ def card_schema(kind: str) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def validate_card(file: Path) -> None:
     """Check a rate card (or market price) file; prints `ok: N instances` or the error."""
-    from harness.money import checks
-    from harness.money.prices import parse_market_card
-    from harness.money.ratecard import is_market_card, parse_card
+    from harness.money.inputs import card_from, market_from
+    from harness.money.ratecard import is_market_card
+    from harness.money.yamlfile import read_yaml
 
-    data = checks.read_yaml_mapping(file, "rate card")
-    if is_market_card(data):
-        click.echo(f"ok: {len(parse_market_card(data, file))} prices")
+    found = read_yaml(file, "rate card")
+    if is_market_card(found.data):
+        click.echo(f"ok: {len(market_from(found))} prices")
         return
-    _, instances = parse_card(data, file)
+    _, instances = card_from(found)
     click.echo(f"ok: {len(instances)} instances")
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from harness.errors import BadInput
+from harness.gpus import canonical_gpu, gpu_keys
 from harness.money.ratecard import ALL_PLANS, check_plan
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ def output_option(help_text: str, *, required: bool = False, files_only: bool = 
 
 def selected_instances(refs: tuple[str, ...], files: tuple[Path, ...]) -> tuple[Instance, ...]:
     """The rate cards' instances (with `files` added), or only those `--instance` names."""
-    from harness.analysis.compare import load_instances
+    from harness.analysis.row_costs import load_instances
 
     return load_instances(refs, files)
 
@@ -192,13 +193,11 @@ def candidate_prices(
 
 def gpu_key(key: str | None) -> str | None:
     """The canonical key of `--gpu`, None when not given; BadInput for a GPU not known at all."""
-    from harness.money import GPU_KEYS, canonical_gpu
-
     if key is None:
         return None
     canonical = canonical_gpu(key)
-    if canonical is None or canonical not in GPU_KEYS:
-        raise BadInput(f"--gpu {key!r}: unknown GPU (known: {', '.join(GPU_KEYS)})")
+    if canonical is None or canonical not in gpu_keys():
+        raise BadInput(f"--gpu {key!r}: unknown GPU (known: {', '.join(gpu_keys())})")
     return canonical
 
 

@@ -74,7 +74,9 @@ from harness.errors import BadInput
     "Rate-card instance for the floor (default: the bill's instance type).", repeatable=False
 )
 @plan_option(
-    "Rate-card plan for the floor (default: the scenario's, else on_demand).", repeatable=False
+    "Rate-card plan for the floor (default: the scenario's, else on_demand); or a PLAN.json "
+    "from `gpucost plan --format json`, whose bill and cost per unit are shown beside the bill's.",
+    repeatable=False,
 )
 @gpu_option("Take the floor as if the run's GPU were KEY (e.g. A10G).")
 @ratecard_option()
@@ -117,6 +119,11 @@ def reconcile(
     from harness.reconcile.sources import TagFilter, require_file
 
     checked_period = check_period(period)
+    planned = None
+    if plan is not None and plan.lower().endswith(".json"):
+        from harness.planning.planned import read_plan
+
+        planned, plan = read_plan(plan), None
     tag_filters = [TagFilter.parse(t) for t in tags]
     floor_gpu = gpu_key(gpu)
     from harness.reconcile.bill_files import expand
@@ -129,7 +136,7 @@ def reconcile(
         raise BadInput(f"-o {output}: folder {output.parent} does not exist")
     loaded_scenario = None
     if scenario is not None:
-        from harness.money.scenario import load_scenario
+        from harness.money.inputs import load_scenario
 
         loaded_scenario = load_scenario(scenario)
     run = None
@@ -174,6 +181,13 @@ def reconcile(
     result = run_reconcile(bill_totals, request_totals, checked_period, floors, loaded_scenario)
     for note in result.notes:
         click.echo(f"Note: {note}", err=True)
+    if planned is not None:
+        import dataclasses
+
+        from harness.planning.planned import add_planned, summary_line
+
+        result = dataclasses.replace(result, table=add_planned(result.table, planned))
+        click.echo(summary_line(result.table, planned), err=True)
     if output is not None and output.suffix.lower() in (".html", ".htm"):
         summary = [
             ("bills", "; ".join(f"{f} ({kind})" for f, kind in bill_totals.formats)),

@@ -59,7 +59,7 @@ def report(
     utilization: float,
 ) -> None:
     """Tables and plots of RUN folders: measurements, cost per unit, margins, timeline."""
-    from harness.money.cost import check_utilizations
+    from harness.money.context import check_utilizations
     from harness.report.files import check_output, write_document
     from harness.report.sections import ReportOptions, build_report
     from harness.results.runs import load_runs
@@ -141,14 +141,16 @@ def compare(
     """RUN folders from different machines side by side: cost per unit on every matched
     instance and plan, the cheapest marked, and each choice's ratio to it; the
     cost–interactivity frontier; with --slo, the cheapest choice that meets the SLO."""
-    from harness.analysis.compare import CompareOptions, compare_runs, format_table, to_records
+    from harness.analysis.compare import CompareOptions, compare_runs
+    from harness.analysis.records import to_records
+    from harness.report.compare_text import format_table
     from harness.results.runs import load_runs
 
     if output is not None:
         from harness.report.files import check_output
 
         check_output(output)
-    from harness.money.cost import check_utilizations
+    from harness.money.context import check_utilizations
 
     slo = None
     if slo_text is not None:
@@ -192,7 +194,7 @@ def compare(
     elif fmt == "json":
         click.echo(json.dumps(to_records(comparison), indent=2))
     else:
-        from harness.analysis.frontier import format_frontier
+        from harness.report.compare_text import format_frontier
 
         click.echo(format_table(comparison))
         frontier = format_frontier(comparison.frontier)
@@ -205,13 +207,9 @@ def _print_slo(
 ) -> None:
     """`compare --slo`: the answers, then the frontier's Pareto points (json: both; csv: the
     answers, one row per candidate price)."""
-    from harness.analysis.frontier import format_frontier, pareto_records
-    from harness.analysis.slo_choice import (
-        answer_records,
-        answer_rows,
-        format_answers,
-        slo_answers,
-    )
+    from harness.analysis.records import pareto_records
+    from harness.analysis.slo_choice import answer_records, answer_rows, slo_answers
+    from harness.report.compare_text import format_answers, format_frontier
 
     levels = comparison.levels
     answers = slo_answers(levels, slo, prices) if levels is not None else []

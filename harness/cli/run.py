@@ -56,6 +56,79 @@ def _split_names(values: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def check_run_options(kw: dict[str, Any], elsewhere: bool = False) -> tuple[Any, Any]:
+    """Every option of an in-process run checked, before a folder is made or a model is built:
+    the RunConfig and the SLO (or None); BadInput for the first option that is wrong.
+
+    `elsewhere`: the run happens on another machine's GPU (a sweep's cluster), so this machine's
+    devices are not asked: a CUDA device and, unless --dtype says, bf16 stand in for them."""
+    from harness.analysis.slo import parse_slo
+    from harness.measure.goodput import unjudged_metrics
+    from harness.measure.plan import (
+        DEFAULT_THREADS,
+        RunConfig,
+        parse_batch_sizes,
+        plan_workloads,
+        resolve_device,
+        resolve_dtype,
+    )
+    from workloads import registry
+
+    slo = parse_slo(kw["slo"]) if kw.get("slo") is not None else None
+    requested = kw["device"]
+    if elsewhere and (requested is None or str(requested).startswith("cuda")):
+        device = "cuda:0"
+        dtype = resolve_dtype(kw["dtype"] or "bf16", device)
+    else:
+        device = resolve_device(requested)
+        dtype = resolve_dtype(kw["dtype"], device)
+    names = _split_names(kw["workloads"]) if kw["workloads"] else list(registry.available())
+    settings = {
+        name.replace("-", "_"): kw[name.replace("-", "_")] for name, _, _ in SETTING_OPTIONS
+    }
+    settings.update(_parse_generic(kw["generic"]))
+    min_duration = kw["min_duration"]
+    if min_duration is None:
+        min_duration = 0.2 if device == "cpu" else 2.0
+    plans = plan_workloads(
+        names,
+        device=device,
+        dtype=dtype,
+        preset=kw["preset"],
+        model_path=kw["model_path"],
+        batch_sizes=None if kw["batch_sizes"] is None else parse_batch_sizes(kw["batch_sizes"]),
+        options=settings,
+        seed=kw["seed"],
+        engine=kw["engine"],
+    )
+    config = RunConfig(
+        workloads=plans,
+        device=device,
+        dtype=dtype,
+        seed=kw["seed"],
+        warmup=kw["warmup"],
+        iterations=kw["iterations"],
+        min_duration_s=min_duration,
+        max_iterations=kw["max_iterations"],
+        sample_interval_s=kw["sample_interval"] or None,
+        idle_power_s=kw["idle_seconds"],
+        engine=kw["engine"],
+        count_flops=kw["count_flops"],
+        threads=DEFAULT_THREADS if kw["threads"] is None else kw["threads"],
+        slo=None if slo is None else slo.text,
+    )
+    if slo is not None:
+        for plan in plans:
+            missing = unjudged_metrics(slo, plan.workload_type.slo_metrics)
+            if missing:
+                _echo_err(
+                    f"warning: --slo {', '.join(missing)} cannot be judged for {plan.name} "
+                    "in-process (it has no such latency): its rows leave slo_met empty unless "
+                    "another target fails, and goodput empty"
+                )
+    return config, slo
+
+
 @click.command()
 @click.option(
     "--workload",
@@ -167,70 +240,13 @@ def run(**kw: Any) -> None:
     if is_endpoint_run(kw):
         run_endpoint_command(kw)
         return
-    from harness.analysis.slo import parse_slo
     from harness.cli.run_output import RichProgress, print_summary
     from harness.measure.execute import execute_run
-    from harness.measure.goodput import unjudged_metrics
     from harness.measure.memory_check import check_memory
-    from harness.measure.plan import (
-        DEFAULT_THREADS,
-        RunConfig,
-        parse_batch_sizes,
-        plan_workloads,
-        resolve_device,
-        resolve_dtype,
-    )
     from harness.results.store import StoreWriteError
-    from workloads import registry
 
-    # Every option is checked here, before a folder is made or a model is built.
-    slo = parse_slo(kw["slo"]) if kw.get("slo") is not None else None
-    device = resolve_device(kw["device"])
-    dtype = resolve_dtype(kw["dtype"], device)
-    names = _split_names(kw["workloads"]) if kw["workloads"] else list(registry.available())
-    settings = {
-        name.replace("-", "_"): kw[name.replace("-", "_")] for name, _, _ in SETTING_OPTIONS
-    }
-    settings.update(_parse_generic(kw["generic"]))
-    min_duration = kw["min_duration"]
-    if min_duration is None:
-        min_duration = 0.2 if device == "cpu" else 2.0
-    plans = plan_workloads(
-        names,
-        device=device,
-        dtype=dtype,
-        preset=kw["preset"],
-        model_path=kw["model_path"],
-        batch_sizes=None if kw["batch_sizes"] is None else parse_batch_sizes(kw["batch_sizes"]),
-        options=settings,
-        seed=kw["seed"],
-        engine=kw["engine"],
-    )
-    config = RunConfig(
-        workloads=plans,
-        device=device,
-        dtype=dtype,
-        seed=kw["seed"],
-        warmup=kw["warmup"],
-        iterations=kw["iterations"],
-        min_duration_s=min_duration,
-        max_iterations=kw["max_iterations"],
-        sample_interval_s=kw["sample_interval"] or None,
-        idle_power_s=kw["idle_seconds"],
-        engine=kw["engine"],
-        count_flops=kw["count_flops"],
-        threads=DEFAULT_THREADS if kw["threads"] is None else kw["threads"],
-        slo=None if slo is None else slo.text,
-    )
-    if slo is not None:
-        for plan in plans:
-            missing = unjudged_metrics(slo, plan.workload_type.slo_metrics)
-            if missing:
-                _echo_err(
-                    f"warning: --slo {', '.join(missing)} cannot be judged for {plan.name} "
-                    "in-process (it has no such latency): its rows leave slo_met empty unless "
-                    "another target fails, and goodput empty"
-                )
+    config, _ = check_run_options(kw)
+    plans, device = config.workloads, config.device
     check_memory(plans, device)
     progress = RichProgress(plans)
     command = ["gpucost", *sys.argv[1:]]

@@ -3,6 +3,7 @@ the standard library at import time, so `--help` stays fast."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shlex
 import sys
@@ -10,8 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
-from harness.errors import BadInput
+from harness.errors import BadInput, GpucostError
 
 if TYPE_CHECKING:
     from harness.endpoint.config import LoadLevel
@@ -80,7 +82,8 @@ DEFAULT_SEARCH_LEVELS = 4
 
 def is_endpoint_run(kw: dict[str, Any]) -> bool:
     """True for an endpoint run; BadInput for an endpoint option given to an in-process run."""
-    if kw.get("endpoint") or kw.get("server_cmd") or kw.get("server"):
+    # Given at all, even empty: `--server-cmd ''` is a mistake to name, not an in-process run.
+    if kw.get("endpoint") is not None or kw.get("server_cmd") is not None or kw.get("server"):
         return True
     for name in _ENDPOINT_ONLY:
         if kw.get(name) is not None:
@@ -96,22 +99,52 @@ def is_endpoint_run(kw: dict[str, Any]) -> bool:
     return False
 
 
+MAX_TOKENS_LEN = 1 << 20
+"""Longest prompt or output, in tokens (the longest context windows served are about 1M)."""
+_BOUNDS: dict[str, tuple[float, float]] = {
+    # name: (lowest, highest); every bound keeps a run's memory and time finite
+    "requests": (1, 1_000_000),
+    "warmup_requests": (0, 100_000),
+    "gpus_used": (1, 4096),
+    "max_search_levels": (1, 64),
+    "input_len": (1, MAX_TOKENS_LEN),
+    "output_len": (1, MAX_TOKENS_LEN),
+    "seq_len": (1, MAX_TOKENS_LEN),
+}
+_POSITIVE_BOUNDS: dict[str, float] = {
+    "duration": 7 * 86_400.0,
+    "request_timeout": 86_400.0,
+    "server_timeout": 86_400.0,
+    "burstiness": 100.0,
+}
+_IN_PROCESS_ONLY = ("preset", "batch_sizes", "dtype", "warmup", "iterations", "min_duration",
+                    "max_iterations", "idle_seconds", "engine", "generic", "threads",
+                    "count_flops")  # fmt: skip
+_ENDPOINT_SETTINGS = ("input_len", "output_len", "seq_len")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def _check(kw: dict[str, Any]) -> None:
-    for name, low in (("requests", 1), ("warmup_requests", 0), ("gpus_used", 1)):
-        if kw[name] is not None and kw[name] < low:
-            raise BadInput(f"--{name.replace('_', '-')} must be >= {low} (got {kw[name]})")
-    for name in ("duration", "request_timeout", "server_timeout", "burstiness"):
+    _refuse_in_process_options(kw)
+    for name, (low, high) in _BOUNDS.items():
+        value = kw.get(name)
+        if value is not None and not low <= value <= high:
+            raise BadInput(f"{_flag(name)} must be from {low:g} to {high:g} (got {value})")
+    for name, high in _POSITIVE_BOUNDS.items():
         value = kw[name]
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise BadInput(f"--{name.replace('_', '-')} must be > 0 (got {value})")
-    if kw["server"] and kw["server_cmd"]:
+        if value is not None and not (math.isfinite(value) and 0 < value <= high):
+            raise BadInput(f"{_flag(name)} must be > 0 and at most {high:g} (got {value})")
+    if kw["burstiness"] is not None and kw["burstiness"] < 0.01:
+        raise BadInput(f"--burstiness must be at least 0.01 (got {kw['burstiness']})")
+    if kw["server"] and kw["server_cmd"] is not None:
         raise BadInput("--server and --server-cmd: give one of them")
     if kw["server"] and kw["model_path"] is None:
         raise BadInput("--server transformers needs --model PATH (a local model folder)")
-    if kw["server"] and kw["endpoint"]:
+    if kw["server"] and kw["endpoint"] is not None:
         raise BadInput("--server transformers picks its own port: leave out --endpoint")
-    if kw.get("max_search_levels") is not None and kw["max_search_levels"] < 1:
-        raise BadInput(f"--max-search-levels must be >= 1 (got {kw['max_search_levels']})")
     if kw.get("find_max_load"):
         if not kw.get("slo"):
             raise BadInput("--find-max-load needs --slo (the targets a level must meet)")
@@ -119,6 +152,33 @@ def _check(kw: dict[str, Any]) -> None:
             raise BadInput(
                 "--find-max-load searches one kind of level: give --concurrency or "
                 "--request-rate, not both"
+            )
+
+
+def _refuse_in_process_options(kw: dict[str, Any]) -> None:
+    """An in-process option given on the command line of an endpoint run is refused: it would
+    be silently ignored (the server decides batching, dtype and device)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return
+    given = [
+        name
+        for name in ctx.params
+        if ctx.get_parameter_source(name)
+        in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    ]
+    from harness.cli.run import SETTING_OPTIONS
+
+    settings = {name.replace("-", "_") for name, _, _ in SETTING_OPTIONS}
+    for name in given:
+        refused = name in _IN_PROCESS_ONLY or (name in settings and name not in _ENDPOINT_SETTINGS)
+        if name == "device" and not kw.get("server"):
+            refused = True  # only `--server transformers` passes a device on
+        if refused:
+            flag = "-o/--option" if name == "generic" else _flag(name)
+            raise BadInput(
+                f"{flag} is for in-process runs; an endpoint run measures what the server "
+                "does (leave it out, or configure the server)"
             )
 
 
@@ -133,9 +193,11 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         parse_gpus,
         parse_request_rate,
     )
+    from harness.endpoint.credentials import auth_headers, redact_argv
     from harness.endpoint.meters import visible_gpus
     from harness.endpoint.runner import ServerSpec, run_endpoint
     from harness.endpoint.server import free_port, transformers_command
+    from harness.results.store import StoreWriteError
 
     _check(kw)
     slo = parse_slo(kw["slo"]) if kw.get("slo") is not None else None
@@ -168,7 +230,7 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         server = ServerSpec(transformers_command(model_path, port, device), _transformers_version(),
                             kw["server_timeout"])  # fmt: skip
         local = True
-    elif kw["server_cmd"]:
+    elif kw["server_cmd"] is not None:
         endpoint = endpoint or "http://127.0.0.1:8000/v1"
         try:
             command = shlex.split(kw["server_cmd"])
@@ -179,22 +241,23 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         server = ServerSpec(command, None, kw["server_timeout"])
         local = True
     assert endpoint is not None
-    base_url = _base_url(endpoint)
+    base_url, userinfo = _base_url(endpoint)
+    headers = auth_headers(userinfo)
     local = local or _is_local(base_url)
     gpus = parse_gpus(kw["gpus"]) if kw["gpus"] else (visible_gpus() if local else ())
     tokenizer = kw["tokenizer"]
     if tokenizer is None and model_path is not None and model_path.is_dir():
         tokenizer = model_path
-    settings = {k: kw.get(k) for k in ("input_len", "output_len", "seq_len")}
+    settings = {k: kw.get(k) for k in _ENDPOINT_SETTINGS}
     config = EndpointConfig(
         base_url=base_url,
         workload=workload,
         api=kw["api"],
         model=str(model_path) if model_path is not None else None,
         levels=levels,
-        input_len=settings["input_len"] or DEFAULT_LEN,
-        output_len=settings["output_len"] or DEFAULT_LEN,
-        seq_len=settings["seq_len"] or DEFAULT_LEN,
+        input_len=DEFAULT_LEN if settings["input_len"] is None else settings["input_len"],
+        output_len=DEFAULT_LEN if settings["output_len"] is None else settings["output_len"],
+        seq_len=DEFAULT_LEN if settings["seq_len"] is None else settings["seq_len"],
         requests=requests,
         duration_s=kw["duration"],
         warmup_requests=kw["warmup_requests"],
@@ -211,6 +274,7 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         slo=slo.text if slo else None,
         find_max_load=bool(kw.get("find_max_load")),
         max_search_levels=kw.get("max_search_levels") or DEFAULT_SEARCH_LEVELS,
+        auth_headers=headers,
     )
 
     def report(level: LoadLevel, row: dict[str, Any]) -> None:
@@ -219,16 +283,35 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
     def report_search(line: str) -> None:
         click.echo(line, err=True)
 
+    created: list[Any] = []
     try:
         store = run_endpoint(
-            config, kw["out"], ["gpucost", *sys.argv[1:]], server, report, report_search
-        )
-    except KeyboardInterrupt:
-        click.echo(
-            "Interrupted: the levels measured so far are kept; the server is stopped.", err=True
-        )
-        sys.exit(130)
+            config, kw["out"], redact_argv(["gpucost", *sys.argv[1:]]), server, report,
+            report_search, created.append,
+        )  # fmt: skip
+    except KeyboardInterrupt as err:
+        signum = getattr(err, "signum", None)
+        how = "Interrupted" if signum is None else f"Stopped by {err}"
+        stopped = "; the server is stopped" if server is not None else ""
+        _echo_err(f"{how}: {_kept(created)}{stopped}")
+        sys.exit(130 if signum is None else 128 + signum)
+    except StoreWriteError as err:
+        raise GpucostError(f"{err}; the run stopped: {_kept(created)}") from None
     click.echo(str(store.path))
+
+
+def _kept(created: list[Any]) -> str:
+    """Where the run's rows are, in words: the closing line of a run that did not finish."""
+    if not created:
+        return "no run folder was made"
+    store = created[0]
+    n = store.rows_kept
+    return f"{n} row{'s' if n != 1 else ''} kept in {store.path / 'measurements.csv'}"
+
+
+def _echo_err(text: str) -> None:
+    with contextlib.suppress(OSError):  # the terminal may have gone away with the SIGHUP
+        click.echo(text, err=True)
 
 
 def _level_line(level: LoadLevel, row: dict[str, Any]) -> str:
@@ -254,15 +337,33 @@ def _level_line(level: LoadLevel, row: dict[str, Any]) -> str:
     return line
 
 
-def _base_url(url: str) -> str:
+def _base_url(url: str) -> tuple[str, str | None]:
+    """The endpoint's base URL without userinfo, and the userinfo (sent, never stored); one
+    line naming what is wrong otherwise. The URL in the line has its userinfo masked."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    from harness.endpoint.credentials import redact, split_userinfo
+
+    shown = redact(url)
+    example = "expected an http(s) URL such as http://127.0.0.1:8000/v1"
+    if not url.strip():
+        raise BadInput(f"--endpoint {shown!r}: empty; {example}")
+    if any(ord(c) < 32 or c.isspace() for c in url):
+        raise BadInput(f"--endpoint {shown!r}: a space or control character in the URL; {example}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as err:
+        raise BadInput(f"--endpoint {shown!r}: not a URL ({redact(str(err))}); {example}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadInput(f"--endpoint {shown!r}: {example}")
+    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
         raise BadInput(
-            f"--endpoint {url!r}: expected an http(s) URL such as http://127.0.0.1:8000/v1"
+            f"--endpoint {shown!r}: leave out the query and fragment (the routes "
+            "/completions, /chat/completions, /models are added to the base URL)"
         )
-    return url.rstrip("/")
+    netloc, userinfo = split_userinfo(parts.netloc)
+    return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/"), userinfo
 
 
 def _is_local(base_url: str) -> bool:

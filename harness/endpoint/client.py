@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
+from harness.endpoint.credentials import redact
 from harness.endpoint.prompts import Prompt
 from harness.endpoint.records import RequestRecord
 
@@ -70,6 +71,52 @@ async def _within(timeout_s: float, coro: Any) -> None:
         await asyncio.wait_for(coro, timeout_s)
 
 
+class MalformedResponse(ValueError):
+    """The server answered with something the OpenAI API does not send (a chunk that is not an
+    object, `choices` that is not a list, a count that is not a whole number)."""
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedResponse(f"{what} is {_kind(value)}, not an object")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def usage_count(usage: dict[str, Any], name: str) -> tuple[int | None, str | None]:
+    """A token count from a `usage` object and, where it is not taken, why: absent or null is
+    (None, None); a string, float, bool, negative or NaN is not a count."""
+    value = usage.get(name)
+    if value is None:
+        return None, None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None, f"usage.{name} {str(value)[:40]!r} is not a whole number >= 0"
+    return value, None
+
+
+MAX_PROMPT_OVERHEAD_TOKENS = 8192
+"""Tokens a chat template may add around a prompt: a `prompt_tokens` above the prompt's bytes
+plus this is not a count of this prompt."""
+
+
+def check_output_count(reported: int | None, chunks: int, asked: int | None) -> str | None:
+    """Why a server's `completion_tokens` is not taken (None when it is): above what was asked
+    (`max_tokens`), or far from the chunks that carried text (each chunk carries at least one
+    token; below half of them, or many times more, is another count)."""
+    if reported is None:
+        return None
+    if asked is not None and reported > asked:
+        return f"usage.completion_tokens {reported} is above max_tokens {asked}"
+    if reported * 2 < chunks:
+        return f"usage.completion_tokens {reported} is far below the {chunks} streamed chunks"
+    if asked is None and reported > 64 * max(chunks, 1):
+        return f"usage.completion_tokens {reported} is far above the {chunks} streamed chunks"
+    return None
+
+
 async def send(
     client: httpx.AsyncClient,
     base_url: str,
@@ -91,18 +138,30 @@ async def send(
         record.error = str(err)
     except (
         httpx.HTTPError,
+        httpx.InvalidURL,
         SSEError,
         json.JSONDecodeError,
         ValueError,
         KeyError,
         TypeError,
+        AttributeError,
+        RecursionError,
+        UnicodeError,
     ) as err:
         record.error = f"{type(err).__name__}: {str(err)[:200] or 'connection failed'}"
     if record.ok and shape.api != "embedding" and not record.output_tokens:
         record.error = "no content in the response"
     if record.error is not None:
         record.end_s = None
+        record.error = redact(record.error)  # a server may echo the Authorization it was sent
     return record
+
+
+def _loads(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise MalformedResponse(f"{what} is nested too deep") from None
 
 
 async def _exchange(
@@ -119,13 +178,15 @@ async def _exchange(
         record.status_code = response.status_code
         if response.status_code != 200:
             raise HttpStatusError(response.status_code, response.text)
-        data = response.json()
-        usage = data.get("usage") or {}
-        record.input_tokens = usage.get("prompt_tokens", prompt.input_tokens)
-        if not data.get("data"):
-            raise ValueError("no embedding in the response")
+        data = _object(_loads(response.text, "the response"), "the response")
+        usage = _object(data.get("usage") or {}, "usage")
+        record.input_tokens = _input_tokens(usage, prompt, record)
+        embeddings = data.get("data")
+        if not isinstance(embeddings, list) or not embeddings:
+            raise MalformedResponse("no embedding in the response")
         return
     chunks = 0
+    ended = False
     usage: dict[str, Any] = {}
     async with aconnect_sse(client, "POST", url, json=body) as source:
         response = source.response
@@ -134,24 +195,67 @@ async def _exchange(
             await response.aread()
             raise HttpStatusError(response.status_code, response.text)
         async for event in source.aiter_sse():
+            # An event with no data (only `id:`, `retry:` or an empty `data:`) carries nothing
+            # to read: the SSE specification lets servers send them as keep-alives.
+            if not event.data.strip():
+                continue
             if event.data.strip() == "[DONE]":
+                ended = True
                 break
-            data = json.loads(event.data)
+            data = _object(_loads(event.data, "a stream chunk"), "a stream chunk")
             if data.get("error"):
                 raise ValueError(f"server error in stream: {str(data['error'])[:200]}")
-            if data.get("usage"):
-                usage = data["usage"]
-            for choice in data.get("choices") or ():
-                text = (
-                    choice.get("text")
-                    if shape.api == "completions"
-                    else ((choice.get("delta") or {}).get("content"))
-                )
+            if data.get("usage") is not None:
+                usage = _object(data["usage"], "usage")
+            choices = data.get("choices") or []
+            if not isinstance(choices, list):
+                raise MalformedResponse(f"choices is {_kind(choices)}, not a list")
+            for item in choices:
+                choice = _object(item, "a choice")
+                if choice.get("finish_reason") is not None:
+                    ended = True
+                if shape.api == "completions":
+                    text = choice.get("text")
+                else:
+                    text = _object(choice.get("delta") or {}, "delta").get("content")
+                if text is not None and not isinstance(text, str):
+                    raise MalformedResponse(f"the streamed text is {_kind(text)}, not a string")
                 if text:
                     now = time.perf_counter()
                     if record.first_token_s is None:
                         record.first_token_s = now
                     record.token_times_s.append(now)
                     chunks += 1
-    record.input_tokens = usage.get("prompt_tokens", prompt.input_tokens)
-    record.output_tokens = usage.get("completion_tokens", chunks)
+    if not ended:
+        # A stream cut short looks, to the reader, like one that closed on purpose: only the
+        # OpenAI stream's own end (`[DONE]` or a finish_reason) says every token came.
+        raise MalformedResponse(
+            f"the stream ended after {chunks} chunks without [DONE] or a finish_reason"
+        )
+    record.input_tokens = _input_tokens(usage, prompt, record)
+    reported, why = usage_count(usage, "completion_tokens")
+    if chunks == 0:
+        if reported:
+            raise MalformedResponse(f"usage.completion_tokens {reported} but no text was streamed")
+        record.output_tokens = 0
+        return
+    why = why or check_output_count(reported, chunks, prompt.output_tokens)
+    if why is not None:
+        _reject(record, why)
+    record.output_tokens = chunks if reported is None or why is not None else reported
+
+
+def _reject(record: RequestRecord, why: str) -> None:
+    record.usage_rejected = why if record.usage_rejected is None else record.usage_rejected
+
+
+def _input_tokens(usage: dict[str, Any], prompt: Prompt, record: RequestRecord) -> int | None:
+    """The server's `prompt_tokens` where it can be this prompt's count; else the tokenizer's
+    (None without one), and the request is flagged."""
+    reported, why = usage_count(usage, "prompt_tokens")
+    limit = len(prompt.text.encode("utf-8")) + MAX_PROMPT_OVERHEAD_TOKENS
+    if why is None and reported is not None and reported > limit:
+        why = f"usage.prompt_tokens {reported} is more than the prompt could hold ({limit})"
+    if why is not None:
+        _reject(record, why)
+    return prompt.input_tokens if reported is None or why is not None else reported

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -55,36 +56,64 @@ class EndpointConfig:
     find_max_load: bool = False
     max_search_levels: int = 4
     extra: dict[str, Any] = field(default_factory=dict)
+    auth_headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Sent with every request; never stored (as_dict leaves it out) nor printed."""
 
     def as_dict(self) -> dict[str, Any]:
+        from harness.endpoint.credentials import redact_argv
+
         data = asdict(self)
+        del data["auth_headers"]
         data["levels"] = [asdict(level) for level in self.levels]
+        if self.server_cmd is not None:
+            data["server_cmd"] = redact_argv(self.server_cmd)
         return data
+
+
+MAX_CONCURRENCY = 10_000
+"""Most requests in flight at once: each is a task and a connection of this process."""
+MIN_REQUEST_RATE = 0.001
+MAX_REQUEST_RATE = 1_000_000.0
+_WHOLE = re.compile(r"[0-9]+")
+_RATE = re.compile(r"(?i)([0-9]+(\.[0-9]*)?|\.[0-9]+)(e[+-]?[0-9]+)?|inf")
 
 
 def parse_concurrency(text: str) -> tuple[LoadLevel, ...]:
     levels = []
     for part in _parts("--concurrency", text):
-        try:
-            value = int(part)
-        except ValueError:
-            raise BadInput(f"--concurrency {text!r}: {part!r} is not a whole number") from None
-        if value < 1:
-            raise BadInput(f"--concurrency {text!r}: {value} must be >= 1")
+        if not _WHOLE.fullmatch(part):
+            raise BadInput(f"--concurrency {text!r}: {part!r} is not a whole number")
+        value = int(part)
+        if not 1 <= value <= MAX_CONCURRENCY:
+            raise BadInput(f"--concurrency {text!r}: {value} must be from 1 to {MAX_CONCURRENCY}")
         levels.append(LoadLevel(concurrency=value))
-    return tuple(levels)
+    return _distinct("--concurrency", text, levels)
 
 
 def parse_request_rate(text: str) -> tuple[LoadLevel, ...]:
     levels = []
     for part in _parts("--request-rate", text):
-        try:
-            value = float(part)
-        except ValueError:
-            raise BadInput(f"--request-rate {text!r}: {part!r} is not a number or inf") from None
-        if math.isnan(value) or value <= 0:
+        if not _RATE.fullmatch(part):
+            raise BadInput(f"--request-rate {text!r}: {part!r} is not a number or inf")
+        value = float(part)
+        if value <= 0:
             raise BadInput(f"--request-rate {text!r}: {part} must be > 0 (or inf)")
+        if not math.isinf(value) and not MIN_REQUEST_RATE <= value <= MAX_REQUEST_RATE:
+            raise BadInput(
+                f"--request-rate {text!r}: {part} must be from {MIN_REQUEST_RATE:g} to "
+                f"{MAX_REQUEST_RATE:g} requests/s (or inf)"
+            )
         levels.append(LoadLevel(request_rate=value))
+    return _distinct("--request-rate", text, levels)
+
+
+def _distinct(flag: str, text: str, levels: list[LoadLevel]) -> tuple[LoadLevel, ...]:
+    """A level given twice would make two rows of one batch size, which pricing refuses."""
+    seen: set[LoadLevel] = set()
+    for level in levels:
+        if level in seen:
+            raise BadInput(f"{flag} {text!r}: {level.label[1:]} is given twice")
+        seen.add(level)
     return tuple(levels)
 
 

@@ -8,7 +8,7 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -26,18 +26,36 @@ class LevelResult:
     stopped_early: bool = False
 
 
-def make_client(connections: int, timeout_s: float) -> httpx.AsyncClient:
+def make_client(
+    connections: int, timeout_s: float, headers: Mapping[str, str] | None = None
+) -> httpx.AsyncClient:
+    """A pooled client; `headers` (the endpoint's Authorization) go with every request."""
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(timeout_s), trust_env=False)
+    return httpx.AsyncClient(
+        limits=limits, timeout=httpx.Timeout(timeout_s), trust_env=False, headers=headers
+    )
+
+
+MAX_REQUESTS_PER_LEVEL = 1_000_000
+"""Most requests one level sends (each keeps a record): a `--duration` level stops there too."""
+MAX_BURST_REQUESTS = 10_000
+"""Requests an infinite-rate level sends at once when no `--requests` says how many."""
+
+
+def arrival_gaps(rate: float, burstiness: float, seed: int) -> Iterator[float]:
+    """Gaps between arrivals, drawn as they are needed: gamma with shape `burstiness` and mean
+    1/rate (shape 1 = Poisson); all zero for an infinite rate."""
+    if math.isinf(rate):
+        yield from itertools.repeat(0.0)
+        return
+    rng = random.Random(seed)
+    while True:
+        yield rng.gammavariate(burstiness, 1.0 / (rate * burstiness))
 
 
 def arrival_gaps_s(rate: float, burstiness: float, count: int, seed: int) -> list[float]:
-    """Gaps between arrivals: gamma with shape `burstiness` and mean 1/rate (shape 1 = Poisson);
-    all zero for an infinite rate."""
-    if math.isinf(rate):
-        return [0.0] * count
-    rng = random.Random(seed)
-    return [rng.gammavariate(burstiness, 1.0 / (rate * burstiness)) for _ in range(count)]
+    """The first `count` gaps of `arrival_gaps`."""
+    return list(itertools.islice(arrival_gaps(rate, burstiness, seed), count))
 
 
 async def run_level(
@@ -52,6 +70,7 @@ async def run_level(
     timeout_s: float,
     burstiness: float = 1.0,
     seed: int = 0,
+    headers: Mapping[str, str] | None = None,
 ) -> LevelResult:
     """Warm up, then run the level until `requests` are sent or `duration_s` has passed (requests
     in flight then are awaited and counted)."""
@@ -59,7 +78,7 @@ async def run_level(
     counter = itertools.count()
     width = level.concurrency or (requests or 64)
     connections = max(1, min(width, 1024))
-    async with make_client(connections, timeout_s) as client:
+    async with make_client(connections, timeout_s, headers) as client:
         if warmup_requests:
             parallel = level.concurrency or 1
             await _closed_loop(
@@ -101,7 +120,7 @@ async def _closed_loop(client, base_url, shape, pool, counter, concurrency, requ
     max_in_flight = 0
 
     def more() -> bool:
-        if requests is not None and sent >= requests:
+        if sent >= (MAX_REQUESTS_PER_LEVEL if requests is None else requests):
             return False
         return deadline is None or time.perf_counter() < deadline
 
@@ -124,8 +143,13 @@ async def _closed_loop(client, base_url, shape, pool, counter, concurrency, requ
 
 
 async def _open_loop(client, base_url, shape, pool, counter, rate, burstiness, requests, duration_s, timeout_s, seed) -> LevelResult:  # fmt: skip
-    limit = requests if requests is not None else max(1, math.ceil(rate * duration_s * 4)) if not math.isinf(rate) else 10_000  # fmt: skip
-    gaps = arrival_gaps_s(rate, burstiness, limit, seed)
+    if requests is not None:
+        limit = requests
+    elif math.isinf(rate):
+        limit = MAX_BURST_REQUESTS
+    else:
+        limit = MAX_REQUESTS_PER_LEVEL
+    gaps = itertools.islice(arrival_gaps(rate, burstiness, seed), limit)
     start = time.perf_counter()
     deadline = None if duration_s is None else start + duration_s
     in_flight = 0

@@ -93,11 +93,23 @@ def synthetic_prompts(
     return prompts
 
 
+MAX_DATASET_BYTES = 256 << 20
+MAX_OUTPUT_TOKENS = 1 << 20
+
+
 def load_dataset(path: str, default_output_len: int) -> list[Prompt]:
     """JSON Lines, one object a line: `{"prompt": "...", "output_tokens": 64}`
     (`output_tokens` optional, `max_tokens` accepted for it)."""
     file = Path(path)
     try:
+        # A FIFO or a device (/dev/zero) would block or never end: only a regular file is read.
+        if not file.is_file():
+            raise BadInput(f"--dataset {path}: not a regular file")
+        if file.stat().st_size > MAX_DATASET_BYTES:
+            raise BadInput(
+                f"--dataset {path}: larger than {MAX_DATASET_BYTES >> 20} MiB "
+                "(a load test cycles through its prompts: a sample is enough)"
+            )
         lines = file.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise BadInput(f"--dataset {path}: cannot read ({err})") from None
@@ -109,14 +121,17 @@ def load_dataset(path: str, default_output_len: int) -> list[Prompt]:
             item = json.loads(line)
         except json.JSONDecodeError as err:
             raise BadInput(f"--dataset {path}: line {number}: not JSON ({err.msg})") from None
+        except RecursionError:
+            raise BadInput(f"--dataset {path}: line {number}: nested too deep") from None
         if not isinstance(item, dict) or not isinstance(item.get("prompt"), str):
             raise BadInput(
                 f'--dataset {path}: line {number}: expected an object with a "prompt" string'
             )
         out = item.get("output_tokens", item.get("max_tokens", default_output_len))
-        if not isinstance(out, int) or isinstance(out, bool) or out < 1:
+        if not isinstance(out, int) or isinstance(out, bool) or not 1 <= out <= MAX_OUTPUT_TOKENS:
             raise BadInput(
-                f"--dataset {path}: line {number}: output_tokens {out!r} is not a whole number >= 1"
+                f"--dataset {path}: line {number}: output_tokens {str(out)[:40]!r} is not a "
+                f"whole number from 1 to {MAX_OUTPUT_TOKENS}"
             )
         prompts.append(Prompt(item["prompt"], None, out))
     if not prompts:

@@ -21,6 +21,8 @@ class RequestRecord:
     requested_output_tokens: int | None = None
     status_code: int | None = None
     error: str | None = None
+    usage_rejected: str | None = None
+    """Why the server's `usage` counts were not taken (the stream's or tokenizer's count was)."""
 
     @property
     def ok(self) -> bool:

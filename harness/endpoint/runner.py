@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import shlex
 import signal
-import threading
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import httpx
 from harness.analysis.slo import parse_slo
 from harness.endpoint.client import ROUTES, RequestShape, send
 from harness.endpoint.config import EndpointConfig, LoadLevel
+from harness.endpoint.credentials import redact_argv
 from harness.endpoint.goodput import slo_columns
 from harness.endpoint.loadgen import make_client, run_level
 from harness.endpoint.maxload import ALL_MET, NONE_MET, UNJUDGED, MaxLoad, find_max_load
@@ -26,10 +27,15 @@ from harness.endpoint.meters import GpuGroup
 from harness.endpoint.prompts import Prompt, load_dataset, load_tokenizer, synthetic_prompts
 from harness.endpoint.server import Server
 from harness.endpoint.summary import request_rows, summarise_level
-from harness.errors import BadInput
+from harness.errors import BadInput, GpucostError
 from harness.measure.environment import host_info, library_versions
-from harness.measure.stopsignals import STOP_SIGNALS, signals_interrupt
-from harness.results.store import RunStore, utc_now
+from harness.measure.stopsignals import (
+    STOP_SIGNALS,
+    StopState,
+    signals_interrupt,
+    stop_exception,
+)
+from harness.results.store import RunStore, StoreWriteError, utc_now
 
 ENGINE = "endpoint"
 PROBE_TIMEOUT_S = 10.0
@@ -44,6 +50,10 @@ class ServerSpec:
     health_timeout_s: float = 300.0
 
 
+class NoRequestSucceeded(GpucostError):
+    """Every level of an endpoint run ended without one successful request."""
+
+
 def run_endpoint(
     config: EndpointConfig,
     out: Path,
@@ -51,104 +61,134 @@ def run_endpoint(
     server: ServerSpec | None = None,
     on_level: Any = None,
     on_search: Any = None,
+    on_created: Any = None,
 ) -> RunStore:
     """Run every load level into a new run folder under `out`; the server (when started here)
-    is stopped on every way out, Ctrl-C included."""
+    is stopped on every way out, Ctrl-C included.
+
+    What can be checked without the run folder is checked first (the SLO, the dataset or
+    tokenizer, and for a server already running: that it answers and takes the request), so
+    a bad input leaves no folder. Raises KeyboardInterrupt (Interrupted for SIGTERM/SIGHUP)
+    after marking the run `interrupted`, StoreWriteError when a file cannot be written, and
+    NoRequestSucceeded (the run marked `failed`) when no level had a successful request.
+    `on_created` is told the store as soon as its folder exists."""
     if config.slo:
-        parse_slo(config.slo, where="slo")  # a bad SLO is refused before a run folder exists
-    store = RunStore.start(
-        out,
-        command,
-        {
-            "host": host_info(),
-            "device": {"name": config.gpu, "kind": ENGINE},
-            "libraries": library_versions(),
-            "config": config.as_dict(),
-            "endpoint": {
-                "url": config.base_url,
-                "api": config.api,
-                "server_command": shlex.join(server.command) if server else None,
-                "server_version": server.version if server else None,
-                "served_models": None,
-                "model": config.model,
-            },
-            "workloads": {},
-            "idle_power_w": None,
-            "calibration": None,
-        },
-    )
+        parse_slo(config.slo, where="slo")
+    prompts = _prompts(config)
+    checked = None if server is not None else _check_endpoint(config, prompts)
     process = None
-    # SIGTERM and SIGHUP stop the run like Ctrl-C: marked `interrupted`, the server stopped
-    # (later signals are ignored while it stops). Inside the event loop `_run_async` takes
-    # over, so a signal never lands mid-callback.
-    with signals_interrupt():
+    # SIGINT, SIGTERM and SIGHUP stop the run: marked `interrupted` (with `stopped_by` for the
+    # last two, as in-process runs), the server stopped, every later signal ignored meanwhile.
+    with signals_interrupt((signal.SIGINT, *STOP_SIGNALS)) as stop:
+        store = RunStore.start(
+            out,
+            command,
+            {
+                "host": host_info(),
+                "device": {"name": config.gpu, "kind": ENGINE},
+                "libraries": library_versions(),
+                "config": config.as_dict(),
+                "endpoint": {
+                    "url": config.base_url,
+                    "api": config.api,
+                    "server_command": shlex.join(redact_argv(server.command)) if server else None,
+                    "server_version": server.version if server else None,
+                    "served_models": None,
+                    "model": config.model,
+                },
+                "workloads": {},
+                "idle_power_w": None,
+                "calibration": None,
+            },
+        )
+        if on_created is not None:
+            on_created(store)
         try:
             try:
                 if server is not None:
-                    process = Server(server.command, config.base_url, store.path / "server.log")
+                    process = Server(
+                        server.command, config.base_url, store.path / "server.log",
+                        headers=config.auth_headers,
+                    )  # fmt: skip
                     process.start(server.health_timeout_s)
-                _run_levels(config, store, on_level, on_search)
-            except KeyboardInterrupt:
-                store.update_meta(status="interrupted", finished_at=utc_now())
+                    checked = _check_endpoint(config, prompts, stop)
+                assert checked is not None
+                _run_levels(config, store, prompts, checked, stop, on_level, on_search)
+            except KeyboardInterrupt as err:
+                stop.closing()
+                _close_meta(store, "interrupted", getattr(err, "signum", None))
                 raise
             except BaseException:
-                store.update_meta(status="failed", finished_at=utc_now())
+                stop.closing()
+                _close_meta(store, "failed", None)
                 raise
         finally:
+            stop.closing()
             if process is not None:
                 process.stop()
-    store.update_meta(status="complete", finished_at=utc_now())
+        if not any(row.get("status") == "ok" for row in store.measurements):
+            _close_meta(store, "failed", None)
+            raise NoRequestSucceeded(
+                "no request succeeded at any level: see the error column of "
+                f"{store.path / 'measurements.csv'}"
+            )
+        _count_rows(store)
+        store.update_meta(status="complete", finished_at=utc_now())
     return store
 
 
-_STOP_SIGNALS = (signal.SIGINT, *STOP_SIGNALS)
-"""What cancels an endpoint level: Ctrl-C and the stop signals."""
+def _count_rows(store: RunStore) -> None:
+    statuses = [str(row.get("status")) for row in store.measurements[: store.rows_kept]]
+    store.meta["rows"] = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
 
 
-def _run_async(coro: Any) -> Any:
-    """`asyncio.run` whose stop signals cancel the main task and then raise KeyboardInterrupt.
+def _close_meta(store: RunStore, status: str, signum: int | None) -> None:
+    """Mark how the run ended; a failure to write that (a full disk) must not hide the cause."""
+    _count_rows(store)
+    changes: dict[str, Any] = {"status": status, "finished_at": utc_now()}
+    if signum is not None:
+        changes["stopped_by"] = signal.Signals(signum).name
+    with suppress(StoreWriteError):
+        store.update_meta(**changes)
+
+
+def _run_async(coro: Any, stop: StopState | None = None) -> Any:
+    """`asyncio.run` whose stop signal cancels the main task and then raises KeyboardInterrupt
+    (Interrupted for SIGTERM/SIGHUP).
 
     A KeyboardInterrupt raised by a plain signal handler lands in whatever callback the loop is
     running (a connect, a task group's cleanup) and can leave the loop waiting on requests in
-    flight; cancelling the task unwinds every request cleanly. The handlers in force before are
-    put back afterwards, since the loop resets the ones it removes to the defaults."""
-    stopped: list[int] = []
-    before = {number: signal.getsignal(number) for number in _STOP_SIGNALS}
+    flight; cancelling the task unwinds every request cleanly. The handler stays the one
+    `signals_interrupt` installed, so there is no moment with the default handler in force
+    (which a quick second signal would find, and kill the process outright)."""
+    if stop is None:
+        return asyncio.run(coro)
 
     async def main() -> Any:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-
-        def stop(number: int) -> None:
-            stopped.append(number)
-            task.cancel()
-
-        if threading.current_thread() is threading.main_thread():
-            for number in _STOP_SIGNALS:
-                loop.add_signal_handler(number, stop, number)
+        stop.cancel = lambda: loop.call_soon_threadsafe(task.cancel)
         return await coro
 
     try:
         result = asyncio.run(main())
     except BaseException:
         # Whatever the cancelled requests raised on their way out, a stop signal is the cause.
-        if not stopped:
+        if stop.signum is None:
             raise
         result = None
     finally:
-        if threading.current_thread() is threading.main_thread():
-            for number, handler in before.items():
-                signal.signal(number, handler)
-    if stopped:
-        raise KeyboardInterrupt(signal.Signals(stopped[0]).name)
+        stop.cancel = None
+    if stop.signum is not None:
+        raise stop_exception(stop.signum)
     return result
 
 
-def _served_models(base_url: str) -> list[str]:
+def _served_models(base_url: str, headers: dict[str, str] | None = None) -> list[str]:
     """The ids `GET /models` lists; BadInput when nothing answers there."""
     try:
-        with httpx.Client(timeout=PROBE_TIMEOUT_S, trust_env=False) as client:
+        with httpx.Client(timeout=PROBE_TIMEOUT_S, trust_env=False, headers=headers) as client:
             response = client.get(base_url + "/models")
     except httpx.HTTPError as err:
         raise BadInput(
@@ -157,16 +197,20 @@ def _served_models(base_url: str) -> list[str]:
     if response.status_code != 200:
         return []
     try:
-        return [str(m.get("id")) for m in response.json().get("data", []) if isinstance(m, dict)]
-    except (ValueError, AttributeError):
+        listing = response.json()
+    except (ValueError, RecursionError):
         return []
+    models = listing.get("data") if isinstance(listing, dict) else None
+    if not isinstance(models, list):
+        return []  # not the OpenAI list: the model is then the one --model names, or none
+    return [str(m["id"]) for m in models if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
 
 async def _probe(config: EndpointConfig, shape: RequestShape, prompt: Prompt) -> dict[str, Any]:
     """One request before the levels: finds a missing route or an unknown model (one line), and
     whether the server takes the fields that pin the output length."""
     route = ROUTES[shape.api]
-    async with make_client(1, config.request_timeout_s) as client:
+    async with make_client(1, config.request_timeout_s, config.auth_headers) as client:
         record = await send(client, config.base_url, shape, prompt, -1, config.request_timeout_s)
         if record.status_code in (400, 422) and shape.length_fields:
             shape.length_fields = False
@@ -189,20 +233,49 @@ def _prompts(config: EndpointConfig) -> list[Prompt]:
         return load_dataset(config.dataset, config.output_len)
     tokenizer = load_tokenizer(config.tokenizer)
     length = config.seq_len if config.workload == "embedding" else config.input_len
-    count = min(config.requests or 64, 256)
+    count = min(config.requests or 64, 256, max(1, MAX_PROMPT_TOKENS // max(length, 1)))
     return synthetic_prompts(tokenizer, count, length, config.output_len, config.seed)
 
 
-def _run_levels(
-    config: EndpointConfig, store: RunStore, on_level: Any = None, on_search: Any = None
-) -> None:
-    served = _served_models(config.base_url)
+MAX_PROMPT_TOKENS = 1 << 24
+"""Tokens of synthetic prompts held at once: fewer distinct prompts for long inputs (they are
+cycled through), so a long --input-len cannot take the memory."""
+
+
+@dataclass
+class _Checked:
+    """What the checks before the levels found: the models listed, the model asked for, the
+    request shape (with the length fields the server takes) and the probe's outcome."""
+
+    served: list[str]
+    model: str | None
+    shape: RequestShape
+    probe: dict[str, Any]
+
+
+def _check_endpoint(
+    config: EndpointConfig, prompts: list[Prompt], stop: StopState | None = None
+) -> _Checked:
+    """The endpoint answers, has the route and takes the request (BadInput otherwise)."""
+    served = _served_models(config.base_url, config.auth_headers)
     model = config.model or (served[0] if served else None)
     api = "embedding" if config.workload == "embedding" else config.api
     shape = RequestShape(api=api, model=model)
-    prompts = _prompts(config)
-    probe = _run_async(_probe(config, shape, prompts[0]))
-    endpoint = dict(store.meta["endpoint"], served_models=served, model=model, **probe)
+    probe = _run_async(_probe(config, shape, prompts[0]), stop)
+    return _Checked(served, model, shape, probe)
+
+
+def _run_levels(
+    config: EndpointConfig,
+    store: RunStore,
+    prompts: list[Prompt],
+    checked: _Checked,
+    stop: StopState,
+    on_level: Any = None,
+    on_search: Any = None,
+) -> None:
+    served, model, shape = checked.served, checked.model, checked.shape
+    endpoint = dict(store.meta["endpoint"], served_models=served, model=model, **checked.probe)
     store.update_meta(endpoint=endpoint)
     gpus = config.gpus or ()
     origin = time.perf_counter()
@@ -220,12 +293,14 @@ def _run_levels(
             number = len(measured) + 1
             group.begin(config.workload, number)
             result = _run_async(
-                run_level(
+                stop=stop,
+                coro=run_level(
                     config.base_url, shape, prompts, level,
                     requests=config.requests, duration_s=config.duration_s,
                     warmup_requests=config.warmup_requests,
                     timeout_s=config.request_timeout_s,
                     burstiness=config.burstiness, seed=config.seed + number,
+                    headers=config.auth_headers,
                 )
             )  # fmt: skip
             meters = group.end(config.workload, number)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from harness.endpoint.credentials import redact_argv
 from harness.errors import BadInput, GpucostError
 
 STOP_GRACE_S = 10.0
@@ -58,16 +61,32 @@ def health_urls(base_url: str) -> list[str]:
     return [f"{root}/health", base_url.rstrip("/") + "/models"]
 
 
+MARK_ENV = "GPUCOST_SERVER_MARK"
+"""Set, to a value of its own, in the environment of every server gpucost starts: children
+inherit it, also those that leave the process group (`setsid`, a daemon's double fork), so
+`stop()` finds them by it."""
+
+
 class Server:
-    """A server process in its own session (process group); `stop()` ends the whole group."""
+    """A server process in its own session (process group); `stop()` ends the whole group and
+    every process that carries its mark."""
 
     def __init__(
-        self, command: list[str], base_url: str, log_path: Path, env: dict[str, str] | None = None
+        self,
+        command: list[str],
+        base_url: str,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        stop_grace_s: float = STOP_GRACE_S,
     ) -> None:
         self.command = command
         self.base_url = base_url
         self.log_path = log_path
-        self.env = env
+        self.mark = secrets.token_hex(8)
+        self.env = {**(os.environ if env is None else env), MARK_ENV: self.mark}
+        self.headers = headers
+        self.stop_grace_s = stop_grace_s
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float) -> None:
@@ -87,7 +106,8 @@ class Server:
             )
         except OSError as err:
             raise BadInput(
-                f"--server-cmd {shlex.join(self.command)!r}: cannot start ({err.strerror or err})"
+                f"--server-cmd {shlex.join(redact_argv(self.command))!r}: "
+                f"cannot start ({err.strerror or err})"
             ) from None
         finally:
             log.close()
@@ -97,7 +117,7 @@ class Server:
         assert self.process is not None
         deadline = time.monotonic() + timeout_s
         urls = health_urls(self.base_url)
-        with httpx.Client(timeout=2.0, trust_env=False) as client:
+        with httpx.Client(timeout=2.0, trust_env=False, headers=self.headers) as client:
             while time.monotonic() < deadline:
                 code = self.process.poll()
                 if code is not None:
@@ -128,24 +148,51 @@ class Server:
         return lines[-1][:200] if lines else "no output"
 
     def stop(self) -> None:
-        """SIGTERM to the group, SIGKILL after a grace period; safe to call twice."""
+        """SIGTERM to the group and every marked process, SIGKILL to what is left after the
+        grace period; safe to call twice."""
         process = self.process
-        if process is None or (process.poll() is not None and not _group_alive(process.pid)):
+        if process is None:
             return
-        for sig, wait_s in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
+        for sig, wait_s in ((signal.SIGTERM, self.stop_grace_s), (signal.SIGKILL, 5.0)):
+            pids = self._marked()
+            group = _group_alive(process.pid)
+            if process.poll() is not None and not group and not pids:
                 break
-            try:
-                process.wait(timeout=wait_s)
-            except subprocess.TimeoutExpired:
+            if group:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, sig)
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline:
+                process.poll()  # reaps the server itself; its children are their parents' own
+                if not _group_alive(process.pid) and not self._marked():
+                    break
+                time.sleep(0.05)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=1.0)
+
+    def _marked(self) -> list[int]:
+        """Live processes (not zombies) whose environment has this server's mark (Linux /proc;
+        elsewhere none: the process group is what is stopped)."""
+        needle = f"{MARK_ENV}={self.mark}".encode()
+        found = []
+        proc = Path("/proc")
+        if not proc.is_dir():
+            return found
+        for entry in proc.iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
                 continue
-            if not _group_alive(process.pid):
-                break
-            time.sleep(0.2)
-            if not _group_alive(process.pid):
-                break
+            try:
+                if needle not in (entry / "environ").read_bytes().split(b"\0"):
+                    continue
+                state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state != "Z":
+                found.append(int(entry.name))
+        return found
 
     def __enter__(self) -> Server:
         return self

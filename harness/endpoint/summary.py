@@ -6,8 +6,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from harness.analysis.confidence import endpoint_cost_columns
 from harness.endpoint.records import RequestRecord
+from harness.money.confidence import endpoint_cost_columns
 from harness.stats import mean, percentile
 
 QUANTILES = (50, 90, 99)
@@ -53,6 +53,9 @@ def summarise_level(
             all(r.output_tokens == r.requested_output_tokens for r in ok) if ok else None
         )
         row["requested_output_tokens"] = sum(a for a in asked if a) if ok else None
+    # The server's counts that were not taken: those requests' tokens came from the stream (or
+    # the tokenizer), so no price rests on the server's number; the row says how many.
+    row["usage_rejected_count"] = sum(1 for r in ok if r.usage_rejected is not None)
     for unit in ("requests", "input_tokens", "output_tokens", "sequences"):
         value = row.get(unit)
         row[f"{unit}_per_s"] = value / window if value and window else None
@@ -103,6 +106,7 @@ def request_rows(records: Sequence[RequestRecord], origin_s: float) -> list[dict
                 "output_tokens": r.output_tokens,
                 "status_code": r.status_code,
                 "error": r.error,
+                "usage_rejected": r.usage_rejected,
                 "token_times_s": [round(t - r.start_s, 6) for t in r.token_times_s],
             }
         )

@@ -18,6 +18,7 @@ from typing import Any
 from harness.importers.base import (
     PERCENTILES,
     ImportedFile,
+    Importer,
     Level,
     Reader,
     error_share,
@@ -37,28 +38,31 @@ LATENCY_METRICS = {
 }
 
 
-def read(path: Path) -> ImportedFile:
-    data = read_bytes(path)
-    documents = json_documents(path, data)
-    reader = Reader(path, "profile_export_aiperf.json")
-    if len(documents) != 1:
-        raise reader.fail(f"{len(documents)} JSON documents (an AIPerf export holds one)")
-    export = reader.mapping(documents[0], "the file")
-    schema = export.get("schema_version")
-    if schema is None:
-        raise reader.fail(
-            f"no schema_version (not an AIPerf profile_export_aiperf.json; expected "
-            f"schema_version {SCHEMA_MAJOR}.x)"
-        )
-    if not isinstance(schema, str) or schema.split(".")[0] != SCHEMA_MAJOR:
-        raise reader.fail(
-            f"AIPerf schema_version {schema} is not one this reads (expected {SCHEMA_MAJOR}.x)"
-        )
-    version = reader.text(export.get("aiperf_version"), "aiperf_version")
-    return ImportedFile(
-        path=path, sha256=sha256_of(data), tool=TOOL, version=version,
-        schema_version=schema, levels=(_level(reader, export),),
-    )  # fmt: skip
+class AiperfImporter(Importer):
+    summary = "NVIDIA AIPerf profile_export_aiperf.json files (one load level each)."
+
+    def read(self, path: Path) -> ImportedFile:
+        data = read_bytes(path)
+        documents = json_documents(path, data)
+        reader = Reader(path, "profile_export_aiperf.json")
+        if len(documents) != 1:
+            raise reader.fail(f"{len(documents)} JSON documents (an AIPerf export holds one)")
+        export = reader.mapping(documents[0], "the file")
+        schema = export.get("schema_version")
+        if schema is None:
+            raise reader.fail(
+                f"no schema_version (not an AIPerf profile_export_aiperf.json; expected "
+                f"schema_version {SCHEMA_MAJOR}.x)"
+            )
+        if not isinstance(schema, str) or schema.split(".")[0] != SCHEMA_MAJOR:
+            raise reader.fail(
+                f"AIPerf schema_version {schema} is not one this reads (expected {SCHEMA_MAJOR}.x)"
+            )
+        version = reader.text(export.get("aiperf_version"), "aiperf_version")
+        return ImportedFile(
+            path=path, sha256=sha256_of(data), tool=TOOL, version=version,
+            schema_version=schema, levels=(_level(reader, export),),
+        )  # fmt: skip
 
 
 def _metric(reader: Reader, export: Any, name: str) -> dict[str, Any] | None:
@@ -101,8 +105,10 @@ def _phase(reader: Reader, export: Any) -> dict[str, Any]:
     return {}
 
 
-def _model(export: Any) -> str | None:
-    items = ((export.get("input_config") or {}).get("models") or {}).get("items") or []
+def _model(reader: Reader, export: Any) -> str | None:
+    config = reader.mapping(export.get("input_config") or {}, "input_config")
+    models = reader.mapping(config.get("models") or {}, "input_config.models")
+    items = reader.sequence(models.get("items") or [], "input_config.models.items")
     names = [i.get("name") for i in items if isinstance(i, dict) and isinstance(i.get("name"), str)]
     return ",".join(names) or None
 
@@ -118,8 +124,8 @@ def _level(reader: Reader, export: Any) -> Level:
     errors = _scalar(reader, export, "error_request_count", "requests")
     if errors is None and successful is not None:
         errors = 0.0  # AIPerf leaves the error count out of a run without errors
-    ok = int(successful) if successful is not None else None
-    failed = int(errors) if errors is not None else None
+    ok = _count(reader, successful, "request_count.avg")
+    failed = _count(reader, errors, "error_request_count.avg")
     values: dict[str, Any] = {
         "window_s": duration_s,
         "requests": ok or None,
@@ -164,7 +170,7 @@ def _level(reader: Reader, export: Any) -> Level:
         notes.append(f"AIPerf marked the run incomplete ({reason})")
     summary = export.get("error_summary") or []
     kinds = [
-        f"{e.get('count')}× {(e.get('error_details') or {}).get('type') or 'error'}"
+        f"{e.get('count')}× {_error_type(e.get('error_details'))}"
         for e in reader.sequence(summary, "error_summary")
         if isinstance(e, dict)
     ]
@@ -177,9 +183,25 @@ def _level(reader: Reader, export: Any) -> Level:
         values=values,
         settings={"phase": _without_level(phase)},
         provenance={"benchmark_id": export.get("benchmark_id")},
-        model=_model(export),
+        model=_model(reader, export),
         note="; ".join(notes) or None,
     )
+
+
+def _count(reader: Reader, value: float | None, where: str) -> int | None:
+    """A request count: whole (a count of 11.5 requests is a tampered or broken export)."""
+    if value is None:
+        return None
+    if value != int(value):
+        raise reader.fail(f"{where} is {value:g}, not a whole number of requests")
+    return int(value)
+
+
+def _error_type(details: Any) -> str:
+    """The error's kind for the level's note; AIPerf writes a mapping with `type`."""
+    if isinstance(details, dict) and isinstance(details.get("type"), str):
+        return details["type"][:80]
+    return "error"
 
 
 def _without_level(phase: Any) -> Any:

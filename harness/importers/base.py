@@ -1,15 +1,18 @@
-"""What every importer shares: reading a result file, checking its numbers and units, and the
-load level an importer hands back. No heavy imports: an import must not pay for torch."""
+"""What every importer shares: the `Importer` interface, reading a result file, checking its
+numbers and units, and the load level an importer hands back. No heavy imports: an import must
+not pay for torch."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from harness.errors import BadInput
 
@@ -55,6 +58,20 @@ class ImportedFile:
     @property
     def engine(self) -> str:
         return f"{self.tool} {self.version}" if self.version else self.tool
+
+
+class Importer(ABC):
+    """Reads one benchmark tool's result files. Registered under its command-line name in the
+    `gpucost.importers` entry-point group (built-ins in pyproject.toml, a third party in its own
+    package) and offered as `gpucost import NAME`."""
+
+    summary: ClassVar[str]
+    """One line for `gpucost import --help`: which files it reads and what a load level is."""
+
+    @abstractmethod
+    def read(self, path: Path) -> ImportedFile:
+        """The file read whole and checked (the tool's schema version included); BadInput in one
+        line naming the file and what is wrong when it cannot be read faithfully."""
 
 
 def sha256_of(data: bytes) -> str:
@@ -172,6 +189,105 @@ class Reader:
 def _shown(value: Any) -> str:
     text = json.dumps(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+# -- what no benchmark file can hold: the bounds and cross-checks every importer's levels pass --
+
+MAX_WINDOW_S = 30 * 24 * 3600.0
+"""A benchmark longer than 30 days is a unit mistake or a tampered file."""
+MAX_LATENCY_S = 24 * 3600.0
+"""No request of a benchmark waits a day for its answer."""
+MAX_REQUESTS = 1e10
+MAX_TOKENS = 1e14
+MAX_CONCURRENCY = 1_000_000
+"""Requests in flight at once: far above any server, far below what breaks a whole number."""
+MAX_GPUS_USED = 4096
+"""GPUs one served model may use (`--gpus-used`): the largest clusters a rate card prices."""
+RATE_AGREEMENT = 4.0
+"""A file's own throughput × its duration may differ from its own count by at most this factor:
+tools compute throughput over slightly different windows (AIPerf's excludes a ramp), but a
+duration read in the wrong unit is off by 1000×."""
+
+_COUNT_LIMITS = {"requests": MAX_REQUESTS, "error_count": MAX_REQUESTS,
+                 "input_tokens": MAX_TOKENS, "output_tokens": MAX_TOKENS}  # fmt: skip
+_RATE_PAIRS = (
+    ("requests", "requests_per_s"),
+    ("input_tokens", "input_tokens_per_s"),
+    ("output_tokens", "output_tokens_per_s"),
+)
+
+
+def check_level(path: Path, level: Level, where: str) -> None:
+    """BadInput in one line for a level no benchmark can have measured: absurd magnitudes,
+    fractional request counts, an error share above 1, percentiles out of order, a first token
+    after the whole answer, or counts its own duration and throughput contradict."""
+    values = level.values
+
+    def fail(message: str) -> BadInput:
+        return BadInput(f"{path}: {where}: {message}")
+
+    for name, limit in (("concurrency", MAX_CONCURRENCY), ("max_in_flight", MAX_CONCURRENCY)):
+        value = getattr(level, name)
+        if value is not None and not 1 <= value <= limit:
+            raise fail(f"{name} {value:g} is not between 1 and {limit:,}")
+    window = values.get("window_s")
+    if window is not None and not 0 < window <= MAX_WINDOW_S:
+        raise fail(f"duration {window:g} s is not above 0 and at most 30 days (a unit mistake?)")
+    for name, limit in _COUNT_LIMITS.items():
+        value = values.get(name)
+        if value is None:
+            continue
+        if value > limit:
+            raise fail(f"{name} {value:g} is more than any benchmark sends ({limit:g})")
+        if name in ("requests", "error_count") and value != int(value):
+            raise fail(f"{name} {value:g} is not a whole number of requests")
+    rate = values.get("error_rate")
+    if rate is not None and not 0 <= rate <= 1:
+        raise fail(f"error rate {rate * 100:g} % is not between 0 and 100 %")
+    for name in LATENCIES:
+        known = [(q, values.get(f"{name}_s_p{q}")) for q in PERCENTILES]
+        known = [(q, v) for q, v in known if v is not None]
+        for q, value in known:
+            if value > MAX_LATENCY_S:
+                raise fail(f"{name} p{q} {value:g} s is more than a day (a unit mistake?)")
+        for (qa, a), (qb, b) in itertools.pairwise(known):
+            if a > b * (1 + 1e-9):
+                raise fail(f"{name} p{qa} {a:g} s is above p{qb} {b:g} s")
+    for q in PERCENTILES:
+        first, whole = values.get(f"ttft_s_p{q}"), values.get(f"e2e_s_p{q}")
+        if first is not None and whole is not None and first > whole * (1 + 1e-6):
+            raise fail(
+                f"time to first token p{q} {first:g} s is above the whole request's p{q} "
+                f"{whole:g} s (latencies in different units?)"
+            )
+    if window:
+        for count_name, rate_name in _RATE_PAIRS:
+            count, per_second = values.get(count_name), values.get(rate_name)
+            if not count or not per_second:
+                continue
+            implied = per_second * window
+            if not 1 / RATE_AGREEMENT <= implied / count <= RATE_AGREEMENT:
+                raise fail(
+                    f"{rate_name} {per_second:g} × duration {window:g} s = {implied:g}, but the "
+                    f"file counts {count:g} {count_name} (the duration or a rate in the wrong "
+                    "unit?)"
+                )
+
+
+def level_name(level: Level, number: int, count: int) -> str:
+    """How error lines name a level: its load, and its place when the file holds several."""
+    if level.concurrency is not None:
+        name = f"concurrency {level.concurrency:g}"
+    elif level.request_rate is not None:
+        name = f"rate {level.request_rate:g}/s"
+    else:
+        name = "unbounded rate"
+    return f"level {number} ({name})" if count > 1 else name
+
+
+def check_gpus_used(gpus_used: int) -> None:
+    if not 1 <= gpus_used <= MAX_GPUS_USED:
+        raise BadInput(f"--gpus-used must be between 1 and {MAX_GPUS_USED} (got {gpus_used})")
 
 
 def per_s(count: float | None, window_s: float | None) -> float | None:

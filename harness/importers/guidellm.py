@@ -21,6 +21,7 @@ from typing import Any
 from harness.importers.base import (
     PERCENTILES,
     ImportedFile,
+    Importer,
     Level,
     Reader,
     error_share,
@@ -39,41 +40,46 @@ LATENCY_METRICS: dict[str, tuple[str, str]] = {
 }
 
 
-def read(path: Path) -> ImportedFile:
-    data = read_bytes(path)
-    documents = json_documents(path, data)
-    reader = Reader(path, "GuideLLM JSON report")
-    if len(documents) != 1:
-        raise reader.fail(f"{len(documents)} JSON documents (a GuideLLM report holds one)")
-    report = reader.mapping(documents[0], "the file")
-    metadata = report.get("metadata")
-    if not isinstance(metadata, dict) or "version" not in metadata:
-        raise reader.fail(
-            f"no metadata.version (not a GuideLLM JSON report; expected report version "
-            f"{REPORT_VERSION})"
+class GuidellmImporter(Importer):
+    summary = "GuideLLM JSON reports (`--output kind=json`; one level per benchmark)."
+
+    def read(self, path: Path) -> ImportedFile:
+        data = read_bytes(path)
+        documents = json_documents(path, data)
+        reader = Reader(path, "GuideLLM JSON report")
+        if len(documents) != 1:
+            raise reader.fail(f"{len(documents)} JSON documents (a GuideLLM report holds one)")
+        report = reader.mapping(documents[0], "the file")
+        metadata = report.get("metadata")
+        if not isinstance(metadata, dict) or "version" not in metadata:
+            raise reader.fail(
+                f"no metadata.version (not a GuideLLM JSON report; expected report version "
+                f"{REPORT_VERSION})"
+            )
+        if metadata["version"] != REPORT_VERSION or isinstance(metadata["version"], bool):
+            raise reader.fail(
+                f"GuideLLM report version {metadata['version']} is not one this reads "
+                f"(expected {REPORT_VERSION})"
+            )
+        benchmarks = reader.sequence(report.get("benchmarks"), "benchmarks")
+        if not benchmarks:
+            raise reader.fail("benchmarks is empty (the report holds no load level)")
+        model = _model(reader, report)
+        levels = tuple(
+            _level(reader, reader.mapping(b, f"benchmarks[{i}]"), f"benchmarks[{i}]", model)
+            for i, b in enumerate(benchmarks)
         )
-    if metadata["version"] != REPORT_VERSION or isinstance(metadata["version"], bool):
-        raise reader.fail(
-            f"GuideLLM report version {metadata['version']} is not one this reads "
-            f"(expected {REPORT_VERSION})"
-        )
-    benchmarks = reader.sequence(report.get("benchmarks"), "benchmarks")
-    if not benchmarks:
-        raise reader.fail("benchmarks is empty (the report holds no load level)")
-    model = _model(report)
-    levels = tuple(
-        _level(reader, reader.mapping(b, f"benchmarks[{i}]"), f"benchmarks[{i}]", model)
-        for i, b in enumerate(benchmarks)
-    )
-    return ImportedFile(
-        path=path, sha256=sha256_of(data), tool=TOOL,
-        version=reader.text(metadata.get("guidellm_version"), "metadata.guidellm_version"),
-        schema_version=str(REPORT_VERSION), levels=levels,
-    )  # fmt: skip
+        return ImportedFile(
+            path=path, sha256=sha256_of(data), tool=TOOL,
+            version=reader.text(metadata.get("guidellm_version"), "metadata.guidellm_version"),
+            schema_version=str(REPORT_VERSION), levels=levels,
+        )  # fmt: skip
 
 
-def _model(report: Any) -> str | None:
-    backend = ((report.get("config") or {}).get("spec") or {}).get("backend") or {}
+def _model(reader: Reader, report: Any) -> str | None:
+    config = reader.mapping(report.get("config") or {}, "config")
+    spec = reader.mapping(config.get("spec") or {}, "config.spec")
+    backend = spec.get("backend") or {}
     model = backend.get("model") if isinstance(backend, dict) else None
     return model if isinstance(model, str) else None
 
@@ -95,9 +101,8 @@ def _level(reader: Reader, benchmark: Any, where: str, model: str | None) -> Lev
     ok = reader.whole(totals.get("successful"), f"{at}.request_totals.successful")
     errored = reader.whole(totals.get("errored"), f"{at}.request_totals.errored")
     incomplete = reader.whole(totals.get("incomplete"), f"{at}.request_totals.incomplete")
-    strategy = dict(
-        reader.mapping((benchmark.get("config") or {}).get("strategy"), f"{where}.config.strategy")
-    )
+    config = reader.mapping(benchmark.get("config") or {}, f"{where}.config")
+    strategy = dict(reader.mapping(config.get("strategy"), f"{where}.config.strategy"))
     kind = strategy.get("type_")
     concurrency: int | None = None
     rate: float | None = None
@@ -153,7 +158,7 @@ def _level(reader: Reader, benchmark: Any, where: str, model: str | None) -> Lev
         max_in_flight=in_flight,
         values=values,
         settings={"strategy": _without_level(strategy)},
-        provenance={"benchmark_id": (benchmark.get("config") or {}).get("id_"),
+        provenance={"benchmark_id": config.get("id_"),
                     "incomplete_requests": incomplete},
         model=model,
         note=note,

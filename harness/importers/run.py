@@ -9,8 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput
-from harness.importers import reader
-from harness.importers.base import LATENCIES, PERCENTILES, ImportedFile, Level
+from harness.importers.base import (
+    LATENCIES,
+    PERCENTILES,
+    ImportedFile,
+    Level,
+    check_gpus_used,
+    check_level,
+    level_name,
+)
+from harness.importers.registry import load
+from harness.results.runs import check_rows
 from harness.results.store import RunStore, utc_now
 
 DEVICE = "import"
@@ -34,8 +43,13 @@ class ImportRequest:
 
 
 def read_files(tool: str, files: Sequence[Path]) -> list[ImportedFile]:
-    read = reader(tool)
-    return [read(path) for path in files]
+    """Every file read and each of its levels checked (harness/importers/base.py: check_level)."""
+    importer = load(tool)
+    imported = [importer.read(path) for path in files]
+    for f in imported:
+        for number, level in enumerate(f.levels, start=1):
+            check_level(f.path, level, level_name(level, number, len(f.levels)))
+    return imported
 
 
 def batch_sizes(levels: Sequence[Level]) -> list[int]:
@@ -125,6 +139,7 @@ def level_row(
 def import_run(request: ImportRequest, out: Path, command: Sequence[str] = ()) -> RunStore:
     """Read every file (all before anything is written: a bad file leaves no folder), then
     write a new run folder under `out`, one measurement row per load level."""
+    check_gpus_used(request.gpus_used)
     files = read_files(request.tool, request.files)
     _check_levels(files)
     pairs = [(f, level) for f in files for level in f.levels]
@@ -132,6 +147,13 @@ def import_run(request: ImportRequest, out: Path, command: Sequence[str] = ()) -
     rows = [
         level_row(f, level, size, request) for (f, level), size in zip(pairs, sizes, strict=True)
     ]
+    # What `price` would refuse to read back is refused now, before a folder is made.
+    names = [
+        f"{f.path}: {level_name(level, n, len(f.levels))}"
+        for f in files
+        for n, level in enumerate(f.levels, start=1)
+    ]
+    check_rows(rows, lambda index: names[int(index)])
     store = RunStore.start(
         out,
         command,

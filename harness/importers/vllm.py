@@ -21,6 +21,7 @@ from typing import Any
 from harness.importers.base import (
     PERCENTILES,
     ImportedFile,
+    Importer,
     Level,
     Reader,
     error_share,
@@ -36,30 +37,33 @@ REQUIRED = ("duration", "completed", "total_input_tokens", "request_throughput",
 METRICS = {"ttft": "ttft", "tpot": "tpot", "itl": "itl", "e2e": "e2el"}
 
 
-def read(path: Path) -> ImportedFile:
-    data = read_bytes(path)
-    reader = Reader(path, "vllm bench serve result")
-    documents = json_documents(path, data)
-    levels = []
-    for number, document in enumerate(documents, start=1):
-        where = "" if len(documents) == 1 else f"result {number}: "
-        result = reader.mapping(document, where.rstrip(": ") or "the file")
-        missing = [key for key in REQUIRED if key not in result]
-        if "backend" not in result and "endpoint_type" not in result:
-            missing.append("backend")
-        if missing:
-            raise reader.fail(
-                f"{where}not a `vllm bench serve --save-result` file (missing {', '.join(missing)})"
-            )
-        if "total_output_tokens" not in result:
-            raise reader.fail(
-                f"{where}a pooling (embedding) result: only text generation results are read"
-            )
-        levels.append(_level(reader, result, where))
-    return ImportedFile(
-        path=path, sha256=sha256_of(data), tool=TOOL, version=None,
-        schema_version=None, levels=tuple(levels),
-    )  # fmt: skip
+class VllmImporter(Importer):
+    summary = "`vllm bench serve --save-result` files (one level per result, --append-result too)."
+
+    def read(self, path: Path) -> ImportedFile:
+        data = read_bytes(path)
+        reader = Reader(path, "vllm bench serve result")
+        documents = json_documents(path, data)
+        levels = []
+        for number, document in enumerate(documents, start=1):
+            where = "" if len(documents) == 1 else f"result {number}: "
+            result = reader.mapping(document, where.rstrip(": ") or "the file")
+            missing = [key for key in REQUIRED if key not in result]
+            if "backend" not in result and "endpoint_type" not in result:
+                missing.append("backend")
+            if missing:
+                raise reader.fail(
+                    f"{where}not a `vllm bench serve --save-result` file (missing {', '.join(missing)})"
+                )
+            if "total_output_tokens" not in result:
+                raise reader.fail(
+                    f"{where}a pooling (embedding) result: only text generation results are read"
+                )
+            levels.append(_level(reader, result, where))
+        return ImportedFile(
+            path=path, sha256=sha256_of(data), tool=TOOL, version=None,
+            schema_version=None, levels=tuple(levels),
+        )  # fmt: skip
 
 
 def _level(reader: Reader, result: Any, where: str) -> Level:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput, MeterUnavailable
+from harness.gpus import canonical_gpu
 
 MATMUL_DTYPES = ("bf16", "fp16", "fp32")
 
@@ -52,7 +53,6 @@ def measure_ceilings(
     """Median matmul TFLOP/s and copy bytes/s on `device` (a CUDA device)."""
     import torch
 
-    from harness.money import canonical_gpu
 
     if not torch.cuda.is_available():
         raise MeterUnavailable("calibrate needs a CUDA GPU (torch finds none on this machine)")
@@ -161,7 +161,6 @@ def attach_to_run(run_dir: Path, ceilings: Ceilings) -> None:
 
     Refused when the run was measured on another kind of GPU: its ceilings would not apply.
     """
-    from harness.money import canonical_gpu
     from harness.results.store import write_json
 
     meta = read_run_meta(run_dir)

@@ -8,7 +8,7 @@ count is None rather than a failed row.
 
 from __future__ import annotations
 
-from harness.measure.devicemem import is_out_of_memory
+from harness.devicemem import is_out_of_memory
 from workloads.base import Workload
 
 

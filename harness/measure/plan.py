@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from harness.analysis.confidence import UNSTABLE_CV
 from harness.analysis.slo import parse_slo
 from harness.errors import BadInput
+from harness.money.confidence import UNSTABLE_CV
 from workloads import registry
 from workloads.base import Workload, WorkloadContext, WorkloadSettings
 

@@ -16,15 +16,15 @@ from typing import Any, Protocol
 import torch
 
 from harness import stats
-from harness.analysis.confidence import median_cost_interval, unstable_from_cv
 from harness.analysis.slo import parse_slo
-from harness.measure.devicemem import free_device_memory, is_out_of_memory
+from harness.devicemem import free_device_memory, is_out_of_memory
 from harness.measure.flops import count_iteration_flops
 from harness.measure.goodput import batch_slo_columns, latency_percentiles
 from harness.measure.plan import RunConfig, WorkloadPlan
 from harness.measure.stopwatch import IterationTiming, time_iteration
 from harness.meters.base import EnergyWindow, GpuMeter, Sample
 from harness.meters.sampler import sample_row
+from harness.money.confidence import median_cost_interval, unstable_from_cv
 from harness.results.store import RunStore
 from workloads.base import Workload
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 
@@ -23,24 +23,49 @@ STOP_SIGNALS = tuple(
 )
 
 
+def stop_exception(signum: int) -> KeyboardInterrupt:
+    """What a stop signal raises: a plain KeyboardInterrupt for Ctrl-C, Interrupted (with the
+    signal, for `stopped_by` and the exit code 128 + signal) for the others."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else Interrupted(signum)
+
+
+class StopState:
+    """The first stop signal of a block, and how it is delivered: raised where the code is
+    plain Python, or handed to `cancel` while an event loop runs (a raise there would land in
+    whatever callback the loop is running). Every later signal is ignored, so closing the run
+    (stopping a server, writing run.json) is never cut short."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.cancel: Callable[[], None] | None = None
+        self.closed = False
+
+    def handle(self, signum: int, _frame: object = None) -> None:
+        if self.signum is not None or self.closed:
+            return
+        self.signum = signum
+        if self.cancel is not None:
+            self.cancel()
+            return
+        raise stop_exception(signum)
+
+    def closing(self) -> None:
+        """From here on every signal is ignored (the run is being closed)."""
+        self.closed = True
+
+
 @contextmanager
-def signals_interrupt(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[None]:
-    """Within the block, the first of `signals` raises Interrupted; later ones are ignored
-    while the run is being closed. Only the main thread can take signals: elsewhere a no-op."""
+def signals_interrupt(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[StopState]:
+    """Within the block, the first of `signals` raises (see StopState); later ones are ignored
+    while the run is being closed. Only the main thread can take signals: elsewhere the state
+    never sees one."""
+    state = StopState()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield state
         return
-    raised = False
-
-    def handler(signum: int, frame: object) -> None:
-        nonlocal raised
-        if not raised:
-            raised = True
-            raise Interrupted(signum)
-
-    previous = {s: signal.signal(s, handler) for s in signals}
+    previous = {s: signal.signal(s, state.handle) for s in signals}
     try:
-        yield
+        yield state
     finally:
         for s, h in previous.items():
             signal.signal(s, h)

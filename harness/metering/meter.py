@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 
 from harness.errors import BadInput
 from harness.metering.request_log import RequestRecord, RequestSink
-from harness.reconcile.requests import UNIT_FIELDS
+from harness.reconcile.log_fields import UNIT_FIELDS
 
 __all__ = ["MeteredRequest", "RequestMeter", "current_request"]
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from harness.errors import BadInput
-from harness.reconcile.requests import JSONL_SUFFIXES, SQLITE_SUFFIXES, SQLITE_TABLE, UNIT_FIELDS
+from harness.reconcile.log_fields import UNIT_FIELDS
+from harness.reconcile.requests import JSONL_SUFFIXES, SQLITE_SUFFIXES, SQLITE_TABLE
 
 
 @dataclass(frozen=True, slots=True)

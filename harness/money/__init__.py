@@ -1,6 +1,6 @@
 """Cost and pricing: rate cards, cost per unit of work, gross margin. Never imports torch.
 
-Names are loaded on first use, so `from harness.money import canonical_gpu` stays cheap and
+Names are loaded on first use, so `from harness.money import load_ratecards` stays cheap and
 does not pull in pandas.
 """
 
@@ -10,21 +10,19 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
+    "PricingContext": "context",
     "COST_COLUMNS": "cost",
     "PRICED_COLUMNS": "cost",
     "batch_costs": "cost",
     "instance_frame": "cost",
     "unit_costs": "cost",
-    "CPU_ONLY": "gpus",
-    "GPU_KEYS": "gpus",
-    "canonical_gpu": "gpus",
     "DEFAULT_TARGET_MARGINS": "margin",
     "apply_prices": "margin",
     "gross_margin": "margin",
     "parse_target_margin": "margin",
     "price_for_margin": "margin",
     "CandidatePrice": "prices",
-    "market_prices": "prices",
+    "market_prices": "inputs",
     "parse_price": "prices",
     "PriceRequest": "pricing",
     "PriceResult": "pricing",
@@ -38,12 +36,12 @@ _EXPORTS: dict[str, str] = {
     "Instance": "ratecard",
     "RateCards": "ratecard",
     "SelfHostedCost": "ratecard",
-    "load_card_file": "ratecard",
-    "load_ratecards": "ratecard",
+    "load_card_file": "inputs",
+    "load_ratecards": "inputs",
     "DirectCosts": "scenario",
     "Revenue": "scenario",
     "Scenario": "scenario",
-    "load_scenario": "scenario",
+    "load_scenario": "inputs",
     "scenario_costs": "scenario_cost",
     "PRIMARY_UNIT": "units",
     "UNIT_SPECS": "units",
@@ -54,9 +52,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "ALL_PLANS",
     "COST_COLUMNS",
-    "CPU_ONLY",
     "DEFAULT_TARGET_MARGINS",
-    "GPU_KEYS",
     "OWNED_PLAN",
     "PLANS",
     "PRICED_COLUMNS",
@@ -69,6 +65,7 @@ __all__ = [
     "Instance",
     "PriceRequest",
     "PriceResult",
+    "PricingContext",
     "RateCards",
     "Revenue",
     "Scenario",
@@ -77,7 +74,6 @@ __all__ = [
     "UnitSpec",
     "apply_prices",
     "batch_costs",
-    "canonical_gpu",
     "display_scale",
     "gross_margin",
     "instance_frame",
@@ -113,6 +109,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from harness.money.context import PricingContext
     from harness.money.cost import (
         COST_COLUMNS,
         PRICED_COLUMNS,
@@ -120,7 +117,7 @@ if TYPE_CHECKING:  # pragma: no cover
         instance_frame,
         unit_costs,
     )
-    from harness.money.gpus import CPU_ONLY, GPU_KEYS, canonical_gpu
+    from harness.money.inputs import load_card_file, load_ratecards, load_scenario, market_prices
     from harness.money.margin import (
         DEFAULT_TARGET_MARGINS,
         apply_prices,
@@ -128,7 +125,7 @@ if TYPE_CHECKING:  # pragma: no cover
         parse_target_margin,
         price_for_margin,
     )
-    from harness.money.prices import CandidatePrice, market_prices, parse_price
+    from harness.money.prices import CandidatePrice, parse_price
     from harness.money.pricing import (
         PriceRequest,
         PriceResult,
@@ -143,10 +140,8 @@ if TYPE_CHECKING:  # pragma: no cover
         Instance,
         RateCards,
         SelfHostedCost,
-        load_card_file,
-        load_ratecards,
     )
-    from harness.money.scenario import DirectCosts, Revenue, Scenario, load_scenario
+    from harness.money.scenario import DirectCosts, Revenue, Scenario
     from harness.money.scenario_cost import scenario_costs
     from harness.money.units import (
         PRIMARY_UNIT,

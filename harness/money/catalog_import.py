@@ -16,15 +16,15 @@ import csv
 import datetime as dt
 import math
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput
-from harness.money import checks
-from harness.money.gpus import CPU_ONLY
+from harness.gpus import CPU_ONLY, gpu_for_cloud_offer
+from harness.money.file_schemas import RateCard, as_of_text, validated
+from harness.money.yamlfile import YamlFile
 
 CATALOG_SCHEMA_VERSION = "v8"
 """The schema folder SkyPilot 0.14 reads (`~/.sky/catalogs/v8/<cloud>/vms.csv`)."""
@@ -212,38 +212,6 @@ def offers(rows: Sequence[dict[str, str]], cloud: str) -> list[Offer]:
     return result
 
 
-def canonical_gpu_for(cloud: str, instance_type: str, accelerator: str,
-                      gpu_memory_mib: int | None) -> str | None:
-    """gpucost's GPU key for a catalog accelerator, or None when no key fits.
-
-    SkyPilot names the chip, not its form factor ('H100' is both SXM and PCIe); the instance
-    type says which: Lambda spells it in the name, the others by family.
-    """
-    name = accelerator.upper()
-    itype = instance_type.lower()
-    gib = None if gpu_memory_mib is None else gpu_memory_mib / 1024
-    if name == "GH200":
-        return "GH200"
-    if name.startswith("H200"):
-        return "H200-NVL-141GB" if "nvl" in itype else "H200-SXM-141GB"
-    if name.startswith("H100"):
-        if "nvl" in itype or (cloud == "azure" and itype.startswith("standard_nc")):
-            return "H100-NVL-94GB"
-        if "pcie" in itype:
-            return "H100-PCIE-80GB"
-        return "H100-SXM-80GB"
-    if name.startswith("A100"):
-        big = name.endswith("80GB") or (gib is not None and gib >= 79)
-        pcie = "pcie" in itype or (cloud == "azure" and itype.startswith("standard_nc"))
-        if cloud == "lambda" and re.fullmatch(r"gpu_[124]x_a100", itype):
-            pcie = True  # Lambda's 1x/2x/4x A100 without _sxm4 are PCIe cards
-        form = "PCIE" if pcie else "SXM"
-        return f"A100-{form}-{'80' if big else '40'}GB"
-    simple = {"L40S": "L40S", "L4": "L4", "A10G": "A10G", "A10": "A10", "T4": "T4",
-              "A6000": "RTX-A6000", "RTXA6000": "RTX-A6000"}
-    return simple.get(name)
-
-
 def _choose(region_offers: list[Offer], region: str | None) -> tuple[Offer, str] | None:
     if region is not None:
         for offer in region_offers:
@@ -266,15 +234,13 @@ def import_cloud(
     as_of: str | None = None,
 ) -> ImportResult:
     """A validated card for one cloud of the catalog in `catalog_dir`."""
-    from harness.money.ratecard import parse_card
-
     path = catalog_dir / cloud / "vms.csv"
     rows = read_rows(path)
     by_type: dict[str, list[Offer]] = {}
     for offer in offers(rows, cloud):
         by_type.setdefault(offer.instance_type, []).append(offer)
     result_skips = _gcp_attachable(rows) if cloud == "gcp" else []
-    date = checks.as_of_date(as_of, "--as-of") if as_of else dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).date().isoformat()
+    date = as_of_text(as_of, "--as-of") if as_of else dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).date().isoformat()
     result = ImportResult(cloud=cloud, card={}, skipped=result_skips)
     instances: list[dict[str, Any]] = []
     for instance_type in sorted(by_type):
@@ -289,7 +255,8 @@ def import_cloud(
                 continue
             gpu, count = CPU_ONLY, 0
         else:
-            key = canonical_gpu_for(cloud, instance_type, offer.accelerator, offer.gpu_memory_mib)
+            key = gpu_for_cloud_offer(cloud, instance_type, offer.accelerator,
+                                      offer.gpu_memory_mib)
             if key is None:
                 result.skipped.append(f"{instance_type}: GPU {offer.accelerator!r} has no gpucost key")
                 continue
@@ -326,7 +293,8 @@ def import_cloud(
         "source": f"SkyPilot catalog {catalog_dir.name}/{cloud}/vms.csv, dated {date}",
         "instances": instances,
     }
-    parse_card(result.card, path)  # the card must pass the same checks a hand-written one does
+    # the card must pass the same checks a hand-written one does
+    validated(RateCard, YamlFile(path, result.card, {})).build(str(path))
     return result
 
 

@@ -8,7 +8,7 @@ Formulas (DESIGN.md, "Cost formulas"):
     energy_cost     = energy_j × pue / 3.6e6 × price_per_kwh                      (self-hosted)
     cost_per_unit   = (compute_cost + energy_cost) × share / units_per_batch
 
-`paid_s` is the row's `window_s` when it has one (endpoint, imported and fleet rows: the unit
+`paid_s` is the row's `window_s` when it has one (endpoint, imported and sweep rows: the unit
 columns hold what was served in that window, on `gpus_used` GPUs), else `wall_s_p50` (an
 in-process batch, on one GPU unless the row says otherwise). Units, shares and which workloads
 are priced come from the workload specs (harness/money/units.py), never from workload names.
@@ -16,20 +16,19 @@ are priced come from the workload specs (harness/money/units.py), never from wor
     cost_per_unit_usd_low/high = cost_per_unit × cost_factor_low/high      (the row's 95 % interval)
     goodput_cost_per_unit_usd  = cost_per_unit × (count / paid_s) / goodput_<count>_per_s
 
-The interval factors come from the measurement (harness/analysis/confidence.py); the goodput
+The interval factors come from the measurement (harness/money/confidence.py); the goodput
 cost is the cost per unit of the requests that met the row's SLO (infinite when none did).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from harness.errors import BadInput
-from harness.money.gpus import MAX_POWER_W, canonical_gpu
+from harness.gpus import canonical_gpu, max_power_w
+from harness.money.context import PricingContext
 from harness.money.ratecard import ALL_PLANS, Instance
 from harness.money.units import count_columns, priced_workloads, unit_specs
 from harness.results.schema import TEXT_COLUMN_NAMES, UNIT_COLUMNS
@@ -81,16 +80,6 @@ _INSTANCE_COLUMNS = [
 ]  # fmt: skip
 
 
-def check_utilizations(utilizations: Iterable[float]) -> tuple[float, ...]:
-    values = tuple(float(u) for u in utilizations)
-    if not values:
-        raise BadInput("--utilization: give at least one value")
-    for u in values:
-        if not (math.isfinite(u) and 0.0 < u <= 1.0):
-            raise BadInput(f"--utilization {u:g}: must be a share with 0 < u ≤ 1")
-    return values
-
-
 def instance_frame(
     instances: Iterable[Instance], plans: Sequence[str] | None = None
 ) -> pd.DataFrame:
@@ -107,7 +96,7 @@ def instance_frame(
                 owned.pue if owned else np.nan,
                 owned.electricity_price_per_kwh_usd if owned else np.nan,
                 owned.power_w_per_gpu if owned and owned.power_w_per_gpu else np.nan,
-                MAX_POWER_W.get(inst.gpu) or np.nan,
+                max_power_w(inst.gpu) or np.nan,
                 ALL_PLANS.index(plan),
             ))  # fmt: skip
     return pd.DataFrame.from_records(records, columns=_INSTANCE_COLUMNS)
@@ -210,21 +199,42 @@ def priceable_rows(measurements: pd.DataFrame, gpu: str | None = None) -> pd.Dat
     return rows
 
 
-def batch_costs(
-    measurements: pd.DataFrame,
-    instances: Iterable[Instance],
-    plans: Sequence[str] | None = None,
-    utilizations: Iterable[float] = (1.0,),
-    gpu: str | None = None,
-) -> pd.DataFrame:
+def oversized_notes(measurements: pd.DataFrame, context: PricingContext) -> list[str]:
+    """One line per row measured on more GPUs (`gpus_used`) than any matched instance with its
+    GPU has: such a level cannot run there, so it is not priced, and says so."""
+    rows = priceable_rows(measurements, context.gpu)
+    largest: dict[str, tuple[int, str]] = {}
+    for inst in context.instances:
+        best = largest.get(inst.gpu)
+        if best is None or inst.gpu_count > best[0]:
+            largest[inst.gpu] = (inst.gpu_count, f"{inst.provider}:{inst.name}")
+    notes = []
+    for index, row in rows.iterrows():
+        fits = largest.get(row["gpu"])
+        if fits is None or row["gpus_used"] <= max(fits[0], 1):
+            continue
+        level = measurements.loc[index]
+        where = ", ".join(
+            f"{c} {level[c]:g}" for c in ("concurrency", "request_rate") if pd.notna(level.get(c))
+        ) or f"batch {int(row['batch_size'])}"
+        notes.append(
+            f"not priced: run {level['run_id']}, {level['workload']} {where}: measured on "
+            f"{row['gpus_used']:g} GPUs, more than the largest matched instance "
+            f"({fits[1]}, {fits[0]} GPUs)"
+        )
+    return notes
+
+
+def batch_costs(measurements: pd.DataFrame, context: PricingContext) -> pd.DataFrame:
     """Cost of one batch for every `ok` row × instance with its GPU × plan × utilisation.
 
     Keeps ROW_COLUMNS and the instance's columns; adds `compute_cost_usd`, `energy_cost_usd`,
     `energy_j_used`, `energy_estimated` and `batch_cost_usd`.
     """
-    us = check_utilizations(utilizations)
-    rows = priceable_rows(measurements, gpu)
-    return _batch_block(rows, instance_frame(instances, plans), us)
+    rows = priceable_rows(measurements, context.gpu)
+    return _batch_block(
+        rows, instance_frame(context.instances, context.plans), context.utilizations
+    )
 
 
 def _batch_block(
@@ -266,16 +276,11 @@ of every intermediate at once."""
 _ROW_KEYS = ["run_id", "workload", "batch_size"]
 
 
-def unit_costs(
-    measurements: pd.DataFrame,
-    instances: Iterable[Instance],
-    plans: Sequence[str] | None = None,
-    utilizations: Iterable[float] = (1.0,),
-    gpu: str | None = None,
-) -> pd.DataFrame:
+def unit_costs(measurements: pd.DataFrame, context: PricingContext) -> pd.DataFrame:
     """Cost per single unit of work: one row per `ok` row × instance × plan × utilisation × unit.
 
-    Instances are matched to a row by GPU key (`gpu` overrides the key read from `gpu_name`).
+    Instances are matched to a row by GPU key (`context.gpu` overrides the key read from
+    `gpu_name`).
     A unit the row did not measure, or a text row without a prefill/decode split, gets an empty
     cost, never a made-up one. Columns: COST_COLUMNS, COST_RANGE_COLUMNS, then
     COST_EXTRA_COLUMNS.
@@ -283,9 +288,9 @@ def unit_costs(
     Sorted by run, workload, batch size, unit, provider, instance, plan and utilisation; ties
     keep the order of the measurement rows.
     """
-    us = check_utilizations(utilizations)
-    rows = priceable_rows(measurements, gpu)
-    inst = instance_frame(instances, plans)
+    us = context.utilizations
+    rows = priceable_rows(measurements, context.gpu)
+    inst = instance_frame(context.instances, context.plans)
     # Integer sort keys, computed once on the small frames, stand for the text sort keys.
     inst["_inst_order"] = inst.groupby(
         ["provider", "instance", "_plan_order"], sort=True, dropna=False

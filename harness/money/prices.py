@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from harness.errors import BadInput
-from harness.money import checks
+from harness.errors import BadInput, shown
 from harness.money.units import SCALES, scale_label, units_by_workload
 from harness.render.text import quote_text
 
@@ -49,11 +46,11 @@ def check_unit(workload: str, unit: str, where: str) -> None:
     known = units_by_workload()
     if workload not in known:
         raise BadInput(
-            f"{where}: unknown workload {checks.shown(workload)} (workloads: {', '.join(known)})"
+            f"{where}: unknown workload {shown(workload)} (workloads: {', '.join(known)})"
         )
     if unit not in known[workload]:
         units = ", ".join(known[workload])
-        raise BadInput(f"{where}: {workload} has no unit {checks.shown(unit)} (units of {workload}: {units})")
+        raise BadInput(f"{where}: {workload} has no unit {shown(unit)} (units of {workload}: {units})")
 
 
 def parse_scale(text: str | int | None, where: str) -> int:
@@ -61,13 +58,13 @@ def parse_scale(text: str | int | None, where: str) -> int:
         return 1
     label = str(text).strip().upper()
     if label not in SCALES:
-        raise BadInput(f"{where}: unknown scale {checks.shown(text)} (scales: {', '.join(SCALES)})")
+        raise BadInput(f"{where}: unknown scale {shown(text)} (scales: {', '.join(SCALES)})")
     return SCALES[label]
 
 
 def parse_price(text: str) -> CandidatePrice:
     """`WORKLOAD.UNIT=VALUE[/SCALE]`, e.g. `text.output_token=0.60/1M` or `image.image=0.04`."""
-    where = f"--price {checks.shown(text)}"
+    where = f"--price {shown(text)}"
     match = _PRICE_RE.match(text)
     if match is None:
         raise BadInput(
@@ -88,7 +85,7 @@ def parse_price_value(text: str, workload: str, unit: str, where: str) -> Candid
     """`VALUE[/SCALE]` for a known workload and unit (scenario files); `where` names the field."""
     match = _VALUE_RE.match(text)
     if match is None:
-        raise BadInput(f"{where}: expected a price like 0.60/1M or 0.04 (got {checks.shown(text)})")
+        raise BadInput(f"{where}: expected a price like 0.60/1M or 0.04 (got {shown(text)})")
     price = _priced(workload, unit, match["value"], match["scale"], where)
     return CandidatePrice(workload, unit, price.price_per_unit_usd, price.scale, "scenario")
 
@@ -98,9 +95,9 @@ def _priced(
 ) -> CandidatePrice:
     value = float(value_text)
     if not math.isfinite(value):
-        raise BadInput(f"{where}: a price must be a finite number (got {checks.shown(value_text)})")
+        raise BadInput(f"{where}: a price must be a finite number (got {shown(value_text)})")
     if value < 0:
-        raise BadInput(f"{where}: a price must not be negative (got {checks.shown(value_text)})")
+        raise BadInput(f"{where}: a price must not be negative (got {shown(value_text)})")
     scale = parse_scale(scale_text, where)
     return CandidatePrice(workload, unit, value / scale, scale)
 
@@ -133,78 +130,3 @@ def with_market(
             )
     kept = tuple(m for m in market if m.key not in keys)
     return (*given, *kept), tuple(warnings)
-
-
-_MARKET_FIELDS = ("currency", "as_of", "source", "prices")
-_ENTRY_FIELDS = ("unit", "price", "per", "product", "source", "date", "default")
-
-
-def parse_market_card(data: Mapping[str, Any], path: Path) -> list[tuple[CandidatePrice, bool]]:
-    """Entries of a market-price file with their `default` flag."""
-    where = str(path)
-    checks.reject_unknown(data, _MARKET_FIELDS, where)
-    currency = checks.currency(checks.require(data, "currency", where), where)
-    if currency != "USD":
-        raise BadInput(f"{where}: market prices must be in USD (got {currency})")
-    file_as_of = checks.as_of_date(checks.require(data, "as_of", where), where)
-    checks.text(checks.require(data, "source", where), "source", where)
-    entries = checks.require(data, "prices", where)
-    if not isinstance(entries, list) or not entries:
-        raise BadInput(f"{where}: prices must be a non-empty list")
-    result: list[tuple[CandidatePrice, bool]] = []
-    seen: set[tuple[str, str]] = set()
-    for index, entry in enumerate(entries, start=1):
-        entry_where = f"{where}: price #{index}"
-        if not isinstance(entry, dict):
-            raise BadInput(f"{entry_where}: expected a mapping of fields")
-        checks.reject_unknown(entry, _ENTRY_FIELDS, entry_where)
-        key = checks.text(checks.require(entry, "unit", entry_where), "unit", entry_where)
-        workload, _, unit = key.partition(".")
-        check_unit(workload, unit, entry_where)
-        product = checks.text(checks.require(entry, "product", entry_where), "product", entry_where)
-        entry_where = f"{where}: price #{index} ({product}, {key})"
-        value = checks.number(checks.require(entry, "price", entry_where), "price", entry_where)
-        scale = parse_scale(entry.get("per"), entry_where)
-        source = checks.text(checks.require(entry, "source", entry_where), "source", entry_where)
-        date = entry.get("date")
-        as_of = (
-            "undated" if date == "undated" else checks.as_of_date(date or file_as_of, entry_where)
-        )
-        if (key, product) in seen:
-            raise BadInput(f"{entry_where}: duplicate entry for {product} {key}")
-        seen.add((key, product))
-        default = entry.get("default", False)
-        if not isinstance(default, bool):
-            raise BadInput(f"{entry_where}: default must be true or false (got {checks.shown(default)})")
-        price = CandidatePrice(workload, unit, value / scale, scale, product, source, as_of)
-        result.append((price, default))
-    return result
-
-
-def market_prices(
-    extra_files: Iterable[str | Path] = (),
-    include_user_dir: bool = True,
-    all_products: bool = False,
-) -> list[CandidatePrice]:
-    """Hosted-API reference prices: one default per unit, or every product with `all_products`.
-
-    The shipped `ratecards/market.yaml` comes first; market files in the user's rate-card folder
-    and in `extra_files` replace entries of the same unit and product, and a default they mark
-    replaces the shipped default for that unit.
-    """
-    from harness.money.ratecard import is_market_card, shipped_card_paths, user_card_paths
-
-    paths = shipped_card_paths() + (user_card_paths() if include_user_dir else [])
-    merged: dict[tuple[str, str], CandidatePrice] = {}
-    defaults: dict[str, str] = {}
-    for path in [*paths, *(Path(p) for p in extra_files)]:
-        data = checks.read_yaml_mapping(path, "market price")
-        if not is_market_card(data):
-            continue
-        for price, default in parse_market_card(data, path):
-            merged[(price.key, price.label)] = price
-            if default:
-                defaults[price.key] = price.label
-    if all_products:
-        return list(merged.values())
-    return [p for (key, label), p in merged.items() if defaults.get(key) == label]

@@ -9,14 +9,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis.confidence import UNSTABLE_CV
 from harness.errors import BadInput, RunFolderError
-from harness.money.cost import batch_costs, check_utilizations, unit_costs
-from harness.money.gpus import CPU_ONLY, canonical_gpu
+from harness.gpus import CPU_ONLY, canonical_gpu
+from harness.money.confidence import UNSTABLE_CV
+from harness.money.context import PricingContext, check_utilizations
+from harness.money.cost import batch_costs, oversized_notes, unit_costs
+from harness.money.inputs import load_ratecards, load_scenario, market_prices
 from harness.money.margin import DEFAULT_TARGET_MARGINS, apply_prices
-from harness.money.prices import CandidatePrice, market_prices, parse_price, with_market
-from harness.money.ratecard import ALL_PLANS, Instance, RateCards, check_plan, load_ratecards
-from harness.money.scenario import Scenario, load_scenario
+from harness.money.prices import CandidatePrice, parse_price, with_market
+from harness.money.ratecard import ALL_PLANS, Instance, RateCards, check_plan
+from harness.money.scenario import Scenario
 from harness.money.scenario_cost import scenario_costs
 from harness.money.units import display_scale, priced_workloads, primary_unit, units_by_workload
 from harness.render.notes import Note, NoteKind, stale_price_note
@@ -304,9 +306,10 @@ def price_runs(request: PriceRequest) -> PriceResult:
         for p in given
         if p.workload not in present
     )
-    plan_filter = plans or None
-    costs = unit_costs(measurements, matched, plan_filter, utilizations, gpu)
+    context = PricingContext(tuple(matched), plans or None, utilizations, gpu)
+    costs = unit_costs(measurements, context)
     priced = apply_prices(costs, candidates, request.target_margins)
+    notes.extend(oversized_notes(measurements, context))
     notes.extend(unstable_notes(measurements))
     notes.extend(goodput_notes(measurements))
     notes.extend(measured_caveat(measurements))
@@ -314,16 +317,15 @@ def price_runs(request: PriceRequest) -> PriceResult:
     scenario_rows = None
     sensitivity: tuple[Sensitivity, ...] = ()
     if scenario is not None:
-        batch = batch_costs(measurements, matched, plan_filter, utilizations, gpu)
-        scenario_rows = scenario_costs(batch, scenario, request.target_margins)
+        scenario_rows = scenario_costs(
+            batch_costs(measurements, context), scenario, request.target_margins
+        )
         if request.with_sensitivity:
             sensitivity = _scenario_sensitivity(
-                measurements, matched, plan_filter, sens_us, gpu, scenario, scenario_rows
+                measurements, context.at(sens_us), scenario, scenario_rows
             )
     elif request.with_sensitivity:
-        sensitivity = _unit_sensitivity(
-            measurements, matched, plan_filter, sens_us, gpu, priced, candidates
-        )
+        sensitivity = _unit_sensitivity(measurements, context.at(sens_us), priced, candidates)
     return PriceResult(
         runs=runs,
         instances=tuple(matched),
@@ -378,10 +380,7 @@ def _rows_at(measurements: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
 
 def _unit_sensitivity(
     measurements: pd.DataFrame,
-    instances: Sequence[Instance],
-    plans: Sequence[str] | None,
-    us: Sequence[float],
-    gpu: str | None,
+    context: PricingContext,
     priced: pd.DataFrame,
     candidates: Sequence[CandidatePrice],
 ) -> tuple[Sensitivity, ...]:
@@ -403,7 +402,7 @@ def _unit_sensitivity(
     for price in candidates:
         first.setdefault(price.key, price)
     chosen_rows = _rows_at(measurements, best[["run_id", "workload", "batch_size"]])
-    every = apply_prices(unit_costs(chosen_rows, instances, plans, us, gpu), first.values())
+    every = apply_prices(unit_costs(chosen_rows, context), first.values())
     chosen = cheapest_per_plan(
         every.merge(best, on=["run_id", "workload", "batch_size", "unit"]), ["run_id", "workload"]
     )
@@ -416,10 +415,7 @@ def _unit_sensitivity(
 
 def _scenario_sensitivity(
     measurements: pd.DataFrame,
-    instances: Sequence[Instance],
-    plans: Sequence[str] | None,
-    us: Sequence[float],
-    gpu: str | None,
+    context: PricingContext,
     scenario: Scenario,
     rows: pd.DataFrame,
 ) -> tuple[Sensitivity, ...]:
@@ -430,9 +426,7 @@ def _scenario_sensitivity(
         {"run_id": [best["run_id"]], "workload": [scenario.workload],
          "batch_size": [best["batch_size"]]}
     )  # fmt: skip
-    every = scenario_costs(
-        batch_costs(_rows_at(measurements, keys), instances, plans, us, gpu), scenario
-    )
+    every = scenario_costs(batch_costs(_rows_at(measurements, keys), context), scenario)
     chosen = every[
         (every["run_id"] == best["run_id"]) & (every["batch_size"] == best["batch_size"])
     ]

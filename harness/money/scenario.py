@@ -7,38 +7,13 @@ call; GB means 10⁹ bytes, as cloud bills count them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
-from harness.errors import BadInput
-from harness.money import checks
-from harness.money.prices import CandidatePrice, check_unit, parse_price_value
-from harness.money.ratecard import ALL_PLANS
-from harness.money.units import units_by_workload
+from harness.money.prices import CandidatePrice
 
 REVENUE_MODELS: tuple[str, ...] = ("per_call", "per_unit", "bundle", "free")
 CALL_UNIT = "request"
 BYTES_PER_GB = 1e9
-
-_TOP_FIELDS = (
-    "name",
-    "workload",
-    "batch_size",
-    "instance",
-    "plan",
-    "utilization",
-    "expected_monthly_calls",
-    "direct_costs_per_call",
-    "revenue",
-)
-_REVENUE_FIELDS: dict[str, tuple[str, ...]] = {
-    "per_call": ("model", "price_usd"),
-    "per_unit": ("model", "prices"),
-    "bundle": ("model", "package_price_usd", "included_units", "unit", "expected_use_share"),
-    "free": ("model",),
-}
-
 
 @dataclass(frozen=True)
 class DirectCosts:
@@ -96,117 +71,3 @@ class Scenario:
     expected_monthly_calls: float | None
     direct_costs: DirectCosts
     revenue: Revenue
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and check a scenario file; every error names the file and the field."""
-    path = Path(path)
-    where = str(path)
-    data = checks.read_yaml_mapping(path, "scenario")
-    checks.reject_unknown(data, _TOP_FIELDS, where)
-    workload = checks.text(checks.require(data, "workload", where), "workload", where)
-    known = units_by_workload()
-    if workload not in known:
-        raise BadInput(
-            f"{where}: workload {checks.shown(workload)} is unknown (workloads: {', '.join(known)})"
-        )
-    batch_size = data.get("batch_size")
-    if batch_size is not None:
-        batch_size = checks.integer(batch_size, "batch_size", where, minimum=1)
-    plan = data.get("plan")
-    if plan is not None and plan not in ALL_PLANS:
-        raise BadInput(f"{where}: unknown plan {checks.shown(plan)} (plans: {', '.join(ALL_PLANS)})")
-    utilization = data.get("utilization")
-    if utilization is not None:
-        utilization = checks.share(utilization, "utilization", where)
-        if utilization == 0:
-            raise BadInput(f"{where}: utilization must be > 0")
-    instance = data.get("instance")
-    if instance is not None:
-        instance = checks.text(instance, "instance", where)
-        if ":" not in instance:
-            raise BadInput(f"{where}: instance must be PROVIDER:NAME (got {checks.shown(instance)})")
-    monthly = data.get("expected_monthly_calls")
-    if monthly is not None:
-        monthly = checks.number(monthly, "expected_monthly_calls", where)
-    revenue = _parse_revenue(checks.require(data, "revenue", where), workload, where)
-    if revenue.model == "free" and monthly is None:
-        raise BadInput(
-            f"{where}: revenue model 'free' needs expected_monthly_calls "
-            "(the cost at that volume is what a free service shows)"
-        )
-    return Scenario(
-        path=where,
-        name=str(data.get("name") or path.stem),
-        workload=workload,
-        batch_size=batch_size,
-        instance=instance,
-        plan=plan,
-        utilization=utilization,
-        expected_monthly_calls=monthly,
-        direct_costs=_parse_direct_costs(data.get("direct_costs_per_call") or {}, where),
-        revenue=revenue,
-    )
-
-
-def _parse_direct_costs(value: Any, where: str) -> DirectCosts:
-    where = f"{where}: direct_costs_per_call"
-    if not isinstance(value, dict):
-        raise BadInput(f"{where}: expected a mapping of fields")
-    names = tuple(f.name for f in fields(DirectCosts))
-    checks.reject_unknown(value, names, where)
-    parsed: dict[str, float] = {}
-    for name, raw in value.items():
-        if name == "review_share":
-            parsed[name] = checks.share(raw, name, where)
-        else:
-            parsed[name] = checks.number(raw, name, where)
-    return DirectCosts(**parsed)
-
-
-def _parse_revenue(value: Any, workload: str, where: str) -> Revenue:
-    where = f"{where}: revenue"
-    if not isinstance(value, dict):
-        raise BadInput(f"{where}: expected a mapping with a model ({', '.join(REVENUE_MODELS)})")
-    model = checks.require(value, "model", where)
-    if model not in REVENUE_MODELS:
-        raise BadInput(
-            f"{where}: unknown revenue model {checks.shown(model)} (models: {', '.join(REVENUE_MODELS)})"
-        )
-    checks.reject_unknown(value, _REVENUE_FIELDS[model], f"{where} ({model})")
-    if model == "per_call":
-        price = checks.number(checks.require(value, "price_usd", where), "price_usd", where)
-        return Revenue(model, price_per_call_usd=price)
-    if model == "per_unit":
-        prices = checks.require(value, "prices", where)
-        if not isinstance(prices, dict) or not prices:
-            raise BadInput(
-                f"{where}: prices must map units to prices, e.g. {{output_token: 0.60/1M}}"
-            )
-        parsed = []
-        for unit, raw in prices.items():
-            field_where = f"{where}: prices.{unit}"
-            check_unit(workload, str(unit), field_where)
-            parsed.append(parse_price_value(str(raw), workload, str(unit), field_where))
-        return Revenue(model, unit_prices=tuple(parsed))
-    if model == "bundle":
-        package = checks.number(
-            checks.require(value, "package_price_usd", where), "package_price_usd", where
-        )
-        included = checks.number(
-            checks.require(value, "included_units", where), "included_units", where, strict=True
-        )
-        unit = str(value.get("unit", CALL_UNIT))
-        if unit != CALL_UNIT:
-            check_unit(workload, unit, f"{where}: unit")
-        use = checks.share(value.get("expected_use_share", 1.0), "expected_use_share", where)
-        if use == 0:
-            raise BadInput(f"{where}: expected_use_share must be > 0")
-        return Revenue(
-            model,
-            package_price_usd=package,
-            included_units=included,
-            bundle_unit=unit,
-            expected_use_share=use,
-        )
-    return Revenue(model)

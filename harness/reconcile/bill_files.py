@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import BadInput
+from harness.reconcile.sql import text_literal
 
 BILL_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".zip")
 
@@ -26,6 +27,16 @@ class BillPart:
     path: Path  # the file DuckDB reads
     where: str  # as errors name it: the path, or archive.zip:member.csv
     kind: str  # "csv" or "parquet"
+
+    def source_sql(self, extra: str = "") -> str:
+        """The DuckDB table function that reads this part, every CSV cell as text."""
+        literal = text_literal(str(self.path))
+        if self.kind == "parquet":
+            return f"read_parquet({literal}{extra})"
+        return f"read_csv({literal}, all_varchar = true, header = true{extra})"
+
+    def kind_name(self) -> str:
+        return "gzip" if self.path.name.lower().endswith(".gz") else self.kind.upper()
 
 
 def _kind(name: str) -> str | None:

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
+from harness.gpus import canonical_gpu
+from harness.money.context import PricingContext
 from harness.money.units import UnitSpec, unit_specs
-from harness.reconcile.requests import UNIT_FIELDS
+from harness.reconcile.log_fields import UNIT_FIELDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,7 +90,8 @@ def benchmark_floors(
 
     if run.ok_rows().empty:
         raise BadInput(f"run {run.path}: no ok rows, nothing to take a floor from")
-    batch = batch_costs(measurements_frame([run]), instances, plans=[plan], gpu=gpu)
+    context = PricingContext(tuple(instances), (plan,), gpu=gpu)
+    batch = batch_costs(measurements_frame([run]), context)
     if batch.empty:
         return pd.DataFrame(columns=list(FLOOR_COLUMNS))
     batch = batch.reset_index(drop=True)
@@ -166,7 +169,6 @@ def benchmark_floors(
 
 def run_gpus(run: RunRecord) -> str:
     """The GPUs a run's ok rows were measured on, for messages."""
-    from harness.money.gpus import canonical_gpu
 
     names = run.ok_rows()["gpu_name"].astype(object)
     keys = sorted({str(canonical_gpu(n if isinstance(n, str) and n else None)) for n in names})
@@ -214,7 +216,8 @@ def floor_source(
 ) -> tuple[FloorSource, list[str]]:
     """Floors for the instance named (`provider:name`), else for each bill instance type the rate
     cards know. BadInput when no instance can give a floor; notes for those that cannot."""
-    from harness.money.ratecard import check_plan, load_ratecards
+    from harness.money.inputs import load_ratecards
+    from harness.money.ratecard import check_plan
 
     check_plan(plan)
     cards = load_ratecards(extra_files=ratecard_files)

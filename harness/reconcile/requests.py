@@ -14,6 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
+from harness.reconcile import requests_sql
+from harness.reconcile.log_fields import (
+    GROUP_KEYS,
+    LOG_FIELDS,
+    SUM_FIELDS,
+    TEXT_FIELDS,
+    is_error,
+)
 from harness.reconcile.periods import (
     NAT,
     Period,
@@ -22,21 +30,10 @@ from harness.reconcile.periods import (
     period_starts_ns,
 )
 from harness.reconcile.sources import ProgressFn, first_lines, open_text, require_file
-from harness.results.schema import UNIT_COLUMNS
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-
-UNIT_FIELDS: tuple[str, ...] = tuple(c for c in UNIT_COLUMNS if c != "requests")
-"""Units of work one request line may carry (counts, or seconds of audio): the results
-contract's unit columns, but `requests`, since a line is one request."""
-
-MEASURE_FIELDS: tuple[str, ...] = ("wall_s", "gpu_s", "energy_j")
-TEXT_FIELDS: tuple[str, ...] = ("timestamp", "workload", "instance", "status")
-LOG_FIELDS: tuple[str, ...] = (*TEXT_FIELDS, *UNIT_FIELDS, *MEASURE_FIELDS)
-SUM_FIELDS: tuple[str, ...] = (*UNIT_FIELDS, *MEASURE_FIELDS)
-GROUP_KEYS: tuple[str, ...] = ("period_start_ns", "workload", "instance")
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
@@ -92,9 +89,7 @@ def read_requests(
 
     require_file(path, "request log")
     if _kind(path) == "jsonl":
-        from harness.reconcile.requests_sql import read_jsonl_sql
-
-        fast = read_jsonl_sql(path, period, SUM_FIELDS, workload)
+        fast = requests_sql.read_jsonl_sql(path, period, SUM_FIELDS, workload)
         if fast is not None:
             counts, lines_read = fast
             if progress is not None:
@@ -390,11 +385,6 @@ def _is_boolean(column: pd.Series) -> np.ndarray:
     if column.dtype != object:
         return np.zeros(len(column), dtype=bool)
     return np.array([isinstance(v, (bool, np.bool_)) for v in column], dtype=bool)
-
-
-def is_error(status: str) -> bool:
-    """A status other than "ok" (any case); an empty status counts as ok."""
-    return status.lower() not in ("ok", "")
 
 
 def _text(chunk: pd.DataFrame, name: str, convert=str.strip) -> np.ndarray:

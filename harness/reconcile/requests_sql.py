@@ -12,7 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.reconcile.log_fields import is_error
 from harness.reconcile.periods import EARLIEST_NS, LATEST_NS, NS_PER_DAY, Period
+from harness.reconcile.sql import connect, text_literal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,9 +29,6 @@ def read_jsonl_sql(
     import duckdb
     import numpy as np
 
-    from harness.reconcile.bill_formats import text_literal
-    from harness.reconcile.bills import connect
-    from harness.reconcile.requests import is_error
 
     # Every field read as text: DuckDB writes a JSON number, list, object or boolean as its
     # JSON text, so a count is a number only when its text casts to one, and a list where text

@@ -7,12 +7,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from harness.analysis.compare import (
-    Comparison,
-    choice_label,
-    describe_signature,
-    work_signature,
-)
+from harness.analysis.work import choice_label, describe_signature, work_signature
+from harness.gpus import canonical_gpu
 from harness.money.units import display_scale
 from harness.report import format as fmt
 from harness.report.document import Block, Document, Note, Section, Table
@@ -22,6 +18,7 @@ from harness.report.plots import Panel, Series, panels_figure
 if TYPE_CHECKING:
     import pandas as pd
 
+    from harness.analysis.compare import Comparison
     from harness.results.runs import RunRecord
 
 
@@ -58,7 +55,6 @@ def frontier_sections(points: pd.DataFrame | None) -> list[Section]:
 
 
 def runs_table(runs: Sequence[RunRecord]) -> Table:
-    from harness.money import canonical_gpu
 
     records = []
     for run in runs:

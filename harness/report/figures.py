@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.analysis.compare import choice_label
+from harness.analysis.work import choice_label
 from harness.report import format as fmt
 from harness.report.document import Block, Note
 from harness.report.plots import (

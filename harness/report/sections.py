@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.analysis.compare import choice_label
+from harness.analysis.work import choice_label
+from harness.gpus import CPU_ONLY, canonical_gpu
+from harness.money.context import PricingContext
 from harness.report import format as fmt
 from harness.report.document import Block, Document, Note, Section, Table
 from harness.report.figures import (
@@ -45,6 +47,10 @@ class ReportOptions:
     plans: tuple[str, ...] | None = None
     utilization: float = 1.0
 
+    @property
+    def pricing(self) -> PricingContext:
+        return PricingContext(self.instances, self.plans, (self.utilization,), self.gpu_key)
+
 
 def build_report(runs: Sequence[RunRecord], options: ReportOptions) -> Document:
     answers: list[Section] = []
@@ -61,14 +67,12 @@ def build_report(runs: Sequence[RunRecord], options: ReportOptions) -> Document:
 
 def run_sections(run: RunRecord, options: ReportOptions) -> tuple[Section, list[Section], Section]:
     """(the answer, the per-workload sections and timeline, the machine and settings)."""
-    from harness.analysis.compare import matched_unit_costs
     from harness.analysis.roofline import efficiency
+    from harness.analysis.row_costs import matched_unit_costs
 
     rows = efficiency(run.measurements, run.meta, options.gpu_key)
     ok = rows[rows["status"] == "ok"]
-    costs = matched_unit_costs(
-        ok, options.instances, options.plans, (options.utilization,), options.gpu_key
-    )
+    costs = matched_unit_costs(ok, options.pricing)
     workloads = [str(w) for w in dict.fromkeys(rows["workload"])]
     answer = Section(f"Answer: run {run.run_id}", answer_blocks(workloads, costs, options))
     sections = [Section(f"Run {run.run_id}", ())]
@@ -194,8 +198,7 @@ def _frontier(workload: str, ok: pd.DataFrame, options: ReportOptions, stem: str
 
     if len(ok) < 2 or not options.instances:
         return []
-    levels = level_costs(ok, options.instances, options.plans, (options.utilization,),
-                         options.gpu_key)  # fmt: skip
+    levels = level_costs(ok, options.pricing)
     return frontier_blocks(workload, frontier_points(levels), stem)
 
 
@@ -210,8 +213,6 @@ def _workload_title(workload: str, rows: pd.DataFrame) -> str:
 
 
 def _gpu_label(rows: pd.DataFrame, options: ReportOptions) -> str:
-    from harness.money import CPU_ONLY
-
     keys = (
         [options.gpu_key] if options.gpu_key else sorted({str(k) for k in rows["gpu_key"].dropna()})
     )
@@ -254,7 +255,6 @@ def measurement_table(workload: str, rows: pd.DataFrame) -> Table:
 
 
 def machine_table(meta: Mapping[str, Any]) -> Table:
-    from harness.money import canonical_gpu
 
     device = meta.get("device") or {}
     pairs: list[tuple[str, Any]] = [

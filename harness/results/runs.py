@@ -5,21 +5,27 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import RunFolderError
 from harness.results.schema import (
+    BOOL_COLUMN_NAMES,
+    COLUMN_BY_NAME,
     MEASUREMENT_COLUMNS,
     NUMBER_COLUMN_NAMES,
+    ORDERED_COLUMNS,
     STATUSES,
     TEXT_COLUMN_NAMES,
 )
 
 if TYPE_CHECKING:
     import pandas as pd
+
+Locate = Callable[[Any], str]
+"""Names a row of a table by its index in error lines: "FILE: line N", "FILE: level K"."""
 
 TEXT_COLUMNS: tuple[str, ...] = TEXT_COLUMN_NAMES
 """Read as text even when every value looks like a number (or every cell is empty)."""
@@ -29,7 +35,10 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("run_id", "workload", "batch_size", "status
 NUMERIC_COLUMNS: tuple[str, ...] = tuple(
     c for c in MEASUREMENT_COLUMNS if c in NUMBER_COLUMN_NAMES and c != "batch_size"
 )
-"""Contract columns that hold a non-negative number or nothing."""
+"""Contract columns that hold a number in their declared range or nothing."""
+
+_TRUE = frozenset({"true", "1", "1.0"})
+_FALSE = frozenset({"false", "0", "0.0"})
 
 ROW_KEY: tuple[str, ...] = (
     "run_id", "workload", "preset", "model", "dtype", "engine", "settings", "batch_size",
@@ -78,7 +87,7 @@ def load_run(path: str | Path) -> RunRecord:
     try:
         frame = pd.read_csv(
             csv_path,
-            dtype={c: str for c in (*TEXT_COLUMNS, "unstable")},
+            dtype={c: str for c in (*TEXT_COLUMNS, *BOOL_COLUMN_NAMES)},
             keep_default_na=False,
             na_values=[""],
         )
@@ -97,8 +106,7 @@ def load_run(path: str | Path) -> RunRecord:
             frame[column] = pd.Series(
                 index=frame.index, dtype=object if column in TEXT_COLUMNS else float
             )
-    _check_numbers(frame, csv_path)
-    _check_rows(frame, csv_path, str(meta["run_id"]))
+    check_frame(frame, _lines_of(csv_path), str(meta["run_id"]))
     record = RunRecord(path=folder, run_id=str(meta["run_id"]), meta=meta, measurements=frame)
     # Rows written before the power limit was recorded per row take the run's device limit.
     limit = device_power_limit_w(record)
@@ -156,15 +164,45 @@ def _check_shape(csv_path: Path) -> None:
         raise RunFolderError(f"{csv_path}: not a measurements table ({err})") from None
 
 
-def _check_rows(frame: pd.DataFrame, csv_path: Path, run_id: str) -> None:
+def _lines_of(csv_path: Path) -> Locate:
+    return lambda index: f"{csv_path}: line {int(index) + 2}"  # the header is line 1
+
+
+def check_frame(frame: pd.DataFrame, where: Locate, run_id: str | None = None) -> None:
+    """Every check a measurements table passes before anything is priced from it: declared
+    types and ranges, true/false columns, ordered pairs, statuses and ok rows, and SLO verdicts.
+    `where(index)` names a row in error lines ("FILE: line N"). Turns columns into their types."""
+    _check_numbers(frame, where)
+    _check_flags(frame, where)
+    _check_order(frame, where)
+    _check_rows(frame, where, run_id)
+    _check_slo_verdicts(frame, where)
+
+
+def check_rows(rows: Sequence[Mapping[str, Any]], where: Locate) -> None:
+    """`check_frame` on rows about to be written (an import): what `price` would refuse to read
+    back is refused before a run folder is made."""
+    import pandas as pd
+
+    frame = pd.DataFrame([dict(r) for r in rows]).replace({None: float("nan")})
+    for column in frame.columns:
+        if column in TEXT_COLUMNS or column in BOOL_COLUMN_NAMES:
+            frame[column] = frame[column].map(lambda v: v if isinstance(v, str) or pd.isna(v)
+                                              else str(v))  # fmt: skip
+    for column in MEASUREMENT_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = float("nan")
+    frame["run_id"] = "(new)"  # the store gives the run its id
+    check_frame(frame, where, "(new)")
+
+
+def _check_rows(frame: pd.DataFrame, where: Locate, run_id: str | None) -> None:
     """Statuses, run ids, duplicates, and what an ok row must hold to be priced: a finite,
     positive wall time, finite unit counts and energy, and phases no longer than the wall."""
     import pandas as pd
 
     def fail(mask: pd.Series, column: str, problem: str) -> None:
-        index = mask.idxmax()
-        line = int(index) + 2
-        raise RunFolderError(f"{csv_path}: line {line}, column {column}: {problem}")
+        raise RunFolderError(f"{where(mask.idxmax())}, column {column}: {problem}")
 
     for column in ("run_id", "workload", "status"):
         empty = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
@@ -174,7 +212,7 @@ def _check_rows(frame: pd.DataFrame, csv_path: Path, run_id: str) -> None:
     if unknown.any():
         value = str(frame.loc[unknown.idxmax(), "status"])[:40]
         fail(unknown, "status", f"unknown status {value!r} (statuses: {', '.join(STATUSES)})")
-    other = frame["run_id"] != run_id
+    other = frame["run_id"] != run_id if run_id is not None else frame["run_id"].isna()
     if other.any():
         value = str(frame.loc[other.idxmax(), "run_id"])[:40]
         fail(other, "run_id", f"{value!r} is not this run ({run_id!r} in run.json)")
@@ -182,12 +220,6 @@ def _check_rows(frame: pd.DataFrame, csv_path: Path, run_id: str) -> None:
     duplicated = frame.duplicated(key, keep="first")
     if duplicated.any():
         fail(duplicated, "batch_size", "the same row again (same workload, settings, batch)")
-    if "unstable" in frame.columns:
-        flags = frame["unstable"].astype(str).str.strip().str.lower()
-        known = frame["unstable"].isna() | flags.isin(["true", "false", "1", "0"])
-        if not known.all():
-            fail(~known, "unstable", "must be true, false or empty")
-        frame["unstable"] = flags.isin(["true", "1"]).where(frame["unstable"].notna())
     ok = frame["status"] == "ok"
     wall = frame["wall_s_p50"]
     bad_wall = ok & ~(wall > 0)
@@ -203,42 +235,113 @@ def _check_rows(frame: pd.DataFrame, csv_path: Path, run_id: str) -> None:
             fail(longer, column, "a phase longer than the wall time of its iteration")
 
 
-def _check_numbers(frame: pd.DataFrame, csv_path: Path) -> None:
-    """Turn number columns numeric; RunFolderError naming line and column for a bad value."""
+def _shown(value: Any) -> str:
     import pandas as pd
 
-    def fail(index: Any, column: str, value: Any, expected: str) -> None:
-        line = int(index) + 2  # the header is line 1
-        if isinstance(value, str):
-            shown = repr(value)
-        elif pd.isna(value):
-            shown = "(empty)"
-        else:
-            shown = f"{float(value):g}"
-        raise RunFolderError(f"{csv_path}: line {line}: {column} {shown} is not {expected}")
+    if isinstance(value, str):
+        return repr(value[:40])
+    if pd.isna(value):
+        return "(empty)"
+    return f"{float(value):g}"
 
-    for column in ("batch_size", *NUMERIC_COLUMNS):
-        raw = frame[column]
+
+def _fail_at(where: Locate, index: Any, column: str, value: Any, expected: str) -> None:
+    raise RunFolderError(f"{where(index)}: {column} {_shown(value)} is not {expected}")
+
+
+def _check_numbers(frame: pd.DataFrame, where: Locate) -> None:
+    """Turn every declared number column present numeric, each value finite and inside the
+    range `harness/results/schema.py` declares; RunFolderError naming line, column and value.
+    Not-a-number spelled out ("nan") is refused like any other text: empty means not measured."""
+    import pandas as pd
+
+    present = [c for c in NUMBER_COLUMN_NAMES if c in frame.columns]
+    for name in ("batch_size", *[c for c in present if c != "batch_size"]):
+        column = COLUMN_BY_NAME[name]
+        raw = frame[name]
         numbers = pd.to_numeric(raw, errors="coerce")
-        bad = raw.notna() & numbers.isna()
-        if bad.any():
-            index = bad.idxmax()
-            fail(index, column, raw[index], "a number")
-        negative = numbers < 0
-        if negative.any():
-            index = negative.idxmax()
-            fail(index, column, raw[index], "a number >= 0")
-        infinite = numbers.isin([math.inf, -math.inf])
-        if infinite.any():
-            index = infinite.idxmax()
-            fail(index, column, raw[index], "a finite number")
-        frame[column] = numbers.astype(float)
+        checks = (
+            (raw.notna() & numbers.isna(), "a number"),
+            (numbers.isin([math.inf, -math.inf]), "a finite number"),
+            (_outside(numbers, column), column.range_text()),
+        )
+        for bad, expected in checks:
+            if bad.any():
+                index = bad.idxmax()
+                _fail_at(where, index, name, raw[index], expected)
+        frame[name] = numbers.astype(float)
     sizes = frame["batch_size"]
-    whole = sizes.notna() & (sizes >= 1) & (sizes == sizes.round())
-    if not whole.all():
-        index = (~whole).idxmax()
-        fail(index, "batch_size", sizes[index], "a whole number >= 1")
+    if sizes.isna().any():
+        index = sizes.isna().idxmax()
+        _fail_at(where, index, "batch_size", sizes[index], "a whole number >= 1")
     frame["batch_size"] = sizes.astype(int)
+
+
+def _outside(numbers: pd.Series, column: Any) -> pd.Series:
+    """Values (not empty) outside the column's declared range, or not whole for an "int"."""
+    known = numbers.notna() & numbers.abs().lt(math.inf)
+    bad = known & False
+    if column.low is not None:
+        bad |= known & ((numbers <= column.low) if column.low_open else (numbers < column.low))
+    if column.high is not None:
+        bad |= known & (numbers > column.high)
+    if column.kind == "int":
+        bad |= known & (numbers != numbers.round())
+    return bad
+
+
+def _check_flags(frame: pd.DataFrame, where: Locate) -> None:
+    """Every declared true/false column holds true, false (1, 0) or nothing; read as bools."""
+    for name in BOOL_COLUMN_NAMES:
+        if name not in frame.columns:
+            continue
+        raw = frame[name]
+        flags = raw.astype(str).str.strip().str.lower()
+        known = raw.isna() | flags.isin(_TRUE | _FALSE)
+        if not known.all():
+            index = (~known).idxmax()
+            _fail_at(where, index, name, raw[index], "true, false or empty")
+        frame[name] = flags.isin(_TRUE).astype(object).where(raw.notna())
+
+
+def _check_order(frame: pd.DataFrame, where: Locate) -> None:
+    """A lower percentile above a higher one of the same series, or an interval's low end above
+    its high end, is a tampered or broken row: nothing can be priced from it."""
+    for low, high in ORDERED_COLUMNS:
+        if low not in frame.columns or high not in frame.columns:
+            continue
+        a, b = frame[low], frame[high]
+        # Written rounded: allow the last printed digit.
+        reversed_ = a.notna() & b.notna() & (a > b * (1 + 1e-9) + 1e-12)
+        if reversed_.any():
+            index = reversed_.idxmax()
+            raise RunFolderError(
+                f"{where(index)}: {low} {_shown(a[index])} is above "
+                f"{high} {_shown(b[index])}"
+            )
+
+
+def _check_slo_verdicts(frame: pd.DataFrame, where: Locate) -> None:
+    """A row that says it met its own SLO while its own percentiles or error rate miss it
+    contradicts itself (its verdict is what `compare --slo` would trust)."""
+    from harness.analysis.slo import parse_slo, row_meets
+    from harness.errors import BadInput
+
+    if "slo" not in frame.columns or "slo_met" not in frame.columns:
+        return
+    said_met = frame["slo_met"].eq(True) & frame["slo"].notna()
+    for index in frame.index[said_met]:
+        text = str(frame.at[index, "slo"])
+        try:
+            slo = parse_slo(text, where="slo")
+        except BadInput as err:
+            raise RunFolderError(f"{where(index)}: slo: {err}") from None
+        row = frame.loc[index].to_dict()
+        if row_meets(slo, row) is False:
+            raise RunFolderError(
+                f"{where(index)}: slo_met true, but the row's own "
+                f"latencies or error rate miss its SLO {text!r}"
+            )
 
 
 def load_runs(paths: Iterable[str | Path]) -> list[RunRecord]:

@@ -38,16 +38,38 @@ SAMPLE_COLUMNS: tuple[str, ...] = (
 @dataclass(frozen=True)
 class Column:
     """One measurements.csv column. `kind` is "text", "int", "float" or "bool"; `unit` is the
-    quantity's unit ("s", "J", "W", "bytes", "share", a unit of work, "" for none)."""
+    quantity's unit ("s", "J", "W", "bytes", "share", a unit of work, "" for none).
+
+    A number's range: finite, at least `low` (above it when `low_open`; no bound when None) and
+    at most `high` (None: no bound); an "int" is also whole. The reader refuses anything else."""
 
     name: str
     kind: str
     unit: str = ""
     nullable: bool = True
+    low: float | None = 0.0
+    high: float | None = None
+    low_open: bool = False
+
+    def range_text(self) -> str:
+        """The declared range in words, for error lines: "a whole number >= 1", "a number in [0, 1]"."""
+        what = "a whole number" if self.kind == "int" else "a number"
+        if self.low is not None and self.high is not None and not self.low_open:
+            return f"{what} in [{self.low:g}, {self.high:g}]"
+        bounds = []
+        if self.low is not None:
+            bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            bounds.append(f"<= {self.high:g}")
+        return f"{what} {' and '.join(bounds)}".strip() if bounds else f"a finite {what[2:]}"
 
 
 def _columns(kind: str, unit: str, *names: str, nullable: bool = True) -> tuple[Column, ...]:
     return tuple(Column(n, kind, unit, nullable) for n in names)
+
+
+def _positive(name: str, kind: str, unit: str) -> Column:
+    return Column(name, kind, unit, low=0.0, low_open=True)
 
 
 _PERCENTILES = ("p50", "p90", "p99")
@@ -66,18 +88,18 @@ _UNITS: tuple[Column, ...] = (
 _CORE: tuple[Column, ...] = (
     *_columns("text", "", "run_id", "workload", nullable=False),
     *_columns("text", "", "preset", "model", "device", "gpu_name", "dtype"),
-    Column("batch_size", "int", "requests", nullable=False),
+    Column("batch_size", "int", "requests", nullable=False, low=1.0),
     Column("status", "text", "", nullable=False),
     Column("error", "text"),
     Column("iterations", "int"),
     *_columns("float", "s", "wall_s_mean", "wall_s_p50", "wall_s_p90", "wall_s_p99"),
-    Column("wall_s_cv", "float", "share"),
+    Column("wall_s_cv", "float", "share"),  # a coefficient of variation: may exceed 1
     *_columns("float", "s", "gpu_s_p50", "prefill_s_p50", "decode_s_p50"),
     *_UNITS,
     Column("energy_j", "float", "J"),
     *_columns("float", "W", "avg_power_w", "idle_power_w"),
     *_columns("float", "bytes", "peak_mem_allocated_bytes", "peak_mem_reserved_bytes"),
-    Column("gpu_util_mean", "float", "%"),
+    Column("gpu_util_mean", "float", "%", high=100.0),
     Column("throttled", "bool"),
 )  # fmt: skip
 
@@ -87,7 +109,7 @@ _EXTRA: tuple[Column, ...] = (
     *_columns("float", "s", "gpu_s_mean", "ttft_s_p50", "tpot_s_p50"),
     Column("nvml_mem_used_bytes_max", "float", "bytes"),
     Column("sm_clock_mhz_mean", "float", "MHz"),
-    Column("temperature_c_max", "float", "°C"),
+    Column("temperature_c_max", "float", "°C", low=None),
     Column("power_limit_w", "float", "W"),
     Column("warmup_iterations", "int"),
     Column("timed_s", "float", "s"),
@@ -101,11 +123,11 @@ _EXTRA: tuple[Column, ...] = (
 COLUMNS: tuple[Column, ...] = (
     *_CORE,
     *_EXTRA,
-    # rows that are not in-process batches (endpoint, imported and fleet rows)
-    Column("concurrency", "int", "requests"),
-    Column("request_rate", "float", "requests/s"),
-    Column("window_s", "float", "s"),
-    Column("gpus_used", "float", "GPUs"),
+    # rows that are not in-process batches (endpoint, imported and sweep rows)
+    Column("concurrency", "int", "requests", low=1.0),
+    _positive("request_rate", "float", "requests/s"),
+    _positive("window_s", "float", "s"),
+    _positive("gpus_used", "float", "GPUs"),
     Column("requests_per_s", "float", "requests/s"),
     Column("input_tokens_per_s", "float", "tokens/s"),
     Column("output_tokens_per_s", "float", "tokens/s"),
@@ -113,10 +135,11 @@ COLUMNS: tuple[Column, ...] = (
       for p in _PERCENTILES if f"{m}_s_{p}" not in ("ttft_s_p50", "tpot_s_p50")),
     Column("output_tokens_per_s_per_user", "float", "tokens/s"),
     Column("error_count", "int", "requests"),
-    Column("error_rate", "float", "share"),
+    Column("error_rate", "float", "share", high=1.0),
     Column("max_in_flight", "int", "requests"),
     Column("length_fields_accepted", "bool"),
     Column("output_len_honoured", "bool"),
+    Column("usage_rejected_count", "int", "requests"),
     # rows measured or judged against an SLO (`--slo`): see harness/analysis/slo.py
     Column("slo", "text"),
     Column("slo_met", "bool"),
@@ -124,8 +147,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("good_requests", "int", "requests"),
     *(Column(f"goodput_{u.name}_per_s", "float", f"{u.unit}/s") for u in _UNITS),
     # the 95 % bootstrap interval of cost per unit, as multiples of its point estimate
-    Column("cost_factor_low", "float", "share"),
-    Column("cost_factor_high", "float", "share"),
+    _positive("cost_factor_low", "float", "share"),
+    _positive("cost_factor_high", "float", "share"),
     Column("cost_cv", "float", "share"),
 )  # fmt: skip
 """Every declared measurements.csv column. Workload phase (`<phase>_s_p50`), settings and
@@ -146,3 +169,14 @@ TEXT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == 
 """Read as text even when every value looks like a number (or every cell is empty)."""
 
 NUMBER_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind in ("int", "float"))
+
+BOOL_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "bool")
+"""Written as true/false (or 1/0), empty when not known."""
+
+ORDERED_COLUMNS: tuple[tuple[str, str], ...] = (
+    *((f"{m}_s_{a}", f"{m}_s_{b}") for m in ("wall", "ttft", "tpot", "itl", "e2e")
+      for a, b in (("p50", "p90"), ("p90", "p99"), ("p50", "p99"))),
+    ("cost_factor_low", "cost_factor_high"),
+)  # fmt: skip
+"""Pairs (a, b) where a row's a can never exceed its b (percentiles of one series; an
+interval's ends). Checked where a row has both."""

@@ -10,6 +10,7 @@ raises StoreWriteError naming the file; what was on disk before it stays whole.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import json
@@ -172,15 +173,32 @@ class RunStore:
         except StoreWriteError:
             path.rmdir()  # never a folder without run.json
             raise
-        store._write(
-            path / "measurements.csv",
-            write_csv,
-            MEASUREMENT_COLUMNS + EXTRA_MEASUREMENT_COLUMNS,
-            [],
-        )
-        store._write(path / "iterations.csv", write_csv, ITERATION_COLUMNS, [])
-        store._write(path / "samples.csv", write_csv, SAMPLE_COLUMNS, [])
+        try:
+            store._write(
+                path / "measurements.csv",
+                write_csv,
+                MEASUREMENT_COLUMNS + EXTRA_MEASUREMENT_COLUMNS,
+                [],
+            )
+            store._write(path / "iterations.csv", write_csv, ITERATION_COLUMNS, [])
+            store._write(path / "samples.csv", write_csv, SAMPLE_COLUMNS, [])
+        except StoreWriteError:
+            # Nothing was measured into it yet: the folder goes, so "no run folder was made"
+            # is true; where it cannot go, run.json says the run failed rather than `running`.
+            store._discard()
+            raise
         return store
+
+    def _discard(self) -> None:
+        for file in [*(self.path / n for n in RUN_FILES), *self.path.glob(".*")]:
+            with contextlib.suppress(OSError):  # .* : temp files of a write that failed
+                file.unlink(missing_ok=True)
+        try:
+            self.path.rmdir()
+        except OSError:
+            self.meta.update(status="failed", finished_at=utc_now())
+            with contextlib.suppress(OSError):
+                write_json(self.path / "run.json", self.meta)
 
     def _write(self, path: Path, write: Any, *args: Any) -> None:
         try:
@@ -246,7 +264,10 @@ class RunStore:
             return
         path = self.path / "samples.csv"
         lines = _csv_text(
-            [{k: _cell({"run_id": self.run_id, **row}.get(k)) for k in SAMPLE_COLUMNS} for row in rows]
+            [
+                {k: _cell({"run_id": self.run_id, **row}.get(k)) for k in SAMPLE_COLUMNS}
+                for row in rows
+            ]
         )
         try:
             with open(path, "ab") as fh:

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from harness.fleet.sky_api import SkyApi
+from harness.sweep.sky_api import SkyApi
 
 
 class ClusterStatus(enum.Enum):

@@ -20,8 +20,8 @@ from typing import Any
 
 import torch
 
+from harness.devicemem import is_out_of_memory
 from harness.errors import BadInput
-from harness.measure.devicemem import is_out_of_memory
 from workloads.base import Stopwatch
 from workloads.engines.base import TextEngine
 

@@ -1,0 +1,76 @@
+"""Mooncake traces (kvcache-ai/Mooncake, FAST'25 release): JSON Lines with `timestamp`
+(milliseconds from the trace start), `input_length`, `output_length` and `hash_ids`, one id per
+512-token block of the prompt; equal ids are the same prompt block."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import IO, Any
+
+from harness.traffic.base import (
+    BLOCK_TOKENS_DEFAULT,
+    LineError,
+    RawRequest,
+    TraceReader,
+    TraceTally,
+    parse_float,
+    parse_int,
+)
+
+
+def _number(record: dict[str, Any], key: str) -> Any:
+    if key not in record:
+        raise LineError(f"no {key!r}")
+    value = record[key]
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise LineError(f"{key} {str(value)[:40]!r} is not a number")
+    return str(value)
+
+
+def _hash_ids(value: Any) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(
+        isinstance(item, int) and not isinstance(item, bool) and item >= 0 for item in value
+    ):
+        raise LineError("hash_ids is not a list of non-negative integers")
+    return tuple(value)
+
+
+class MooncakeReader(TraceReader):
+    format_name = "mooncake"
+    description = "Mooncake JSON Lines (timestamp ms, input_length, output_length, hash_ids)"
+    block_tokens = BLOCK_TOKENS_DEFAULT
+
+    @classmethod
+    def sniff(cls, first_line: str) -> bool:
+        try:
+            record = json.loads(first_line)
+        except ValueError:
+            return False
+        return isinstance(record, dict) and "input_length" in record and "timestamp" in record
+
+    def requests(self, stream: IO[str], tally: TraceTally) -> Iterator[RawRequest]:
+        for line, text in enumerate(stream, start=1):
+            if not text.strip():
+                continue
+            try:
+                try:
+                    record = json.loads(text)
+                except ValueError:
+                    raise LineError("not JSON") from None
+                if not isinstance(record, dict):
+                    raise LineError("not a JSON object")
+                output = record.get("output_length")
+                yield RawRequest(
+                    time_s=parse_float(_number(record, "timestamp"), "timestamp") / 1000.0,
+                    input_len=parse_int(_number(record, "input_length"), "input_length"),
+                    output_len=None
+                    if output is None
+                    else parse_int(_number(record, "output_length"), "output_length"),
+                    hash_ids=_hash_ids(record.get("hash_ids")),
+                    line=line,
+                )
+            except LineError as err:
+                tally.note_unparseable(line, str(err))
