@@ -319,7 +319,7 @@ def test_frontier_pareto_points_in_json_and_text(sweeps, card) -> None:
         ("big-h100", "spot", 1), ("big-h100", "spot", 8), ("big-h100", "spot", 32),
     }  # fmt: skip
     assert all(p["pareto"] for p in points)
-    text = _compare(*sweeps, "--ratecard", card, *TEST_CARD_INSTANCES)
+    text = _compare(*sweeps, "--ratecard", card, *TEST_CARD_INSTANCES, "-v")
     assert text.exit_code == 0, text.output
     assert "Cost–interactivity frontier" in text.stdout
     assert "vs output tokens/s per user (p50), higher is better: 4 Pareto points of 8" in (

@@ -100,6 +100,12 @@ def _render(result: Any, fmt: str, top: int, verbose: bool = False) -> str:
     help="Cheapest options shown per batch size in the table.",
 )
 @output_option("Write to this file instead of the screen.", files_only=True)
+@click.option(
+    "--other-hardware",
+    is_flag=True,
+    help="With --gpu: price timings measured on other hardware on that GPU's instances anyway "
+    "(they do not transfer; `gpucost compare --project` estimates instead).",
+)
 @VERBOSE
 def price(
     runs: tuple[Path, ...],
@@ -114,6 +120,7 @@ def price(
     fmt: str,
     top: int,
     output: Path | None,
+    other_hardware: bool,
     verbose: bool,
 ) -> None:
     """Cost per unit of work for RUN folders on every matching instance and plan, and the
@@ -131,6 +138,7 @@ def price(
         scenario_path=scenario,
         ratecard_files=ratecard_files,
         gpu=gpu,
+        other_hardware=other_hardware,
         target_margins=margins,
         with_sensitivity=fmt == "table" and verbose,
     )

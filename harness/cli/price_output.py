@@ -82,7 +82,7 @@ def answer_table(result: PriceResult, title: str) -> tuple[TextTable, pd.DataFra
     runs = frame["run_id"].nunique() > 1
     columns = [
         Column("workload", shorten=True, min_width=9),
-        *([Column("run", drop=7, shorten=True)] if runs else []),
+        *([Column("run", drop=7, shorten=True, min_width=13, cut_middle=True)] if runs else []),
         Column("per", shorten=True, min_width=16),
         Column("instance", shorten=True, min_width=14),
         Column("plan", drop=6),

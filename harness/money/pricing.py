@@ -40,6 +40,8 @@ class PriceRequest:
     scenario_path: Path | None = None
     ratecard_files: tuple[Path, ...] = ()
     gpu: str | None = None
+    other_hardware: bool = False
+    """Price timings measured on one GPU (or a CPU) on instances of `gpu` anyway."""
     target_margins: tuple[float, ...] = DEFAULT_TARGET_MARGINS
     sensitivity_utilizations: tuple[float, ...] = SENSITIVITY_UTILIZATIONS
     include_user_dir: bool = True
@@ -150,6 +152,21 @@ def match_instances(
             )
         keys.add(key)
     return [i for i in selected if i.gpu in keys]
+
+
+def measured_elsewhere(measurements: pd.DataFrame, gpu: str | None) -> list[str]:
+    """"run R was measured on X" for each run whose known hardware is not `gpu`; a run whose
+    GPU is not in the catalogue (an import, a new card) is what `--gpu` names, not moves."""
+    if gpu is None:
+        return []
+    ok = measurements[measurements["status"] == "ok"]
+    lines = []
+    for run_id, name in ok[["run_id", "gpu_name"]].drop_duplicates().itertuples(index=False):
+        key = canonical_gpu(None if pd.isna(name) else str(name))
+        if key is not None and key != gpu:
+            lines.append(f"run {run_id} was measured on "
+                         + ("a CPU" if key == CPU_ONLY else key))  # fmt: skip
+    return lines
 
 
 def check_currency(instances: Sequence[Instance]) -> str:
@@ -274,6 +291,13 @@ def price_runs(request: PriceRequest) -> PriceResult:
         (scenario.utilization,) if scenario and scenario.utilization else (1.0,)
     )
     gpu = resolve_gpu(request.gpu, cards)
+    moved = measured_elsewhere(measurements, gpu)
+    if moved and not request.other_hardware:
+        raise BadInput(
+            f"--gpu {gpu}: {moved[0]}; its timings say nothing about {gpu} instances "
+            f"(estimate with gpucost compare RUN --project {gpu}, or add --other-hardware "
+            "to price these timings there anyway)"
+        )
     matched = match_instances(measurements, selected, cards, gpu, bool(refs))
     if plans:
         matched = [i for i in matched if any(p in i.prices_per_hour_usd for p in plans)]
@@ -283,7 +307,11 @@ def price_runs(request: PriceRequest) -> PriceResult:
                 "that plan (see gpucost ratecards list)"
             )
     currency = check_currency(matched)
-    notes: list[Note] = []
+    notes: list[Note] = [
+        Note(NoteKind.OTHER_HARDWARE, f"priced on {gpu} instances although {line} "
+             "(--other-hardware): the timings do not transfer")
+        for line in moved
+    ]  # fmt: skip
     if currency == "USD":
         market = tuple(market_prices(request.ratecard_files, request.include_user_dir))
         candidates, warnings = with_market(given, market)

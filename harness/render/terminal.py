@@ -50,6 +50,8 @@ class Column:
     min_width: int = 12
     abbreviate: int = 0
     """The rank (among the `drop` ranks) at which the short form of its cells is printed."""
+    cut_middle: bool = False
+    """Shortened in the middle (run ids differ at both ends: time first, random last)."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ class TextTable:
                 for row, short in zip(rows, self.short_rows, strict=True):
                     row[i] = short[i]
                 sizes[i] = self._natural(i, rows)
-            for i in sorted(sizes, key=lambda i: -sizes[i]):
+            # Columns that would be dropped sooner are cut first; then the widest.
+            for i in sorted(sizes, key=lambda i: (-self.columns[i].drop, -sizes[i])):
                 excess = _total(sizes) - width
                 column = self.columns[i]
                 if excess <= 0:
@@ -140,7 +143,11 @@ class TextTable:
         for cell, i in zip(cells, order, strict=True):
             size = sizes[i]
             if len(cell) > size:
-                cell = cell[: size - 1] + ELLIPSIS
+                if self.columns[i].cut_middle:
+                    head = (size - 1) // 2
+                    cell = cell[:head] + ELLIPSIS + cell[len(cell) - (size - 1 - head) :]
+                else:
+                    cell = cell[: size - 1] + ELLIPSIS
             parts.append(cell.rjust(size) if self.columns[i].align == "right" else cell.ljust(size))
         return GAP.join(parts).rstrip()
 
