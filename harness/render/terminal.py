@@ -93,13 +93,16 @@ class TextTable:
                 reverse=True,
             )  # fmt: skip
             for _, i, step in steps:
-                if _total(sizes) - self._slack(sizes, rows) <= width:
-                    break
                 if i not in sizes:
                     continue
                 if step == "drop":
-                    dropped.append(self.columns[i].header)
-                    del sizes[i]
+                    # Cutting names loses less than a column: a drop waits until it is not enough.
+                    if _total(sizes) - self._slack(sizes, rows) > width:
+                        dropped.append(self.columns[i].header)
+                        del sizes[i]
+                    continue
+                # A short form loses less than a cut name: it comes first in its rank.
+                if _total(sizes) <= width:
                     continue
                 for row, short in zip(rows, self.short_rows, strict=True):
                     row[i] = short[i]
