@@ -432,15 +432,17 @@ def render_price_result(
     note."""
     if result.scenario is not None:
         frame = result.scenario_rows if result.scenario_rows is not None else result.costs
-        shown = render_scenario(result, screen, top=max(top, 5) if verbose else 3)
-        notes = _shown_notes(result, frame, shown)
-        if verbose:
-            for item in result.sensitivity:
-                shown |= render_sensitivity(item, screen, result.currency)
-            notes = _shown_notes(result, frame, shown)
+        rows = max(top, 5) if verbose else 3
+        shown = _instances(frame.head(rows))
+        for item in result.sensitivity if verbose else ():
+            shown |= _instances(item.frame)
+        notes = _shown_notes(result, frame.head(rows), shown)
         line = caveat_line(notes)
         if line:
             screen.line(line)
+        render_scenario(result, screen, top=rows)
+        for item in result.sensitivity if verbose else ():
+            render_sensitivity(item, screen, result.currency)
         write_notes(screen, notes)
         return
     plans = sorted(result.costs["plan"].dropna().unique())
