@@ -18,10 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def readme_command() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    line = next(
-        ln for ln in text.splitlines()
-        if ln.startswith("gpucost reconcile ") and "docs/examples" in ln
-    )
+    line = next(ln for ln in text.splitlines() if ln.startswith("gpucost reconcile --bill docs/examples/"))
     return shlex.split(line)[1:]
 
 
