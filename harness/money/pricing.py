@@ -11,6 +11,7 @@ import pandas as pd
 
 from harness.errors import BadInput, RunFolderError
 from harness.gpus import CPU_ONLY, canonical_gpu
+from harness.money.caveats import instance_notes, measured_caveat, measured_elsewhere
 from harness.money.confidence import UNSTABLE_CV
 from harness.money.context import PricingContext, check_utilizations
 from harness.money.cost import batch_costs, oversized_notes, unit_costs
@@ -21,7 +22,7 @@ from harness.money.ratecard import ALL_PLANS, Instance, RateCards, check_plan
 from harness.money.scenario import Scenario
 from harness.money.scenario_cost import scenario_costs
 from harness.money.units import display_scale, priced_workloads, primary_unit, units_by_workload
-from harness.render.notes import Note, NoteKind, stale_price_note
+from harness.render.notes import Note, NoteKind
 from harness.results.runs import RunRecord, load_runs, measurements_frame
 
 SENSITIVITY_UTILIZATIONS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
@@ -80,12 +81,7 @@ class PriceResult:
         list price to verify) and each rate card's date (stale when old). `shown_instances`
         (provider:name keys) keeps the instance notes to those an output shows."""
         shown = [i for i in self.instances if shown_instances is None or i.key in shown_instances]
-        notes = list(self.notes)
-        notes += [Note(NoteKind.LIST_PRICE if "verify" in i.caveat else NoteKind.INSTANCE,
-                       f"{i.key}: {i.caveat}", i.key) for i in shown if i.caveat]  # fmt: skip
-        cards = sorted({(i.provider, i.as_of, i.source) for i in shown})
-        notes += [stale_price_note(provider, as_of, source) for provider, as_of, source in cards]
-        return list(dict.fromkeys(notes))
+        return list(dict.fromkeys([*self.notes, *instance_notes(shown)]))
 
 
 def check_priceable(record: RunRecord) -> None:
@@ -154,21 +150,6 @@ def match_instances(
     return [i for i in selected if i.gpu in keys]
 
 
-def measured_elsewhere(measurements: pd.DataFrame, gpu: str | None) -> list[str]:
-    """"run R was measured on X" for each run whose known hardware is not `gpu`; a run whose
-    GPU is not in the catalogue (an import, a new card) is what `--gpu` names, not moves."""
-    if gpu is None:
-        return []
-    ok = measurements[measurements["status"] == "ok"]
-    lines = []
-    for run_id, name in ok[["run_id", "gpu_name"]].drop_duplicates().itertuples(index=False):
-        key = canonical_gpu(None if pd.isna(name) else str(name))
-        if key is not None and key != gpu:
-            lines.append(f"run {run_id} was measured on "
-                         + ("a CPU" if key == CPU_ONLY else key))  # fmt: skip
-    return lines
-
-
 def check_currency(instances: Sequence[Instance]) -> str:
     """The one currency of the instances priced together; mixing is refused (no conversion)."""
     currencies = sorted({i.currency for i in instances})
@@ -196,25 +177,6 @@ def check_scenario(scenario: Scenario, measurements: pd.DataFrame) -> None:
                 f"{scenario.path}: batch_size {scenario.batch_size} was not measured "
                 f"for {scenario.workload} (measured: {', '.join(map(str, sizes))})"
             )
-
-
-def measured_caveat(measurements: pd.DataFrame) -> list[Note]:
-    """What the priced rows measured, when it is not the model one would serve: a preset's
-    shapes with random weights, or a CPU. The margin holds only for the model served."""
-    ok = measurements[measurements["status"] == "ok"]
-    presets = sorted({str(r.preset) for r in ok.itertuples(index=False)
-                      if isinstance(r.model, str) and r.model == r.preset})  # fmt: skip
-    cpu = bool((ok["device"].astype(str).str.startswith("cpu") | ok["gpu_name"].isna()).any())
-    notes = []
-    if presets:
-        notes.append(Note(NoteKind.RANDOM_WEIGHTS,
-                          f"measured a preset's shape with random weights ({', '.join(presets)}): "
-                          "costs and margins hold only for the model you would serve (market "
-                          "prices are for other, real models)"))  # fmt: skip
-    if cpu:
-        notes.append(Note(NoteKind.CPU, "measured on a CPU: costs and margins hold only for the "
-                                        "hardware you would serve on"))  # fmt: skip
-    return notes
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:

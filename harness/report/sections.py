@@ -56,26 +56,33 @@ def build_report(runs: Sequence[RunRecord], options: ReportOptions) -> Document:
     answers: list[Section] = []
     bodies: list[Section] = []
     metadata: list[Section] = []
+    caveats: list[str] = []
     for run in runs:
-        answer, body, meta = run_sections(run, options)
+        answer, body, meta, notes = run_sections(run, options)
         answers.append(answer)
         bodies += body
         metadata.append(meta)
+        caveats += notes
     title = f"gpucost report: {', '.join(r.run_id for r in runs)}"
-    return Document(title, (*answers, *bodies, *metadata))
+    return Document(title, (*answers, *bodies, *metadata), tuple(dict.fromkeys(caveats)))
 
 
-def run_sections(run: RunRecord, options: ReportOptions) -> tuple[Section, list[Section], Section]:
-    """(the answer, the per-workload sections and timeline, the machine and settings)."""
+def run_sections(
+    run: RunRecord, options: ReportOptions
+) -> tuple[Section, list[Section], Section, list[str]]:
+    """(the answer, the per-workload sections and timeline, the machine and settings, the
+    caveats of what the answer shows)."""
     from harness.analysis.roofline import efficiency
     from harness.analysis.row_costs import matched_unit_costs
+    from harness.money.caveats import run_caveats
 
     rows = efficiency(run.measurements, run.meta, options.gpu_key)
     ok = rows[rows["status"] == "ok"]
     costs = matched_unit_costs(ok, options.pricing)
     workloads = [str(w) for w in dict.fromkeys(rows["workload"])]
     answer = Section(f"Answer: run {run.run_id}", answer_blocks(workloads, costs, options))
-    sections = [Section(f"Run {run.run_id}", ())]
+    caveats = [str(n) for n in run_caveats(ok, _answer_instances(costs, options), options.gpu_key)]
+    sections = [Section(f"Details: run {run.run_id}", (), collapsed=True)]
     for workload in workloads:
         part = rows[rows["workload"] == workload]
         sections.append(
@@ -83,6 +90,7 @@ def run_sections(run: RunRecord, options: ReportOptions) -> tuple[Section, list[
                 _workload_title(workload, part),
                 workload_blocks(run, workload, part, costs, options),
                 level=3,
+                collapsed=True,
             )
         )
     sections.append(
@@ -90,13 +98,25 @@ def run_sections(run: RunRecord, options: ReportOptions) -> tuple[Section, list[
             f"Power, utilisation and clock timeline ({run.run_id})",
             timeline_blocks(run.path / "samples.csv", _stem(run.run_id)),
             level=3,
+            collapsed=True,
         )
     )
     meta = Section(
         f"Machine and settings: run {run.run_id}",
         (machine_table(run.meta), settings_table(run.meta)),
+        collapsed=True,
     )
-    return answer, sections, meta
+    return answer, sections, meta, caveats
+
+
+def _answer_instances(costs: pd.DataFrame, options: ReportOptions) -> list[Instance]:
+    """The instances the answer names: the cheapest per workload and unit."""
+    priced = costs[costs["cost_per_unit_usd"].notna()]
+    if priced.empty:
+        return []
+    cheapest = priced.loc[priced.groupby(["workload", "unit"])["cost_per_unit_usd"].idxmin()]
+    keys = {f"{p}:{i}" for p, i in zip(cheapest["provider"], cheapest["instance"], strict=True)}
+    return [i for i in options.instances if i.key in keys]
 
 
 def answer_blocks(
