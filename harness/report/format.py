@@ -98,6 +98,18 @@ Column = tuple[str, str, Callable[[Any], str]]
 """(header, source column, formatter)."""
 
 
+def without_empty_columns(table: Table) -> Table:
+    """The table less the columns with no value in any row (MFU on a CPU, an interval no run
+    measured)."""
+    keep = [i for i in range(len(table.columns))
+            if not table.rows or any(row[i] != EMPTY for row in table.rows)]  # fmt: skip
+    return Table(
+        caption=table.caption,
+        columns=tuple(table.columns[i] for i in keep),
+        rows=tuple(tuple(row[i] for i in keep) for row in table.rows),
+    )
+
+
 def table(caption: str, records: Sequence[dict[str, Any]], columns: Sequence[Column]) -> Table:
     """A Table from row dicts; a source column missing from a row shows as empty."""
     return Table(

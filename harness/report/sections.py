@@ -58,7 +58,7 @@ def build_report(runs: Sequence[RunRecord], options: ReportOptions) -> Document:
     metadata: list[Section] = []
     caveats: list[str] = []
     for run in runs:
-        answer, body, meta, notes = run_sections(run, options)
+        answer, body, meta, notes = run_sections(run, options, named=len(runs) > 1)
         answers.append(answer)
         bodies += body
         metadata.append(meta)
@@ -68,10 +68,11 @@ def build_report(runs: Sequence[RunRecord], options: ReportOptions) -> Document:
 
 
 def run_sections(
-    run: RunRecord, options: ReportOptions
+    run: RunRecord, options: ReportOptions, named: bool = True
 ) -> tuple[Section, list[Section], Section, list[str]]:
     """(the answer, the per-workload sections and timeline, the machine and settings, the
-    caveats of what the answer shows)."""
+    caveats of what the answer shows). `named`: headings name the run (a page of several);
+    a page of one names it once, in its title."""
     from harness.analysis.roofline import efficiency
     from harness.analysis.row_costs import matched_unit_costs
     from harness.money.caveats import run_caveats
@@ -80,9 +81,10 @@ def run_sections(
     ok = rows[rows["status"] == "ok"]
     costs = matched_unit_costs(ok, options.pricing)
     workloads = [str(w) for w in dict.fromkeys(rows["workload"])]
-    answer = Section(f"Answer: run {run.run_id}", answer_blocks(workloads, costs, options))
+    of_run = f": run {run.run_id}" if named else ""
+    answer = Section(f"Answer{of_run}", answer_blocks(workloads, costs, options))
     caveats = [str(n) for n in run_caveats(ok, _answer_instances(costs, options), options.gpu_key)]
-    sections = [Section(f"Details: run {run.run_id}", (), collapsed=True)]
+    sections = [Section(f"Details{of_run}", (), collapsed=True)]
     for workload in workloads:
         part = rows[rows["workload"] == workload]
         sections.append(
@@ -102,7 +104,7 @@ def run_sections(
         )
     )
     meta = Section(
-        f"Machine and settings: run {run.run_id}",
+        f"Machine and settings{of_run}",
         (machine_table(run.meta), settings_table(run.meta)),
         collapsed=True,
     )
@@ -159,21 +161,23 @@ def answer_blocks(
                 }
             )
     blocks: list[Block] = [
-        fmt.table(
-            "Cheapest instance and plan per workload, margin at the candidate price",
-            records,
-            [
-                ("workload", "workload", fmt.text),
-                ("unit", "_unit", fmt.text),
-                ("cheapest instance and plan", "_choice", fmt.text),
-                ("at batch", "_batch", fmt.text),
-                ("cost, USD per unit", "_cost", fmt.usd),
-                ("candidate price", "price_label", fmt.text),
-                ("price, USD per unit", "_price", fmt.quote),
-                ("margin (95 % interval)", "_margin", fmt.text),
-                ("break-even, USD per unit", "_break_even", fmt.usd),
-                ("cost, 95 % interval", "_cost_range", fmt.text),
-            ],
+        fmt.without_empty_columns(
+            fmt.table(
+                "Cheapest instance and plan per workload, margin at the candidate price",
+                records,
+                [
+                    ("workload", "workload", fmt.text),
+                    ("unit", "_unit", fmt.text),
+                    ("cheapest instance and plan", "_choice", fmt.text),
+                    ("at batch", "_batch", fmt.text),
+                    ("cost, USD per unit", "_cost", fmt.usd),
+                    ("candidate price", "price_label", fmt.text),
+                    ("price, USD per unit", "_price", fmt.quote),
+                    ("margin (95 % interval)", "_margin", fmt.text),
+                    ("break-even, USD per unit", "_break_even", fmt.usd),
+                    ("cost, 95 % interval", "_cost_range", fmt.text),
+                ],
+            )
         )
     ]
     if any(fmt.is_unstable(r.get("unstable")) for r in records):
