@@ -7,23 +7,7 @@ import numpy as np
 import pandas as pd
 
 from harness.money.confidence import UNSTABLE_CV
-
-
-def measured_caveat(measurements: pd.DataFrame) -> list[str]:
-    """What the priced rows measured, when it is not the model one would serve: a preset's
-    shapes with random weights, or a CPU. The margin holds only for the model served."""
-    ok = measurements[measurements["status"] == "ok"]
-    presets = sorted({str(r.preset) for r in ok.itertuples(index=False)
-                      if isinstance(r.model, str) and r.model == r.preset})  # fmt: skip
-    cpu = bool((ok["device"].astype(str).str.startswith("cpu") | ok["gpu_name"].isna()).any())
-    if not presets and not cpu:
-        return []
-    parts = [f"preset {', '.join(presets)} with random weights"] if presets else []
-    parts += ["on a CPU"] if cpu else []
-    return [
-        f"measured: {' '.join(parts)}; costs and margins hold only for the model and "
-        "hardware you would serve (market prices are for other, real models)"
-    ]
+from harness.render.notes import Note, NoteKind
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -47,7 +31,7 @@ def _flags(frame: pd.DataFrame, name: str) -> list[bool | None]:
     return [str(v).strip().lower() in ("true", "1", "1.0") for v in frame[name]]
 
 
-def unstable_notes(measurements: pd.DataFrame) -> list[str]:
+def unstable_notes(measurements: pd.DataFrame) -> list[Note]:
     """One line per run naming the ok rows it flagged `unstable`, each with why."""
     if "unstable" not in measurements.columns:
         return []
@@ -61,14 +45,13 @@ def unstable_notes(measurements: pd.DataFrame) -> list[str]:
                 _column(rows, "cost_cv"), _flags(rows, "client_bound"), strict=True,
             )
         )  # fmt: skip
-        lines.append(
-            f"unstable: run {run_id}: {named}; these costs are uncertain "
-            "(measure again on a quiet machine, or longer)"
-        )
+        lines.append(Note(NoteKind.UNSTABLE,
+                          f"unstable: run {run_id}: {named}; these costs are uncertain "
+                          "(measure again on a quiet machine, or longer)", str(run_id)))  # fmt: skip
     return lines
 
 
-def goodput_notes(measurements: pd.DataFrame) -> list[str]:
+def goodput_notes(measurements: pd.DataFrame) -> list[Note]:
     """One line per run naming the ok rows measured with an SLO that no request met: their
     cost on goodput is unbounded, not a number."""
     goodput = [c for c in measurements.columns if c.startswith("goodput_") and c.endswith("_per_s")]
@@ -78,9 +61,9 @@ def goodput_notes(measurements: pd.DataFrame) -> list[str]:
     rates = ok[goodput].apply(pd.to_numeric, errors="coerce")
     none_met = ok[(rates == 0).any(axis=1) & ~(rates > 0).any(axis=1)]
     return [
-        f"no request met the SLO: run {run_id}: "
-        + ", ".join(f"{w} batch {b}" for w, b in zip(rows["workload"], rows["batch_size"],
-                                                    strict=True))
-        + ": no cost on goodput"
+        Note(NoteKind.NO_GOODPUT, f"no request met the SLO: run {run_id}: "
+             + ", ".join(f"{w} batch {b}" for w, b in zip(rows["workload"], rows["batch_size"],
+                                                         strict=True))
+             + ": no cost on goodput", str(run_id))
         for run_id, rows in none_met.groupby("run_id", sort=False)
     ]  # fmt: skip

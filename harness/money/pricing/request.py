@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.money.caveats import instance_notes
 from harness.money.margin import DEFAULT_TARGET_MARGINS
 from harness.money.prices import CandidatePrice
 from harness.money.ratecard import Instance
 from harness.money.scenario import Scenario
+from harness.render.notes import Note
 from harness.results.runs import RunRecord
 
 SENSITIVITY_UTILIZATIONS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
@@ -29,6 +31,8 @@ class PriceRequest:
     scenario_path: Path | None = None
     ratecard_files: tuple[Path, ...] = ()
     gpu: str | None = None
+    other_hardware: bool = False
+    """Price timings measured on one GPU (or a CPU) on instances of `gpu` anyway."""
     target_margins: tuple[float, ...] = DEFAULT_TARGET_MARGINS
     sensitivity_utilizations: tuple[float, ...] = SENSITIVITY_UTILIZATIONS
     include_user_dir: bool = True
@@ -60,4 +64,11 @@ class PriceResult:
     scenario: Scenario | None = None
     scenario_rows: pd.DataFrame | None = None
     sensitivity: tuple[Sensitivity, ...] = ()
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[Note, ...] = field(default_factory=tuple)
+
+    def all_notes(self, shown_instances: set[str] | None = None) -> list[Note]:
+        """Every note about this result: the pricing's own, each shown instance's caveat (a
+        list price to verify) and each rate card's date (stale when old). `shown_instances`
+        (provider:name keys) keeps the instance notes to those an output shows."""
+        shown = [i for i in self.instances if shown_instances is None or i.key in shown_instances]
+        return list(dict.fromkeys([*self.notes, *instance_notes(shown)]))

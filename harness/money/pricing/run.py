@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.errors import BadInput
+from harness.money.caveats import measured_caveat, measured_elsewhere
 from harness.money.context import PricingContext, check_utilizations
 from harness.money.cost import batch_costs, oversized_notes, unit_costs
 from harness.money.inputs import load_ratecards, load_scenario, market_prices
@@ -23,13 +24,14 @@ from harness.money.pricing.checks import (
     match_instances,
     resolve_gpu,
 )
-from harness.money.pricing.notes import goodput_notes, measured_caveat, unstable_notes
+from harness.money.pricing.notes import goodput_notes, unstable_notes
 from harness.money.pricing.request import PriceRequest, PriceResult, Sensitivity
 from harness.money.pricing.sensitivity import scenario_sensitivity, unit_sensitivity
 from harness.money.ratecard import RateCards, check_plan
 from harness.money.scenario import Scenario
 from harness.money.scenario_cost import scenario_costs
 from harness.money.units import priced_workloads
+from harness.render.notes import Note, NoteKind
 from harness.results.runs import RunRecord, load_runs, measurements_frame
 
 
@@ -80,6 +82,13 @@ def price_inputs(request: PriceRequest, inputs: PriceInputs) -> PriceResult:
         (scenario.utilization,) if scenario and scenario.utilization else (1.0,)
     )
     gpu = resolve_gpu(request.gpu, cards)
+    moved = measured_elsewhere(measurements, gpu)
+    if moved and not request.other_hardware:
+        raise BadInput(
+            f"--gpu {gpu}: {moved[0]}; its timings say nothing about {gpu} instances "
+            f"(estimate with gpucost compare RUN --project {gpu}, or add --other-hardware "
+            "to price these timings there anyway)"
+        )
     matched = match_instances(measurements, selected, cards, gpu, bool(refs))
     if plans:
         matched = [i for i in matched if any(p in i.prices_per_hour_usd for p in plans)]
@@ -89,33 +98,36 @@ def price_inputs(request: PriceRequest, inputs: PriceInputs) -> PriceResult:
                 "that plan (see gpucost ratecards list)"
             )
     currency = check_currency(matched)
-    notes: list[str] = []
+    notes: list[Note] = [
+        Note(NoteKind.OTHER_HARDWARE, f"priced on {gpu} instances although {line} "
+             "(--other-hardware): the timings do not transfer")
+        for line in moved
+    ]  # fmt: skip
     if currency == "USD":
         candidates, warnings = with_market(given, inputs.market)
-        notes.extend(warnings)
+        notes.extend(Note(NoteKind.INPUT, w) for w in warnings)
     elif given:
         candidates = given
     else:
         candidates = ()
-        notes.append(
-            f"market prices are in USD and the cards in {currency}: no default "
-            "candidate prices (give --price in the cards' currency)"
-        )
+        notes.append(Note(NoteKind.INFO,
+                          f"market prices are in USD and the cards in {currency}: no default "
+                          "candidate prices (give --price in the cards' currency)"))  # fmt: skip
     present = set(measurements.loc[measurements["status"] == "ok", "workload"].dropna())
     unpriced = sorted(present - set(priced_workloads()))
     if unpriced:
-        notes.append(
-            f"not priced (no workload spec declares their units): {', '.join(unpriced)}"
-        )
+        notes.append(Note(NoteKind.INFO,
+                          f"not priced (no workload spec declares their units): "
+                          f"{', '.join(unpriced)}"))  # fmt: skip
     notes.extend(
-        f"--price {p.key}: no {p.workload} rows in the run(s), not applied"
+        Note(NoteKind.INPUT, f"--price {p.key}: no {p.workload} rows in the run(s), not applied")
         for p in given
         if p.workload not in present
     )
     context = PricingContext(tuple(matched), plans or None, utilizations, gpu)
     costs = unit_costs(measurements, context)
     priced = apply_prices(costs, candidates, request.target_margins)
-    notes.extend(oversized_notes(measurements, context))
+    notes.extend(Note(NoteKind.INFO, text) for text in oversized_notes(measurements, context))
     notes.extend(unstable_notes(measurements))
     notes.extend(goodput_notes(measurements))
     notes.extend(measured_caveat(measurements))
