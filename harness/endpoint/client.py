@@ -264,6 +264,7 @@ async def _exchange(
             f"the stream ended after {chunks} chunks without [DONE] or a finish_reason"
         )
     record.input_tokens = _input_tokens(usage, prompt, record)
+    record.cached_input_tokens = cached_tokens(usage, record.input_tokens)
     reported, why = usage_count(usage, "completion_tokens")
     if chunks == 0:
         if reported:
@@ -290,3 +291,15 @@ def _input_tokens(usage: dict[str, Any], prompt: Prompt, record: RequestRecord) 
     if why is not None:
         _reject(record, why)
     return prompt.input_tokens if reported is None or why is not None else reported
+
+
+def cached_tokens(usage: dict[str, Any], input_tokens: Any) -> int | None:
+    """`usage.prompt_tokens_details.cached_tokens` when it is a count that fits the prompt;
+    anything else (absent, negative, more than the prompt) is not measured."""
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if not isinstance(cached, int) or isinstance(cached, bool) or cached < 0:
+        return None
+    if isinstance(input_tokens, int) and cached > input_tokens:
+        return None
+    return cached

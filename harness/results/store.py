@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import io
 import json
 import math
 import os
@@ -301,8 +302,6 @@ class RunStore:
 
 
 def _csv_text(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    import io
-
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(SAMPLE_COLUMNS), extrasaction="ignore")
     writer.writerows(rows)
