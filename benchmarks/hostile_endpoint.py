@@ -544,7 +544,7 @@ def run_credential_cases(tmp: Path) -> None:
     for argv in (["vllm", "serve", "m", "--api-key", SECRET], ["x", f"--hf-token={SECRET}"],
                  ["x", f"http://u:{SECRET}@h/v1"], ["x", "--password", SECRET],
                  ["x", f"--auth-token={SECRET}"]):  # fmt: skip
-        from harness.endpoint.credentials import redact_argv
+        from harness.credentials import redact_argv
 
         shown = " ".join(redact_argv(argv))
         record("credentials", f"server command {argv[-1][:12]}",

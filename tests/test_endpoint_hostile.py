@@ -199,7 +199,7 @@ def test_the_api_key_comes_from_the_environment_and_is_not_stored(tmp_path: Path
 
 
 def test_key_like_options_of_a_server_command_are_masked() -> None:
-    from harness.endpoint.credentials import redact, redact_argv
+    from harness.credentials import redact, redact_argv
 
     argv = ["vllm", "serve", "m", "--api-key", "K1", "--hf-token=K2", "--port", "8000",
             "http://u:K3@h/v1"]  # fmt: skip

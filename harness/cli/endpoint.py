@@ -246,6 +246,7 @@ def _refuse_in_process_options(kw: dict[str, Any]) -> None:
 
 def run_endpoint_command(kw: dict[str, Any]) -> None:
     from harness.cli.options import gpu_key
+    from harness.credentials import auth_headers, redact_argv
     from harness.endpoint.config import (
         ENDPOINT_WORKLOADS,
         EndpointConfig,
@@ -255,7 +256,6 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         parse_request_rate,
         parse_trace_speedup,
     )
-    from harness.endpoint.credentials import auth_headers, redact_argv
     from harness.endpoint.meters import visible_gpus
     from harness.endpoint.runner import ServerSpec, run_endpoint
     from harness.endpoint.server import free_port, transformers_command
@@ -422,7 +422,7 @@ def _base_url(url: str) -> tuple[str, str | None]:
     """The endpoint's base URL without userinfo, and the userinfo (sent, never stored); one
     line naming what is wrong otherwise. The URL in the line has its userinfo masked."""
 
-    from harness.endpoint.credentials import redact, split_userinfo
+    from harness.credentials import redact, split_userinfo
 
     shown = redact(url)
     example = "expected an http(s) URL such as http://127.0.0.1:8000/v1"

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from harness.endpoint.credentials import redact
+from harness.credentials import redact
 from harness.endpoint.prompts import Prompt
 from harness.endpoint.records import RequestRecord
 from harness.endpoint.sse import event_data

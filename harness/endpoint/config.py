@@ -7,7 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.endpoint.credentials import redact_argv
+from harness.credentials import redact_argv
 from harness.errors import BadInput
 
 APIS = ("completions", "chat")

@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 
+from harness.credentials import redact_argv
 from harness.endpoint.client import ROUTES, RequestShape, send
 from harness.endpoint.config import EndpointConfig, LoadLevel
-from harness.endpoint.credentials import redact_argv
 from harness.endpoint.goodput import slo_columns
 from harness.endpoint.loadgen import make_client
 from harness.endpoint.maxload import ALL_MET, NONE_MET, UNJUDGED, MaxLoad, find_max_load

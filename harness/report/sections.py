@@ -18,7 +18,7 @@ from harness.analysis.frontier import frontier_points, level_costs
 from harness.analysis.roofline import efficiency
 from harness.analysis.row_costs import matched_unit_costs
 from harness.analysis.work import choice_label
-from harness.endpoint.credentials import redact, redact_argv
+from harness.credentials import redact, redact_argv
 from harness.gpus import CPU_ONLY, canonical_gpu
 from harness.money import apply_prices
 from harness.money.caveats import run_caveats
