@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.analysis.row_costs import ROW_POSITION, row_unit_costs
-from harness.analysis.slo import METRICS, SLO_QUANTILES
 from harness.analysis.work import WORK_FIELDS, describe_signature, work_signature
 from harness.money.units import primary_unit, workload_spec
+from harness.slo import METRICS, SLO_QUANTILES
 from workloads.spec import FRONTIER_DIRECTIONS, FrontierAxis
 
 if TYPE_CHECKING:

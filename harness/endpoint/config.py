@@ -7,6 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from harness.endpoint.credentials import redact_argv
 from harness.errors import BadInput
 
 APIS = ("completions", "chat")
@@ -55,7 +56,7 @@ class EndpointConfig:
     sample_interval_s: float | None = 0.1
     server_cmd: tuple[str, ...] | None = None
     slo: str | None = None
-    """canonical `--slo` text (harness.analysis.slo.Slo.text); None without an SLO"""
+    """canonical `--slo` text (harness.slo.Slo.text); None without an SLO"""
     find_max_load: bool = False
     max_search_levels: int = 4
     trace: str | None = None
@@ -69,13 +70,13 @@ class EndpointConfig:
     max_output_len: int | None = None
     """inputs longer than this are cut to it (recorded in the row), e.g. for a small model"""
     shared_prefix_len: int = 0
+    workers: int | None = None
+    """load-generator processes per level; None = enough for the level (workers.default_workers)"""
     extra: dict[str, Any] = field(default_factory=dict)
     auth_headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     """Sent with every request; never stored (as_dict leaves it out) nor printed."""
 
     def as_dict(self) -> dict[str, Any]:
-        from harness.endpoint.credentials import redact_argv
-
         data = asdict(self)
         del data["auth_headers"]
         data["levels"] = [asdict(level) for level in self.levels]
@@ -110,6 +111,8 @@ def parse_request_rate(text: str) -> tuple[LoadLevel, ...]:
         if not _RATE.fullmatch(part):
             raise BadInput(f"--request-rate {text!r}: {part!r} is not a number or inf")
         value = float(part)
+        if math.isinf(value) and part.lower() != "inf":
+            raise BadInput(f"--request-rate {text!r}: {part[:20]!r} is too large (write inf)")
         if value <= 0:
             raise BadInput(f"--request-rate {text!r}: {part} must be > 0 (or inf)")
         if not math.isinf(value) and not MIN_REQUEST_RATE <= value <= MAX_REQUEST_RATE:
@@ -154,7 +157,9 @@ def parse_gpus(text: str) -> tuple[int, ...]:
 
 
 def _parts(flag: str, text: str) -> list[str]:
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts:
+    parts = [p.strip() for p in text.split(",")]
+    if not any(parts):
         raise BadInput(f"{flag} {text!r}: give at least one value")
+    if not all(parts):
+        raise BadInput(f"{flag} {text!r}: an empty value between commas")
     return parts

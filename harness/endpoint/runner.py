@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from contextlib import suppress
@@ -16,18 +17,20 @@ from typing import Any
 
 import httpx
 
-from harness.analysis.slo import parse_slo
 from harness.endpoint.client import ROUTES, RequestShape, send
 from harness.endpoint.config import EndpointConfig, LoadLevel
 from harness.endpoint.credentials import redact_argv
 from harness.endpoint.goodput import slo_columns
-from harness.endpoint.loadgen import make_client, run_level
+from harness.endpoint.loadgen import make_client
 from harness.endpoint.maxload import ALL_MET, NONE_MET, UNJUDGED, MaxLoad, find_max_load
 from harness.endpoint.meters import GpuGroup
 from harness.endpoint.prompts import Prompt, load_dataset, load_tokenizer, synthetic_prompts
 from harness.endpoint.replay import replay_schedule, run_schedule
 from harness.endpoint.server import Server
+from harness.endpoint.server_metrics import level_columns, scrape
 from harness.endpoint.summary import request_rows, summarise_level
+from harness.endpoint.transport import new_event_loop
+from harness.endpoint.workers import ClientLoad, SplitLevel, default_workers, run_split_level
 from harness.errors import BadInput, GpucostError
 from harness.measure.environment import host_info, library_versions
 from harness.measure.stopsignals import (
@@ -37,6 +40,7 @@ from harness.measure.stopsignals import (
     stop_exception,
 )
 from harness.results.store import RunStore, StoreWriteError, utc_now
+from harness.slo import parse_slo
 
 ENGINE = "endpoint"
 PROBE_TIMEOUT_S = 10.0
@@ -166,7 +170,7 @@ def _run_async(coro: Any, stop: StopState | None = None) -> Any:
     `signals_interrupt` installed, so there is no moment with the default handler in force
     (which a quick second signal would find, and kill the process outright)."""
     if stop is None:
-        return asyncio.run(coro)
+        return _run_on_fast_loop(coro)
 
     async def main() -> Any:
         loop = asyncio.get_running_loop()
@@ -176,7 +180,7 @@ def _run_async(coro: Any, stop: StopState | None = None) -> Any:
         return await coro
 
     try:
-        result = asyncio.run(main())
+        result = _run_on_fast_loop(main())
     except BaseException:
         # Whatever the cancelled requests raised on their way out, a stop signal is the cause.
         if stop.signum is None:
@@ -187,6 +191,15 @@ def _run_async(coro: Any, stop: StopState | None = None) -> Any:
     if stop.signum is not None:
         raise stop_exception(stop.signum)
     return result
+
+
+def _run_on_fast_loop(coro: Any) -> Any:
+    """`asyncio.run` on uvloop's loop where it is installed (less client CPU per streamed chunk:
+    benchmarks/http_clients.py); `asyncio.Runner` takes a loop factory from Python 3.11."""
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            return runner.run(coro)
+    return asyncio.run(coro)
 
 
 def _served_models(base_url: str, headers: dict[str, str] | None = None) -> list[str]:
@@ -317,8 +330,13 @@ def _run_levels(
         def measure(level: LoadLevel) -> dict[str, Any]:
             number = len(measured) + 1
             group.begin(config.workload, number)
+            workers = config.workers or default_workers(level, config.output_len)
+            counters: list[Any] = []
             if level.trace_speedup is not None:
-                result = _run_async(
+                # A replay keeps one process: its schedule is one ordered timeline.
+                counters.append(scrape(config.base_url, config.auth_headers))
+                cpu_s, wall_s = time.process_time(), time.perf_counter()
+                replayed = _run_async(
                     stop=stop,
                     coro=run_schedule(
                         config.base_url, shape,
@@ -328,17 +346,18 @@ def _run_levels(
                         headers=config.auth_headers,
                     ),
                 )  # fmt: skip
+                load = ClientLoad(time.process_time() - cpu_s, time.perf_counter() - wall_s)
+                result = SplitLevel(replayed.records, replayed.max_in_flight, 1, [load])
             else:
-                result = _run_async(
-                    stop=stop,
-                    coro=run_level(
-                        config.base_url, shape, prompts, level,
-                        requests=config.requests, duration_s=config.duration_s,
-                        warmup_requests=config.warmup_requests,
-                        timeout_s=config.request_timeout_s,
-                        burstiness=config.burstiness, seed=config.seed + number,
-                        headers=config.auth_headers,
-                    )
+                result = run_split_level(
+                    config.base_url, shape, prompts, level, workers,
+                    lambda coro: _run_async(coro, stop),
+                    on_start=lambda: counters.append(scrape(config.base_url, config.auth_headers)),
+                    requests=config.requests, duration_s=config.duration_s,
+                    warmup_requests=config.warmup_requests,
+                    timeout_s=config.request_timeout_s,
+                    burstiness=config.burstiness, seed=config.seed + number,
+                    headers=config.auth_headers,
                 )  # fmt: skip
             meters = group.end(config.workload, number)
             row = _row(config, level, result.records, result.max_in_flight, meters)
@@ -347,6 +366,12 @@ def _run_levels(
                 row["settings"].update(trace_speedup=level.trace_speedup, **replay.settings())
             row.update(model=model, gpu_name=gpu_name, gpus_used=gpus_used or 1,
                        length_fields_accepted=shape.length_fields)  # fmt: skip
+            row.update(result.client_columns())
+            if row["client_bound"]:
+                row["unstable"] = True  # flagged in every table; money notes say why
+            before = counters[0] if counters else None
+            after = scrape(config.base_url, config.auth_headers) if before is not None else None
+            row.update(level_columns(before, after, row))
             if slo is not None:
                 row.update(slo_columns(slo, result.records, row))
                 if config.find_max_load:

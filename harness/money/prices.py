@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.errors import BadInput, shown
-from harness.money.formatting import money_text
 from harness.money.units import SCALES, scale_label, units_by_workload
+from harness.render.text import quote_text
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class CandidatePrice:
     def quoted(self) -> str:
         """The price as a person would write it, e.g. `$0.60/1M`."""
         per = "" if self.scale == 1 else f"/{scale_label(self.scale)}"
-        return f"{money_text(self.price_per_unit_usd * self.scale)}{per}"
+        return f"{quote_text(self.price_per_unit_usd * self.scale)}{per}"
 
 
 _PRICE_RE = re.compile(
@@ -126,7 +126,7 @@ def with_market(
             warnings.append(
                 f"--price {price.key}={price.quoted} is over {IMPLAUSIBLE_FACTOR:,.0f}× the "
                 f"market price ({highest.quoted}, {highest.label}): did you mean "
-                f"{money_text(price.price_per_unit_usd * price.scale)}/1M?"
+                f"{quote_text(price.price_per_unit_usd * price.scale)}/1M?"
                 if price.scale == 1
                 else f"--price {price.key}={price.quoted} is over {IMPLAUSIBLE_FACTOR:,.0f}× "
                 f"the market price ({highest.quoted}, {highest.label})"
