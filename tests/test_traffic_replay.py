@@ -314,3 +314,47 @@ def test_find_max_load_searches_the_speedup(
         for r in rows
         if float(r["trace_speedup"]) > float(best[0]["trace_speedup"])
     )
+
+
+def test_turns_resend_the_conversation_and_hit_the_cache(
+    recorder, tokenizer_folder: Path, tmp_path: Path
+) -> None:
+    url, tokenizer = recorder
+    result = CliRunner().invoke(
+        main,
+        ["run", "--endpoint", url, "--tokenizer", str(tokenizer_folder), "--turns", "3",
+         "--input-len", "600", "--output-len", "2", "--requests", "6", "--concurrency", "1",
+         "--warmup-requests", "0", "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    prompts = [entry["prompt"] for entry in Recorder.log[1:]]  # the first is the probe
+    assert [len(tokenizer.encode(p)) for p in prompts] == [600, 1202, 1804] * 2
+    for earlier, later in ((0, 1), (1, 2), (3, 4), (4, 5)):
+        assert prompts[later].startswith(prompts[earlier])
+    assert not prompts[3].startswith(prompts[0][:100])
+    (row,) = _rows(Path(result.output.strip().splitlines()[-1]))
+    assert json.loads(row["settings"])["turns"] == 3
+    # whole 512-token blocks of the prompt sent before (the recorder's rule): the probe sent
+    # prompt 0 already (its one full block); each later turn reuses the full blocks of the turn
+    # before (600 tokens hold 1, 1202 hold 2); a new conversation reuses nothing
+    assert int(float(row["cached_input_tokens"])) == 512 + 512 + 1024 + 0 + 512 + 1024
+
+
+def test_shared_prefix_len_gives_every_prompt_the_same_start(
+    recorder, tokenizer_folder: Path, tmp_path: Path
+) -> None:
+    url, tokenizer = recorder
+    result = CliRunner().invoke(
+        main,
+        ["run", "--endpoint", url, "--tokenizer", str(tokenizer_folder), "--shared-prefix-len",
+         "512", "--input-len", "700", "--output-len", "2", "--requests", "4", "--concurrency",
+         "1", "--warmup-requests", "0", "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    prompts = [entry["prompt"] for entry in Recorder.log]
+    ids = [tokenizer.encode(p) for p in prompts]
+    assert all(len(i) == 700 for i in ids)
+    prefix = tokenizer.decode(ids[0][:512])
+    assert all(p.startswith(prefix) for p in prompts)
+    # the probe's prompt, then 4 measured prompts: the same start, each its own rest
+    assert len(prompts) == 5 and len({p[len(prefix) :] for p in prompts[1:]}) == 4

@@ -251,6 +251,12 @@ def _prompts(config: EndpointConfig) -> list[Prompt]:
     tokenizer = load_tokenizer(config.tokenizer)
     length = config.seq_len if config.workload == "embedding" else config.input_len
     count = min(config.requests or 64, 256, max(1, MAX_PROMPT_TOKENS // max(length, 1)))
+    if config.turns > 1:
+        from harness.traffic.prompts import multi_turn_prompts
+
+        return multi_turn_prompts(
+            tokenizer, count, length, config.output_len, config.turns, config.seed
+        )
     if config.shared_prefix_len:
         from harness.traffic.prompts import shared_prefix_prompts
 
@@ -542,5 +548,6 @@ def _row(
             "request_timeout_s": config.request_timeout_s,
             # Only where set, so rows written before the option existed stay the same work.
             **({"shared_prefix_len": config.shared_prefix_len} if config.shared_prefix_len else {}),
+            **({"turns": config.turns} if config.turns > 1 else {}),
         },
     }
