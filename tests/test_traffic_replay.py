@@ -210,6 +210,8 @@ def test_cli_replay_rows_carry_the_mix_the_trace_and_cached_tokens(
     assert result.exit_code == 0, result.output
     run = Path(result.output.strip().splitlines()[-1])
     rows = _rows(run)
+    assert "Trace mooncake_conv_head200.jsonl (mooncake): 20 requests over" in result.output
+    assert json.loads((run / "run.json").read_text())["trace"]["requests"] == 20
     with (run / "iterations.csv").open() as f:
         failed = [r["error"] for r in csv.DictReader(f) if r["error"]]
     assert failed == []
@@ -358,3 +360,27 @@ def test_shared_prefix_len_gives_every_prompt_the_same_start(
     assert all(p.startswith(prefix) for p in prompts)
     # the probe's prompt, then 4 measured prompts: the same start, each its own rest
     assert len(prompts) == 5 and len({p[len(prefix) :] for p in prompts[1:]}) == 4
+
+
+def test_bad_lines_and_disorder_are_said_and_the_rest_replayed(
+    recorder, tokenizer_folder: Path, tmp_path: Path
+) -> None:
+    url, _ = recorder
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text(
+        '{"timestamp": 0, "input_length": 20, "output_length": 2}\n'
+        "not json\n"
+        '{"timestamp": 300, "input_length": 30, "output_length": 2}\n'
+        '{"timestamp": 100, "input_length": -4, "output_length": 2}\n'
+        '{"timestamp": 200, "input_length": 40, "output_length": 2}\n'
+    )
+    args = ["run", "--endpoint", url, "--tokenizer", str(tokenizer_folder), "--trace", str(trace),
+            "--warmup-requests", "0", "--out", str(tmp_path / "runs")]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "1 unparseable line(s) (lines 2" in result.output
+    assert "1 refused for impossible lengths (lines 4" in result.output
+    assert "1 out of order (sorted by arrival)" in result.output
+    assert [len(e["prompt"].split()) for e in Recorder.log[1:]] == [20, 40, 30]
+    strict = CliRunner().invoke(main, [*args, "--trace-strict"])
+    assert strict.exit_code == 2 and "line 2: not JSON (--strict)" in strict.output

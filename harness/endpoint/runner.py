@@ -111,6 +111,10 @@ def run_endpoint(
         )
         if on_created is not None:
             on_created(store)
+        if replay is not None:
+            store.update_meta(trace=replay.describe())
+            if on_search is not None:  # the run's one channel for a line to the user
+                on_search(replay.summary_line())
         try:
             try:
                 if server is not None:

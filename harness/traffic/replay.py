@@ -47,6 +47,25 @@ class TraceReplay:
             "max_output_len": self.max_output_len,
         }
 
+    def describe(self) -> dict[str, Any]:
+        """For run.json: what was replayed and what was left out or changed."""
+        return {
+            **self.settings(),
+            "requests": len(self.requests),
+            "span_s": self.span_s,
+            "clamped_requests": self.clamped_requests,
+            "notes": self.notes,
+        }
+
+    def summary_line(self) -> str:
+        line = (
+            f"Trace {self.name} ({self.format_name}): {len(self.requests)} requests over "
+            f"{self.span_s:.0f} s of trace time"
+        )
+        if self.clamped_requests:
+            line += f"; {self.clamped_requests} cut to --max-input-len/--max-output-len"
+        return line + "".join(f"; {note}" for note in self.notes)
+
 
 def model_context_tokens(folder: str | None) -> int | None:
     """`max_position_embeddings` of a local model folder's config.json, where there is one."""
