@@ -82,7 +82,7 @@ def run_endpoint(
     # A trace is read and checked (lengths against the model's context included) before a run
     # folder exists and before any request is sent.
     replay = _load_replay(config) if config.trace else None
-    prompts = replay.prompts if replay is not None else _prompts(config)
+    prompts = _endpoint_prompts(replay.prompts) if replay is not None else _prompts(config)
     checked = None if server is not None else _check_endpoint(config, prompts)
     process = None
     # SIGINT, SIGTERM and SIGHUP stop the run: marked `interrupted` (with `stopped_by` for the
@@ -258,14 +258,18 @@ def _prompts(config: EndpointConfig) -> list[Prompt]:
     if config.turns > 1:
         from harness.traffic.prompts import multi_turn_prompts
 
-        return multi_turn_prompts(
-            tokenizer, count, length, config.output_len, config.turns, config.seed
+        return _endpoint_prompts(
+            multi_turn_prompts(
+                tokenizer, count, length, config.output_len, config.turns, config.seed
+            )
         )
     if config.shared_prefix_len:
         from harness.traffic.prompts import shared_prefix_prompts
 
-        return shared_prefix_prompts(
-            tokenizer, count, length, config.output_len, config.shared_prefix_len, config.seed
+        return _endpoint_prompts(
+            shared_prefix_prompts(
+                tokenizer, count, length, config.output_len, config.shared_prefix_len, config.seed
+            )
         )
     return synthetic_prompts(tokenizer, count, length, config.output_len, config.seed)
 
@@ -296,6 +300,11 @@ def _check_endpoint(
     shape = RequestShape(api=api, model=model)
     probe = _run_async(_probe(config, shape, prompts[0]), stop)
     return _Checked(served, model, shape, probe)
+
+
+def _endpoint_prompts(built: list[Any]) -> list[Prompt]:
+    """Prompts built by harness.traffic (a layer below, with the same fields) as the client's."""
+    return [Prompt(p.text, p.input_tokens, p.output_tokens) for p in built]
 
 
 def _load_replay(config: EndpointConfig) -> Any:
@@ -350,7 +359,7 @@ def _run_levels(
                     stop=stop,
                     coro=run_schedule(
                         config.base_url, shape,
-                        replay_schedule(replay.arrivals_s, replay.prompts, level.trace_speedup),
+                        replay_schedule(replay.arrivals_s, prompts, level.trace_speedup),
                         warmup_requests=config.warmup_requests,
                         timeout_s=config.request_timeout_s,
                         headers=config.auth_headers,
