@@ -83,7 +83,7 @@ def run_endpoint(
     # A trace is read and checked (lengths against the model's context included) before a run
     # folder exists and before any request is sent.
     replay = _load_replay(config) if config.trace else None
-    prompts = replay.prompts if replay is not None else _prompts(config)
+    prompts = _endpoint_prompts(replay.prompts) if replay is not None else _prompts(config)
     checked = None if server is not None else _check_endpoint(config, prompts)
     process = None
     # SIGINT, SIGTERM and SIGHUP stop the run: marked `interrupted` (with `stopped_by` for the
@@ -112,6 +112,10 @@ def run_endpoint(
         )
         if on_created is not None:
             on_created(store)
+        if replay is not None:
+            store.update_meta(trace=replay.describe())
+            if on_search is not None:  # the run's one channel for a line to the user
+                on_search(replay.summary_line())
         try:
             try:
                 if server is not None:
@@ -273,11 +277,21 @@ def _prompts(config: EndpointConfig) -> list[Prompt]:
     tokenizer = load_tokenizer(config.tokenizer)
     length = config.seq_len if config.workload == "embedding" else config.input_len
     count = min(config.requests or 64, 256, max(1, MAX_PROMPT_TOKENS // max(length, 1)))
+    if config.turns > 1:
+        from harness.traffic.prompts import multi_turn_prompts
+
+        return _endpoint_prompts(
+            multi_turn_prompts(
+                tokenizer, count, length, config.output_len, config.turns, config.seed
+            )
+        )
     if config.shared_prefix_len:
         from harness.traffic.prompts import shared_prefix_prompts
 
-        return shared_prefix_prompts(
-            tokenizer, count, length, config.output_len, config.shared_prefix_len, config.seed
+        return _endpoint_prompts(
+            shared_prefix_prompts(
+                tokenizer, count, length, config.output_len, config.shared_prefix_len, config.seed
+            )
         )
     return synthetic_prompts(tokenizer, count, length, config.output_len, config.seed)
 
@@ -308,6 +322,11 @@ def _check_endpoint(
     shape = RequestShape(api=api, model=model)
     probe = _run_async(_probe(config, shape, prompts[0]), stop)
     return _Checked(served, model, shape, probe)
+
+
+def _endpoint_prompts(built: list[Any]) -> list[Prompt]:
+    """Prompts built by harness.traffic (a layer below, with the same fields) as the client's."""
+    return [Prompt(p.text, p.input_tokens, p.output_tokens) for p in built]
 
 
 def _load_replay(config: EndpointConfig) -> Any:
@@ -362,7 +381,7 @@ def _run_levels(
                     stop=stop,
                     coro=run_schedule(
                         config.base_url, shape,
-                        replay_schedule(replay.arrivals_s, replay.prompts, level.trace_speedup),
+                        replay_schedule(replay.arrivals_s, prompts, level.trace_speedup),
                         warmup_requests=config.warmup_requests,
                         timeout_s=config.request_timeout_s,
                         headers=config.auth_headers,
@@ -564,5 +583,6 @@ def _row(
             "request_timeout_s": config.request_timeout_s,
             # Only where set, so rows written before the option existed stay the same work.
             **({"shared_prefix_len": config.shared_prefix_len} if config.shared_prefix_len else {}),
+            **({"turns": config.turns} if config.turns > 1 else {}),
         },
     }
