@@ -58,6 +58,14 @@ def isolated_user_env(
 
 
 @pytest.fixture
+def cli():
+    """Runs `gpucost ARGS...` in this process (tests/cli_helpers.py: invoke)."""
+    from tests.cli_helpers import invoke
+
+    return invoke
+
+
+@pytest.fixture
 def test_plugin(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The test workloads (noop, flaky, sleepy) installed as a plugin on sys.path and PYTHONPATH."""
     from tests.plugins import install_test_plugin

@@ -12,6 +12,7 @@ from harness.cli.options import gpu_key
 from harness.errors import BadInput
 from harness.gpus import catalogue as gpus
 from harness.money.inputs import load_card_file
+from harness.sweep.install import Install
 from harness.sweep.plan import SweepEntry, build_task
 
 B200 = {
@@ -85,7 +86,7 @@ def test_a_new_gpu_is_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     entry = SweepEntry("b", "neo:b200x8", "aws", "p6-b200.48xlarge", "B200", 8, "on_demand",
                        60.0, "b.yaml", "~/gpucost-results/b")
     task = build_task(entry, ["-w", "text"], spot=False, managed=False, bucket=None,
-                      install="pip install gpucost")
+                      install=Install("gpucost"), plan_dir=tmp_path)
     assert task["resources"]["accelerators"] == {"B200": 8}
 
 

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from harness.analysis.frontier import level_label, work_keys
 from harness.analysis.row_costs import ROW_POSITION
-from harness.analysis.slo import Slo, SloTarget, row_meets, row_value, unjudged_targets
 from harness.analysis.work import describe_signature
+from harness.money import apply_prices
+from harness.slo import Slo, SloTarget, row_meets, row_value, unjudged_targets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,8 +69,6 @@ def slo_answers(
     levels: pd.DataFrame, slo: Slo, prices: Sequence[CandidatePrice] = ()
 ) -> list[SloAnswer]:
     """One SloAnswer per work and utilisation, in the order the levels come."""
-    from harness.money import apply_prices
-
     if levels.empty:
         return []
     levels = levels.assign(_work=work_keys(levels))
