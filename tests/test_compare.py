@@ -82,6 +82,11 @@ def test_table_and_csv_formats(two_gpus, card) -> None:
     base = [str(h100), str(l4), "--ratecard", str(card), *TEST_CARD_INSTANCES]
     code, out, err = _compare(*base, "--plan", "on_demand")
     assert code == 0, err
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert lines[0].startswith("text (g1): cheapest ") and "costs" in lines[1]
+    code, out, err = _compare(*base, "--plan", "on_demand", "-v")
+    assert code == 0, err
     assert "runs: run-h100, run-l4" in out or "runs: run-l4, run-h100" in out
     assert "testcloud:small-l4 on_demand" in out and "★" in out
     assert "spot" not in out.replace("★ cheapest", "")
@@ -135,7 +140,7 @@ def test_projection_is_marked_and_scaled(two_gpus, card) -> None:
     prefill, decode = 0.02, 0.1 * 0.8 * 0.99
     wall_l4 = (prefill + decode) * 3.35 / 0.300 + (0.1 - prefill - decode)
     assert projected[0]["cost_per_unit_usd"] == pytest.approx(wall_l4 * 0.6 / 3600 / 8)
-    code, out, _ = _compare(*args, "--project", "L4")
+    code, out, _ = _compare(*args, "--project", "L4", "-v")
     assert "testcloud:small-l4 on_demand (projected)" in out
 
 
@@ -209,6 +214,9 @@ def test_a_run_folder_without_optional_columns_still_compares(two_gpus, card) ->
             writer.writerows(rows)
     code, out, err = _compare(str(h100), str(l4), "--ratecard", str(card), *TEST_CARD_INSTANCES)
     assert code == 0, err
+    assert "cheapest" in out
+    code, out, err = _compare(str(h100), str(l4), "--ratecard", str(card), *TEST_CARD_INSTANCES,
+                              "-v")  # fmt: skip
     assert "★" in out
 
 

@@ -188,8 +188,10 @@ def test_cpu_preset_run_says_what_was_measured(tmp_path: Path) -> None:
     run = write_run(tmp_path, [text_row(1, 1.0, gpu_name=None)], gpu_name=None)
     result = invoke("price", run, "--ratecard", card(tmp_path))
     assert result.exit_code == 0, result.output
-    assert "measured: preset tiny with random weights on a CPU" in result.output
-    assert "hold only for the model" in result.output
+    text = " ".join(result.output.split())
+    assert text.startswith("Read with care: random weights, CPU")
+    assert "measured a preset's shape with random weights (tiny)" in text
+    assert "measured on a CPU" in text and "hold only for the model" in text
 
 
 def test_shipped_example_scenario_prices_a_default_cpu_run(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from harness.money.context import PricingContext
 
-LEVEL_SETTINGS = ("concurrency", "request_rate")
+LEVEL_SETTINGS = ("concurrency", "request_rate", "trace_speedup")
 """Settings that a load level varies: a frontier's curve runs along them, so they do not make
 two levels different work."""
 

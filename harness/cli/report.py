@@ -15,6 +15,7 @@ from harness.cli.options import (
     FORMAT,
     RATECARD_REPLACES_HELP,
     RUNS,
+    VERBOSE,
     candidate_prices,
     gpu_key,
     gpu_option,
@@ -123,6 +124,7 @@ def default_report_path(run: Path) -> Path:
 @price_option()
 @FORMAT
 @output_option("Write a report page (.html or .md) instead of printing.")
+@VERBOSE
 def compare(
     runs: tuple[Path, ...],
     instance_refs: tuple[str, ...],
@@ -136,6 +138,7 @@ def compare(
     price_texts: tuple[str, ...],
     fmt: str,
     output: Path | None,
+    verbose: bool,
 ) -> None:
     """RUN folders from different machines side by side: cost per unit on every matched
     instance and plan, the cheapest marked, and each choice's ratio to it; the
@@ -190,6 +193,11 @@ def compare(
         click.echo(comparison.rows.to_csv(index=False), nl=False)
     elif fmt == "json":
         click.echo(json.dumps(to_records(comparison), indent=2))
+    elif not verbose:
+        from harness.render.terminal import terminal_width
+        from harness.report.compare_text import format_answer
+
+        click.echo(format_answer(comparison, terminal_width()), nl=False)
     else:
         from harness.report.compare_text import format_frontier
 

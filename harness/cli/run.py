@@ -10,9 +10,10 @@ from typing import Any
 import click
 
 from harness.cli.endpoint import endpoint_options, is_endpoint_run, run_endpoint_command
+from harness.cli.numbers import EXACT_FLOAT, EXACT_INT
 from harness.errors import BadInput, GpucostError
 
-_KINDS: dict[str, type] = {"int": int, "float": float, "bool": bool}
+_KINDS: dict[str, Any] = {"int": EXACT_INT, "float": EXACT_FLOAT, "bool": bool}
 
 
 def _declared_options() -> tuple[tuple[str, type, str], ...]:

@@ -70,7 +70,7 @@ class CostInterval:
 NOT_MEASURED = CostInterval()
 
 
-def is_unstable(
+def unstable_from_cv(
     wall_cv: float | None, cost_cv: float | None, threshold: float = UNSTABLE_CV
 ) -> bool | None:
     """True when either CV is above `threshold`; None when neither was measured."""
@@ -207,4 +207,4 @@ def endpoint_cost_columns(
             [r.start_s for r in ok], [r.end_s for r in ok], units,
             min(r.start_s for r in records), window_s,
         )  # fmt: skip
-    return {**interval.columns(), "unstable": is_unstable(None, interval.cv)}
+    return {**interval.columns(), "unstable": unstable_from_cv(None, interval.cv)}

@@ -1,6 +1,6 @@
 """Rate cards as pricing uses them: instances, plans, and where the card files live.
 
-The files are read and checked by `inputs.py` through the models in `file_schemas.py`.
+The files are read and checked by `inputs.py` through the models in `file_schemas/`.
 """
 
 from __future__ import annotations
@@ -133,7 +133,6 @@ def user_ratecard_dir() -> Path:
     configured = os.environ.get("GPUCOST_CONFIG_DIR")
     if configured:
         return Path(configured) / "ratecards"
-
     return Path(click.get_app_dir("gpucost")) / "ratecards"
 
 

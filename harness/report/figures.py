@@ -302,7 +302,7 @@ def margin_blocks(
                     **r,
                     "_unit": unit_name,
                     "_price": r["price_per_unit_usd"] * scale,
-                    "_margin": fmt.percent_range(r["gross_margin"], r.get("gross_margin_low"),
+                    "_margin": fmt.margin_range_text(r["gross_margin"], r.get("gross_margin_low"),
                                                  r.get("gross_margin_high")),
                     "_break_even": r["break_even_price_usd"] * scale,
                 }
@@ -314,7 +314,7 @@ def margin_blocks(
             ("unit", "_unit", fmt.text),
             ("batch", "batch_size", fmt.sig),
             ("price", "price_label", fmt.text),
-            ("USD per unit", "_price", fmt.usd),
+            ("USD per unit", "_price", fmt.quote),
             ("margin (95 % interval)", "_margin", fmt.text),
             ("break-even USD", "_break_even", fmt.usd),
         ],

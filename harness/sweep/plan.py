@@ -34,6 +34,8 @@ GPUS_PLACEHOLDER = "{gpus}"
 
 _REFUSED_RUN_OPTIONS = ("--out",)
 
+_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#]*@", re.IGNORECASE)
+
 MAX_EXPECTED_HOURS = 24 * 30.0
 """A benchmark sweep kept for a month is a typo; the estimate must stay a real number."""
 
@@ -79,9 +81,15 @@ the command line's to give (harness/cli/sweep.py), so the sweep does not import 
 
 def check_run_args(run_args: Sequence[str], parse: RunArgsCheck) -> None:
     """The options must be ones this gpucost's `run` accepts; `--out` is the sweep's to set."""
-    for arg in run_args:
+    for number, arg in enumerate(run_args, start=1):
         if arg.split("=", 1)[0] in _REFUSED_RUN_OPTIONS:
             raise BadInput(f"run option {arg!r}: the sweep sets where results go (--bucket)")
+        if _USERINFO.search(arg):
+            # Task files and sweep.json are uploaded and kept: a password must not be in them.
+            raise BadInput(
+                f"run option {number} holds a URL with a user name or password: give the key "
+                "to the cluster's environment instead (GPUCOST_API_KEY, e.g. with --setup)"
+            )
     parse([a.replace(GPUS_PLACEHOLDER, "1") for a in run_args])
 
 
