@@ -16,9 +16,9 @@ import random
 from collections.abc import Hashable
 from functools import lru_cache
 
-from harness.endpoint.prompts import Prompt, Tokenizer
 from harness.errors import BadInput
 from harness.traffic.base import TraceRequest
+from harness.traffic.prompt import Prompt, Tokenizer
 
 _FALLBACK_WORDS = tuple(
     f" {a}{b}"

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.endpoint.prompts import Prompt, Tokenizer
 from harness.errors import BadInput
 from harness.stats import percentile
 from harness.traffic.base import BLOCK_TOKENS_DEFAULT, TraceRequest
+from harness.traffic.prompt import Prompt, Tokenizer
 from harness.traffic.prompts import BlockPrompts, trace_prompts
 from harness.traffic.read import read_trace
 
