@@ -41,6 +41,8 @@ from harness.measure.stopsignals import (
 )
 from harness.results.store import RunStore, StoreWriteError, utc_now
 from harness.slo import parse_slo
+from harness.traffic.prompts import shared_prefix_prompts
+from harness.traffic.replay import load_replay, mix_columns, model_context_tokens
 
 ENGINE = "endpoint"
 PROBE_TIMEOUT_S = 10.0
@@ -252,8 +254,6 @@ def _prompts(config: EndpointConfig) -> list[Prompt]:
     length = config.seq_len if config.workload == "embedding" else config.input_len
     count = min(config.requests or 64, 256, max(1, MAX_PROMPT_TOKENS // max(length, 1)))
     if config.shared_prefix_len:
-        from harness.traffic.prompts import shared_prefix_prompts
-
         return shared_prefix_prompts(
             tokenizer, count, length, config.output_len, config.shared_prefix_len, config.seed
         )
@@ -289,8 +289,6 @@ def _check_endpoint(
 
 
 def _load_replay(config: EndpointConfig) -> Any:
-    from harness.traffic.replay import load_replay, model_context_tokens
-
     assert config.trace is not None
     return load_replay(
         config.trace, config.trace_format, load_tokenizer(config.tokenizer),
@@ -484,8 +482,6 @@ def _search_line(
 def _replay_columns(replay: Any, level: LoadLevel, records: list[Any]) -> dict[str, Any]:
     """A replay level's own columns: the speed-up, the trace's rate, the mix served; the fixed
     lengths are empty."""
-    from harness.traffic.replay import mix_columns
-
     assert level.trace_speedup is not None
     span = replay.span_s / level.trace_speedup
     return {
