@@ -42,6 +42,8 @@ from harness.measure.stopsignals import (
 )
 from harness.results.store import RunStore, StoreWriteError, utc_now
 from harness.slo import parse_slo
+from harness.traffic.prompts import multi_turn_prompts, shared_prefix_prompts
+from harness.traffic.replay import load_replay, mix_columns, model_context_tokens
 
 ENGINE = "endpoint"
 PROBE_TIMEOUT_S = 10.0
@@ -83,7 +85,7 @@ def run_endpoint(
     # A trace is read and checked (lengths against the model's context included) before a run
     # folder exists and before any request is sent.
     replay = _load_replay(config) if config.trace else None
-    prompts = _endpoint_prompts(replay.prompts) if replay is not None else _prompts(config)
+    prompts = replay.prompts if replay is not None else _prompts(config)
     checked = None if server is not None else _check_endpoint(config, prompts)
     process = None
     # SIGINT, SIGTERM and SIGHUP stop the run: marked `interrupted` (with `stopped_by` for the
@@ -278,20 +280,12 @@ def _prompts(config: EndpointConfig) -> list[Prompt]:
     length = config.seq_len if config.workload == "embedding" else config.input_len
     count = min(config.requests or 64, 256, max(1, MAX_PROMPT_TOKENS // max(length, 1)))
     if config.turns > 1:
-        from harness.traffic.prompts import multi_turn_prompts
-
-        return _endpoint_prompts(
-            multi_turn_prompts(
-                tokenizer, count, length, config.output_len, config.turns, config.seed
-            )
+        return multi_turn_prompts(
+            tokenizer, count, length, config.output_len, config.turns, config.seed
         )
     if config.shared_prefix_len:
-        from harness.traffic.prompts import shared_prefix_prompts
-
-        return _endpoint_prompts(
-            shared_prefix_prompts(
-                tokenizer, count, length, config.output_len, config.shared_prefix_len, config.seed
-            )
+        return shared_prefix_prompts(
+            tokenizer, count, length, config.output_len, config.shared_prefix_len, config.seed
         )
     return synthetic_prompts(tokenizer, count, length, config.output_len, config.seed)
 
@@ -324,14 +318,7 @@ def _check_endpoint(
     return _Checked(served, model, shape, probe)
 
 
-def _endpoint_prompts(built: list[Any]) -> list[Prompt]:
-    """Prompts built by harness.traffic (a layer below, with the same fields) as the client's."""
-    return [Prompt(p.text, p.input_tokens, p.output_tokens) for p in built]
-
-
 def _load_replay(config: EndpointConfig) -> Any:
-    from harness.traffic.replay import load_replay, model_context_tokens
-
     assert config.trace is not None
     return load_replay(
         config.trace, config.trace_format, load_tokenizer(config.tokenizer),
@@ -525,8 +512,6 @@ def _search_line(
 def _replay_columns(replay: Any, level: LoadLevel, records: list[Any]) -> dict[str, Any]:
     """A replay level's own columns: the speed-up, the trace's rate, the mix served; the fixed
     lengths are empty."""
-    from harness.traffic.replay import mix_columns
-
     assert level.trace_speedup is not None
     span = replay.span_s / level.trace_speedup
     return {

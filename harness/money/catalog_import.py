@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import io
+import json
 import math
 import os
 import re
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
-from harness.gpus import CPU_ONLY, gpu_for_cloud_offer
+from harness.gpus import CPU_ONLY, gpu_entry, gpu_for_cloud_offer, gpu_keys
 from harness.money.file_schemas import RateCard, as_of_text, validated
 from harness.money.yamlfile import MAX_YAML_BYTES, YamlFile
 
@@ -420,8 +421,6 @@ def _gpu_keys(cloud: str, offers_frame: pd.DataFrame) -> pd.Series:
     GPU memory and matches of every such regex get the same key: it is asked once per group."""
     import pandas as pd
 
-    from harness.gpus import gpu_entry, gpu_keys
-
     if offers_frame.empty:
         return pd.Series(dtype=object)
     where = cloud + ":" + offers_frame["instance"].str.lower()
@@ -475,8 +474,6 @@ def render_card(card: dict[str, Any]) -> str:
     """The card as YAML: the file fields, then one instance per line as a JSON object (JSON is
     YAML's flow style). Written directly: PyYAML's emitter takes minutes on a catalog of 300,000
     types, this a second."""
-    import json
-
     lines = [
         "# Imported by `gpucost ratecards import skypilot`; USD per instance-hour.",
         f"provider: {json.dumps(card['provider'])}",

@@ -14,33 +14,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Hashable
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
 
 from harness.errors import BadInput
 from harness.traffic.base import TraceRequest
-
-
-class Tokenizer(Protocol):
-    """What prompt building needs of a tokenizer (`harness.endpoint.prompts.Tokenizer` fits)."""
-
-    ids: list[int]
-
-    def encode(self, text: str) -> list[int]: ...
-
-    def decode(self, ids: list[int]) -> str: ...
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """A built prompt: its text, its length by the tokenizer (None without one) and the output
-    length to ask for. The endpoint's `Prompt` has the same fields."""
-
-    text: str
-    input_tokens: int | None
-    output_tokens: int
-
+from harness.traffic.prompt import Prompt, Tokenizer
 
 _FALLBACK_WORDS = tuple(
     f" {a}{b}"

@@ -12,7 +12,8 @@ from typing import Any
 from harness.errors import BadInput
 from harness.stats import percentile
 from harness.traffic.base import BLOCK_TOKENS_DEFAULT, TraceRequest
-from harness.traffic.prompts import BlockPrompts, Prompt, Tokenizer, trace_prompts
+from harness.traffic.prompt import Prompt, Tokenizer
+from harness.traffic.prompts import BlockPrompts, trace_prompts
 from harness.traffic.read import read_trace
 
 
