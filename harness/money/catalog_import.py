@@ -146,6 +146,8 @@ def read_frame(path: Path) -> tuple[pd.DataFrame, bool]:
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise BadInput(f"{path}: not a SkyPilot vms.csv (missing columns: {', '.join(missing)})")
+    if frame.empty:
+        raise BadInput(f"{path}: a header and no rows (an empty SkyPilot vms.csv)")
     for column in ("AvailabilityZone", "GpuInfo"):
         if column not in frame.columns:
             frame[column] = ""
@@ -225,7 +227,7 @@ def _problems(frame: pd.DataFrame, suspect: bool) -> tuple[pd.DataFrame, pd.Seri
         flag(value.notna() & ((value < HOST_RANGE[0]) | (value > HOST_RANGE[1])),
              lambda i, c=column, v=value: f"{c} {v[i]:g} is not a plausible size")
     info = frame["GpuInfo"]
-    memory = info.map({text: _gpu_memory_mib(text) for text in info.unique()})
+    memory = info.map({text: _gpu_memory_mib(text) for text in info.unique()}).astype(float)
     flag(np.isinf(memory), "GpuInfo names an impossible GPU memory size")
     numbers["gpu_mib"] = memory.where(np.isfinite(memory))
     return numbers, reason
@@ -363,7 +365,14 @@ def import_cloud(
     frame, numbers = frame[sound], numbers[sound]
     if cloud == "gcp":
         result.skipped.extend(_gcp_attachable(frame, numbers))
-    chosen = _choose(offers(_zone_rows(frame, numbers, cloud)), region)
+    offered = offers(_zone_rows(frame, numbers, cloud))
+    unpriced = set(frame.loc[frame["InstanceType"] != "", "InstanceType"]) - set(offered["instance"])
+    result.skipped.extend(
+        f"{name}: no price in any row (Price and SpotPrice empty"
+        + (", or its GPUs priced in none of its zones)" if cloud == "gcp" else ")")
+        for name in sorted(unpriced)
+    )
+    chosen = _choose(offered, region)
     if region is not None:
         everywhere = set(frame.loc[frame["InstanceType"] != "", "InstanceType"])
         result.skipped.extend(f"{name}: not offered in region {region}"
