@@ -406,7 +406,7 @@ def catalog_cases(root: Path) -> Iterator[Case]:
 def main_() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
-    parser.add_argument("--per-file", type=int, default=12,
+    parser.add_argument("--per-file", type=int, default=15,
                         help="numeric fields tampered per import sample")  # fmt: skip
     args = parser.parse_args()
     counts: dict[str, Counter] = {}
