@@ -99,15 +99,28 @@ def check_run_args(run_args: Sequence[str]) -> None:
         raise BadInput(f"run options: {err.format_message()}") from None
     kw = dict(context.params)
     try:
-        if is_endpoint_run(kw):
-            from harness.analysis.slo import parse_slo
-
-            if kw.get("slo") is not None:
-                parse_slo(kw["slo"])
-            return
+        with context:  # the endpoint checks ask the context which options were given
+            if is_endpoint_run(kw):
+                _check_endpoint_options(kw)
+                return
         check_run_options(kw, elsewhere=True)  # on the cluster's GPU, not this machine's
     except BadInput as err:
         raise BadInput(f"run options: {err}") from None
+
+
+def _check_endpoint_options(kw: dict[str, Any]) -> None:
+    """What an endpoint run checks before it starts, with the endpoint run's own functions."""
+    from harness.analysis.slo import parse_slo
+    from harness.endpoint import cli as endpoint_cli
+    from harness.endpoint.config import parse_concurrency, parse_request_rate
+
+    endpoint_cli._check(kw)  # the endpoint run's own option checks, reused as they are
+    if kw.get("slo") is not None:
+        parse_slo(kw["slo"])
+    if kw.get("concurrency") is not None:
+        parse_concurrency(kw["concurrency"])
+    if kw.get("request_rate") is not None:
+        parse_request_rate(kw["request_rate"])
 
 
 def build_task(entry: SweepEntry, run_args: Sequence[str], *, spot: bool, managed: bool,
