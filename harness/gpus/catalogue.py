@@ -231,7 +231,8 @@ def gpu_entry(key: str | None) -> Gpu | None:
 
 
 def gpu_spec(key: str | None) -> Gpu | None:
-    """The entry of a key when it has datasheet figures (for rooflines and projections), else None."""
+    """The entry of a key when it has datasheet figures (for rooflines and projections); else
+    None."""
     entry = CATALOGUE.get(key)
     return entry if entry is not None and entry.has_datasheet else None
 
