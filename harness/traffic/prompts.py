@@ -14,11 +14,33 @@ from __future__ import annotations
 
 import random
 from collections.abc import Hashable
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
-from harness.endpoint.prompts import Prompt, Tokenizer
 from harness.errors import BadInput
 from harness.traffic.base import TraceRequest
+
+
+class Tokenizer(Protocol):
+    """What prompt building needs of a tokenizer (`harness.endpoint.prompts.Tokenizer` fits)."""
+
+    ids: list[int]
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: list[int]) -> str: ...
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A built prompt: its text, its length by the tokenizer (None without one) and the output
+    length to ask for. The endpoint's `Prompt` has the same fields."""
+
+    text: str
+    input_tokens: int | None
+    output_tokens: int
+
 
 _FALLBACK_WORDS = tuple(
     f" {a}{b}"
@@ -143,3 +165,32 @@ def shared_prefix_prompts(
     builder = BlockPrompts(tokenizer, shared_prefix_len, seed)
     requests = [TraceRequest(0.0, input_len, output_len) for _ in range(count)]
     return trace_prompts(builder, requests, shared_prefix_len=shared_prefix_len)
+
+
+def multi_turn_prompts(
+    tokenizer: Tokenizer | None,
+    count: int,
+    input_len: int,
+    output_len: int,
+    turns: int,
+    seed: int,
+) -> list[Prompt]:
+    """Chat traffic: conversations of `turns` turns, in order, each turn resending the
+    conversation so far — every earlier user message (`input_len` tokens) and a stand-in for
+    every earlier answer (`output_len` tokens; the server's real answer is not known in advance)
+    — then its new message. Turn t's input is t × input_len + (t − 1) × output_len tokens, and
+    all but its last message is the previous turn's prompt and answer: a prefix cache's case."""
+    if turns < 1:
+        raise BadInput(f"--turns {turns}: must be >= 1")
+    builder = BlockPrompts(tokenizer, max(input_len, output_len), seed)
+    prompts: list[Prompt] = []
+    conversation = 0
+    while len(prompts) < count:
+        text = ""
+        for turn in range(turns):
+            if turn:
+                text += builder.block(("answer", conversation, turn - 1), output_len)
+            text += builder.block(("user", conversation, turn), input_len)
+            prompts.append(Prompt(text, builder.count(text), output_len))
+        conversation += 1
+    return prompts[:count] if count % turns == 0 else prompts
