@@ -136,7 +136,11 @@ def compare_runs(
     ):
         raise BadInput("nothing comparable: " + "; ".join(kept_apart or _only_in(groups)))
 
-    notes: list[str] = []
+    from harness.money.cost import oversized_notes
+
+    notes: list[str] = oversized_notes(
+        rows, PricingContext(tuple(instances), options.plans, options.utilizations)
+    )
     frames = [_costs(rows, instances, options)]
     levels = primary_levels(frames[0], rows)
     for gpu in options.project_gpus:
