@@ -3,13 +3,19 @@ solved to a proven optimum (gap ≤ 0.1 %). Median solve time per horizon, and t
 
     python benchmarks/plan_scale.py --days 7,30 --repeats 3
 
-The problem is synthetic but shaped like a real one: 12 GPU types whose speed spans 8×, prices
-that grow a little slower than speed (on demand; spot 35 %, 1-year reserved 60 %, 3-year
-reserved 42 % of it), small GPUs relatively better at short requests (as Mélange measured), a
-4 × 4 grid of input and output buckets with a long-tailed mix, and a diurnal, weekly traffic
-of 50 to 400 requests/s with noise, so no two hours are the same. Spot is capped at 40 % of
-the instances and at least 2 instances run at every step. Only the solve is timed (the model
-build is included: it is part of `solve`).
+The problem is synthetic but shaped like a real one: 12 instance types priced on demand, spot
+(35 % of it), 1-year reserved (60 %) and 3-year reserved (42 %); a 4 × 4 grid of input and
+output buckets with a long-tailed mix; a diurnal, weekly traffic of 50 to 400 requests/s with
+noise, so no two hours are the same; spot capped at 40 % of the instances and at least 2
+instances at every step. `--types gpu` (default) shapes the types from GPU datasheets and rate
+cards (capacity ∝ memory bandwidth, less on long requests where memory is short); `--types
+near-tie` makes 12 types whose speed spans 8× with prices growing a little slower, within a few
+% of each other in cost per request: the hardest case for proving optimality. Only the solve is
+timed (the model build included: it is part of `solve`).
+
+Problems this size are decomposed (see `harness/planning/model.py`): the gap printed is proven
+against a relaxation with fractional per-step counts, so it includes the rounding every step's
+whole instances force, which the relaxation cannot see.
 """
 
 from __future__ import annotations

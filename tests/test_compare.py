@@ -242,3 +242,28 @@ def test_the_levels_of_one_closed_loop_sweep_are_one_work_and_rates_stay_apart()
     assert work_signature(level(concurrency=1)) != work_signature(
         {**level(concurrency=1), "model": "other"}
     )
+
+
+def test_two_levels_of_one_run_with_one_batch_size_keep_their_own_costs(
+    tmp_path: Path, card: Path
+) -> None:
+    """Two open-loop levels of one run may share a batch size: each cost is tied to the very row
+    it prices (the engine's source_row), not to whichever row has that run and batch size."""
+    import pandas as pd
+
+    from harness.analysis.row_costs import ROW_POSITION, load_instances, row_unit_costs
+    from harness.money.context import PricingContext
+
+    rows = pd.DataFrame(
+        [
+            text_row(4, wall_s=1.0, gpu_name=L4_NVML) | {"run_id": "r", "request_rate": 2.0},
+            text_row(4, wall_s=3.0, gpu_name=L4_NVML) | {"run_id": "r", "request_rate": 8.0},
+        ],
+        index=[17, 5],  # whatever labels the caller's frame has
+    )
+    instances = load_instances(["testcloud:small-l4"], [card])
+    costs = row_unit_costs(rows, PricingContext(instances, ("on_demand",)))
+    output = costs[costs["unit"] == "output_token"].set_index(ROW_POSITION)["cost_per_unit_usd"]
+    assert sorted(output.index) == [0, 1]
+    assert output[1] == pytest.approx(3 * output[0])
+    assert set(costs["run_id"]) == {"r"}

@@ -11,21 +11,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from harness.cli import main
 from harness.money import PRICED_COLUMNS, CandidatePrice, apply_prices, gross_margin, unit_costs
 from harness.money.context import PricingContext
 from harness.money.cost import COST_COLUMNS, COST_RANGE_COLUMNS
 from harness.render.text import margin_range_text
+from tests.cli_helpers import invoke
 from tests.helpers_runs import TEST_CARD, asr_row, card_instances, row, text_row, write_run
 
 INTERVAL = {"cost_factor_low": 0.9, "cost_factor_high": 1.25, "cost_cv": 0.08}
 SLO = {"slo": "e2e_p99=2"}
 
-
-def invoke(*args: object):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def _card(tmp_path: Path) -> Path:

@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from harness.analysis.frontier import axis_values, frontier_points, level_costs, pareto_mask
-from harness.analysis.slo import parse_slo
 from harness.analysis.slo_choice import verdict
 from harness.cli import main
 from harness.money.context import PricingContext
 from harness.money.units import workload_spec
 from harness.results.schema import COLUMNS
+from harness.slo import parse_slo
 from tests.report_helpers import TEST_CARD, TEST_CARD_INSTANCES, text_row, write_run
 from workloads.spec import FrontierAxis
 
@@ -343,7 +343,7 @@ def test_curves_name_the_run_only_where_the_work_has_several(sweeps, card) -> No
     rows = pd.concat([r.ok_rows() for r in records], ignore_index=True)
     both = frontier_points(level_costs(rows, PricingContext(instances, None, (1.0,))))
     assert set(both["curve"]) >= {"testcloud:big-h100 spot · run-h100"}
-    one = frontier_points(level_costs(records[0].ok_rows(), PricingContext(instances, None, (1.0,))))
+    one = frontier_points(level_costs(records[0].ok_rows(), PricingContext(instances)))
     assert set(one["curve"]) == {"testcloud:big-h100 spot", "testcloud:big-h100 on_demand"}
     assert (one.groupby("curve").size() == 6).all()  # 3 levels × 2 axes
 
@@ -365,7 +365,7 @@ def test_report_frontier_blocks_only_where_there_are_points(sweeps, card) -> Non
     from harness.results.runs import load_run
 
     instances = load_card_file(card)[1]
-    points = frontier_points(level_costs(load_run(sweeps[0]).ok_rows(), PricingContext(instances, None, (1.0,))))
+    points = frontier_points(level_costs(load_run(sweeps[0]).ok_rows(), PricingContext(instances)))
     blocks = frontier_blocks("text", points, "run-text")
     assert [type(b) for b in blocks] == [Figure, Table]
     assert blocks[0].png.startswith(b"\x89PNG")
@@ -427,7 +427,8 @@ def test_image_and_asr_batches_get_their_declared_axes(card, tmp_path) -> None:
         ],
     )
     instances = load_card_file(card)[1]
-    points = frontier_points(level_costs(load_run(run).ok_rows(), PricingContext(instances, ["spot"], (1.0,))))
+    spot = PricingContext(instances, ["spot"])
+    points = frontier_points(level_costs(load_run(run).ok_rows(), spot))
     by = {(p["workload"], p["batch_size"]): p for p in points.to_dict("records")}
     assert set(points["axis"]) == {"latency_p99", "real_time_factor"}
     assert by[("image", 4)]["value"] == pytest.approx(4.8)  # wall p99, the nearest to p95

@@ -354,3 +354,67 @@ def test_project_without_flops_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "--project H100-SXM-80GB" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_margin_at_a_price_and_a_scenario(tmp_path: Path) -> None:
+    card, table = _files(tmp_path)
+    profile = _profile(tmp_path, [30.0] * 4)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "workload: text\ndirect_costs_per_call: {third_party_api_usd: 0.00001}\n"
+        "revenue: {model: per_call, price_usd: 0.0001}\n",
+        encoding="utf-8",
+    )
+    args = ["--traffic", str(profile), "--input-len", "1000", "--output-len", "500",
+            "--capacity", str(table), "--ratecard", str(card), "--plan", "on_demand",
+            "--target-utilization", "1", "--format", "json"]  # fmt: skip
+    requests = 30 * 4 * 3600  # 432,000 over 4 h; the fleet costs $36
+    months = 4 / (8760 / 12)
+    priced = json.loads(_plan(*args, "--price", "text.request=0.0001")[1])["money"]
+    assert priced["monthly_revenue_usd"] == pytest.approx(requests * 0.0001 / months)
+    assert priced["gross_margin"] == pytest.approx((43.2 - 36.0) / 43.2)
+    assert priced["break_even_price_per_request_usd"] == pytest.approx(36.0 / requests)
+    code, out, err = _plan(*args, "--scenario", str(scenario))
+    assert code == 0, err
+    money = json.loads(out)["money"]
+    # Revenue $43.20; costs $36 + 432,000 × $0.00001 = $40.32.
+    assert money["gross_margin"] == pytest.approx((43.2 - 40.32) / 43.2)
+    assert money["monthly_direct_cost_usd"] == pytest.approx(4.32 / months)
+    assert money["break_even_price_per_request_usd"] == pytest.approx(40.32 / requests)
+
+
+def test_solver_time_limit_is_a_stated_result_or_one_line(tmp_path: Path) -> None:
+    card, table = _files(tmp_path)
+    profile = _profile(tmp_path, [float(5 + (7 * h) % 23) for h in range(24)])
+    code, out, err = _plan("--traffic", str(profile), "--input-len", "1000", "--output-len",
+                           "500", "--capacity", str(table), "--ratecard", str(card),
+                           "--time-limit", "0.001", "--gap", "0", "--format", "json")  # fmt: skip
+    assert "Traceback" not in err
+    if code == 0:
+        solver = json.loads(out)["solver"]
+        assert solver["gap"] is not None and solver["time_limit_s"] == 0.001
+    else:
+        assert code == 2 and "time limit" in err and len(err.strip().splitlines()) == 1
+
+
+def test_plan_runs_without_importing_torch_or_endpoint_code(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    card, table = _files(tmp_path)
+    profile = _profile(tmp_path, [30.0])
+    command = [sys.executable, "-X", "importtime", "-m", "harness", "plan", "--traffic",
+               str(profile), "--input-len", "1000", "--output-len", "500", "--capacity",
+               str(table), "--ratecard", str(card), "--format", "json"]  # fmt: skip
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(command, capture_output=True, text=True, cwd=repo, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["total_cost_usd"] > 0
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "scipy.optimize" in imported  # the check sees real imports
+    assert not any(name.split(".")[0] == "torch" for name in imported)
+    assert not any(name.startswith("harness.endpoint") for name in imported)

@@ -133,3 +133,33 @@ def test_time_limit_returns_best_plan_with_gap_or_one_line() -> None:
     else:
         assert solution.status in ("time limit", "optimal")
         assert solution.optimal or solution.gap is None or solution.gap >= 0
+
+
+def test_decomposed_plan_and_its_bound_bracket_the_true_optimum() -> None:
+    from harness.planning import model
+
+    # 120 distinct steps: past DECOMPOSE_ABOVE_INTEGERS, so solved step by step. The whole
+    # program given to HiGHS at once (for a few seconds) brackets the optimum between its own
+    # bound and its own plan: the plan cannot beat that bound, its bound cannot beat that plan.
+    rng = np.random.default_rng(3)
+    rates = rng.uniform(2, 40, (120, 2))
+    held_too = Offer("t:b", {"on_demand": 3.0, "reserved_1y": 1.8, "spot": 1.2}, (20.0, 10.0))
+    problem = _problem([TYPE_A, held_too], rates, max_spot_share=0.3, min_instances=1)
+    assert np.unique(rates, axis=0).shape[0] * 2 * 2 > model.DECOMPOSE_ABOVE_INTEGERS
+    plan = solve(problem)
+    unique, _, weights = np.unique(rates, axis=0, return_inverse=True, return_counts=True)
+    whole = model._program(problem, unique, weights, time_limit_s=5, gap=0)
+    assert whole.x is not None and whole.mip_gap is not None
+    assert plan.gap is not None
+    assert plan.total_cost_usd >= whole.fun * (1 - whole.mip_gap) - 1e-6
+    assert plan.total_cost_usd * (1 - plan.gap) <= whole.fun + 1e-6
+    # Every step's instances carry its load under the target utilisation.
+    counts = {k: v for k, v in plan.per_step.items()}
+    held = plan.held.get(("t:b", "reserved_1y"), 0)
+    for t in range(120):
+        for k, offer in enumerate(problem.offers):
+            load = sum(plan.routing[t, k, c] * rates[t, c] / offer.capacity_per_class[c]
+                       for c in range(2))  # fmt: skip
+            have = sum(series[t] for (name, _), series in counts.items() if name == offer.instance)
+            have += held if offer.instance == "t:b" else 0
+            assert load <= 0.8 * have + 1e-6

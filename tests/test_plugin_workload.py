@@ -8,15 +8,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from click.testing import CliRunner
 
-from harness.cli import main
+from tests.cli_helpers import invoke
 
 FAST = ["--iterations", "2", "--warmup", "1", "--min-duration", "0", "--idle-seconds", "0"]
 
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def measure(out: Path) -> Path:

@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from harness.cli import main
 from harness.cli.price_output import print_market_summary
 from harness.money import PRICED_COLUMNS
 from harness.render.terminal import render_text
+from tests.cli_helpers import invoke, one_line_error
 from tests.helpers_runs import (
     TEST_CARD,
     asr_row,
@@ -51,17 +50,6 @@ def card(tmp_path: Path) -> Path:
     path.write_text(TEST_CARD, encoding="utf-8")
     return path
 
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def one_line_error(result) -> str:
-    assert result.exit_code != 0, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ") and "Traceback" not in result.output
-    return lines[0]
 
 
 def test_table_shows_every_workload_at_market_prices(run_dir: Path) -> None:

@@ -24,6 +24,7 @@ from harness.cli.options import (
     utilization_option,
     write_output,
 )
+from harness.errors import BadInput
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -195,7 +196,6 @@ def _echo_cards(
               help="The rate card file's schema (default).")  # fmt: skip
 def card_schema(kind: str) -> None:
     """Print the JSON Schema of a rate card (or scenario) file, for an editor to check YAML."""
-    import json
 
     from harness.money.file_schemas import json_schema
 
@@ -250,25 +250,45 @@ def import_skypilot(
     output: Path,
 ) -> None:
     """A validated rate card from SkyPilot's catalog of instance prices."""
-    from harness.errors import BadInput
     from harness.money import catalog_import as ci
 
     folder = catalog_dir or ci.default_catalog_dir()
     found = ci.available_clouds(folder)
     if not found:
         raise BadInput(f"--catalog-dir {folder}: no <cloud>/vms.csv there")
-    wanted = [c.strip() for c in clouds.split(",") if c.strip()] if clouds else found
+    wanted = list(dict.fromkeys(
+        c.strip().lower() for c in clouds.split(",") if c.strip())) if clouds else list(found)
     for cloud in wanted:
         if cloud not in found:
-            raise BadInput(f"--cloud {cloud!r}: no {cloud}/vms.csv in {folder} (has: {', '.join(found)})")
+            raise BadInput(
+                f"--cloud {cloud!r}: no {cloud}/vms.csv in {folder} (has: {', '.join(found)})"
+            )
     many = len(wanted) > 1 or output.is_dir()
+    if many and output.suffix.lower() in (".yaml", ".yml") and not output.is_dir():
+        raise BadInput(
+            f"-o {output}: {len(wanted)} clouds ({', '.join(wanted)}) make one card each; give "
+            "a folder, or one --cloud"
+        )
+    if not many and output.exists() and not output.is_file():
+        raise BadInput(f"-o {output}: not a file")
+    # Every card is made and checked before any is written: a failure leaves no partial set.
+    results = [
+        ci.import_cloud(folder, cloud, region=region, include_cpu=include_cpu, as_of=as_of,
+                        folder=found[cloud])
+        for cloud in wanted
+    ]  # fmt: skip
     if many:
-        output.mkdir(parents=True, exist_ok=True)
-    for cloud in wanted:
-        result = ci.import_cloud(folder, cloud, region=region, include_cpu=include_cpu, as_of=as_of)
-        target = output / f"{cloud}.yaml" if many else output
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise BadInput(f"-o {output}: cannot make the folder ({err.strerror or err})") from None
+    for result in results:
+        target = output / f"{result.cloud}.yaml" if many else output
         write_output(target, ci.render_card(result.card))
         note = f", {result.cpu_only_left_out} CPU-only left out" if result.cpu_only_left_out else ""
-        click.echo(f"wrote {target}: {len(result.card['instances'])} {cloud} instances{note}", err=True)
+        click.echo(
+            f"wrote {target}: {len(result.card['instances'])} {result.cloud} instances{note}",
+            err=True,
+        )
         for line in result.skipped:
             click.echo(f"  not imported: {line}", err=True)

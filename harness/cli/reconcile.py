@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -194,8 +195,6 @@ def reconcile(
     for text in result.notes:
         note(text)
     if planned is not None:
-        import dataclasses
-
         from harness.planning.planned import add_planned, summary_line
 
         result = dataclasses.replace(result, table=add_planned(result.table, planned))

@@ -28,11 +28,12 @@ from harness.cli.options import (
     selected_instances,
     utilization_option,
 )
+from harness.errors import BadInput, RunFolderError
 
 if TYPE_CHECKING:
     from harness.analysis.compare import Comparison
-    from harness.analysis.slo import Slo
     from harness.money import CandidatePrice
+    from harness.slo import Slo
 
 __all__ = ["calibrate", "compare", "report"]
 
@@ -86,8 +87,6 @@ def report(
 
 def default_report_path(run: Path) -> Path:
     """`RUN/report.html`; BadInput when RUN is not a folder (nothing is written then)."""
-    from harness.errors import RunFolderError
-
     if not run.is_dir():
         raise RunFolderError(f"{run}: no such run folder (and no -o FILE given)")
     return run / "report.html"
@@ -157,12 +156,10 @@ def compare(
 
     slo = None
     if slo_text is not None:
-        from harness.analysis.slo import parse_slo
+        from harness.slo import parse_slo
 
         slo = parse_slo(slo_text)
     elif price_texts:
-        from harness.errors import BadInput
-
         raise BadInput("--price: compare uses candidate prices only with --slo (the margin there)")
 
     options = CompareOptions(

@@ -16,7 +16,6 @@ from typing import Any, Protocol
 import torch
 
 from harness import stats
-from harness.analysis.slo import parse_slo
 from harness.devicemem import free_device_memory, is_out_of_memory
 from harness.measure.flops import count_iteration_flops
 from harness.measure.goodput import batch_slo_columns, latency_percentiles
@@ -26,6 +25,7 @@ from harness.meters.base import EnergyWindow, GpuMeter, Sample
 from harness.meters.sampler import sample_row
 from harness.money.confidence import median_cost_interval, unstable_from_cv
 from harness.results.store import RunStore
+from harness.slo import parse_slo
 from workloads.base import Workload
 
 

@@ -24,6 +24,9 @@ class CandidatePrice:
     label: str = "--price"
     source: str = ""
     as_of: str = ""
+    cached_price_per_unit_usd: float | None = None
+    """an input token's price when the provider's prompt cache serves it (hosted APIs charge
+    cached input at a fraction of the input price); None where none is quoted"""
 
     @property
     def key(self) -> str:
@@ -130,3 +133,15 @@ def with_market(
             )
     kept = tuple(m for m in market if m.key not in keys)
     return (*given, *kept), tuple(warnings)
+
+
+def blended_input_price(price: CandidatePrice, cache_hit_rate: float | None) -> float | None:
+    """Per input token, what the provider charges for a mix with this share of cached input:
+    its cached price on the cached share, its input price on the rest. None without a cached
+    price or a measured hit rate; a hit rate outside 0..1 is not a share and gives None."""
+    if price.cached_price_per_unit_usd is None or cache_hit_rate is None:
+        return None
+    if not 0.0 <= cache_hit_rate <= 1.0 or math.isnan(cache_hit_rate):
+        return None
+    cached = price.cached_price_per_unit_usd
+    return cache_hit_rate * cached + (1.0 - cache_hit_rate) * price.price_per_unit_usd

@@ -10,13 +10,12 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from workloads import registry
 from workloads.spec import UnitSpec, WorkloadSpec, scaled_unit_name
 
 
 def _registry() -> ModuleType:
     # Imported on first use: `ratecards list` never needs it (importlib.metadata is slow).
-    from workloads import registry
-
     return registry
 
 SCALES: dict[str, int] = {"1": 1, "1K": 1_000, "1M": 1_000_000}

@@ -115,10 +115,14 @@ def _useful(offer: Offer, plans: Sequence[str], *, interchangeable: bool) -> lis
     return [min(priced, key=lambda p: offer.prices_per_hour_usd[p])]
 
 
-DECOMPOSE_ABOVE_STEPS = 12
-"""Past this many distinct steps `solve` decomposes: one branch-and-bound over every step at
-once spends its time on the sum of many small rounding choices, while each step alone is
-solved in a fraction of a second."""
+DECOMPOSE_ABOVE_INTEGERS = 400
+"""Past this many per-step integer counts (distinct steps × instance types × step plans)
+`solve` decomposes: one branch-and-bound over every step at once spends its time on the sum of
+many small rounding choices, while each step alone is solved in a fraction of a second."""
+
+
+STEP_GRACE_S = 5.0
+"""Seconds a step that found no plan in its share of the time limit gets to find one."""
 
 
 @dataclass
@@ -324,8 +328,8 @@ def solve(problem: FleetProblem, *, time_limit_s: float = 60.0, gap: float = 1e-
     """The cheapest fleet, or BadInput saying why there is none. Stopped by the time limit, the
     best plan found is returned with `optimal=False` and its gap.
 
-    Up to DECOMPOSE_ABOVE_STEPS distinct steps (or one instance type) the whole program goes to
-    HiGHS at once. Past that: the program with whole held counts but fractional per-step counts
+    Up to DECOMPOSE_ABOVE_INTEGERS per-step counts (or with one instance type) the whole
+    program goes to HiGHS at once. Past that: the program with whole held counts but fractional per-step counts
     (a relaxation) gives a lower bound and the held counts, then each step is solved exactly
     with those counts held; the gap is (plan − bound) ÷ plan, so it is proven."""
     import time
@@ -336,7 +340,8 @@ def solve(problem: FleetProblem, *, time_limit_s: float = 60.0, gap: float = 1e-
     )
     inverse = np.asarray(inverse).reshape(-1)
     started = time.perf_counter()
-    if unique.shape[0] <= DECOMPOSE_ABOVE_STEPS or len(problem.offers) == 1:
+    counts = unique.shape[0] * len(problem.offers) * len(problem.step_plans)
+    if counts <= DECOMPOSE_ABOVE_INTEGERS or len(problem.offers) == 1:
         outcome = _program(problem, unique, weights, time_limit_s=time_limit_s, gap=gap)
         _refuse(outcome, time_limit_s)
         return _solution(problem, outcome, inverse, started, time.perf_counter() - started)
@@ -397,13 +402,19 @@ def _decomposed(
     relaxed = _program(
         problem, unique, weights, integral=False, time_limit_s=time_limit_s / 3, gap=gap / 2
     )
+    if relaxed.x is None and relaxed.status == 1:
+        # No whole held counts in time: the plain LP relaxation (a weaker bound) picks them.
+        relaxed = _program(
+            problem, unique, weights, integral=False, held_integral=False,
+            time_limit_s=max(time_limit_s / 3, STEP_GRACE_S), gap=gap,
+        )  # fmt: skip
     _refuse(relaxed, time_limit_s)
     assert relaxed.x is not None
     bound = relaxed.fun * (1 - (relaxed.mip_gap or 0.0))
     held_by_offer = np.zeros(len(offers))
     held: dict[tuple[str, str], int] = {}
     for i, (k, p) in enumerate(relaxed.layout.held):
-        count = round(relaxed.x[i])
+        count = math.floor(relaxed.x[i] + 1e-6)  # whole already, unless the LP chose them
         held[(offers[k].instance, p)] = count
         held_by_offer[k] += count
     held_cost = sum(
@@ -425,6 +436,18 @@ def _decomposed(
             time_limit_s=max(left / (unique.shape[0] - t), 0.05),
             gap=gap / 2,
         )
+        if step.x is None and step.status == 1:
+            # Out of its share of the time with no plan at all: a plan for every step matters
+            # more than the limit, so this step gets a few seconds more (and the plan says so).
+            timed_out = True
+            step = _program(
+                problem,
+                unique[t : t + 1],
+                weights[t : t + 1],
+                fixed_held=held_by_offer,
+                time_limit_s=STEP_GRACE_S,
+                gap=gap / 2,
+            )
         _refuse(step, time_limit_s)
         assert step.x is not None
         timed_out = timed_out or step.status != 0

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.errors import BadInput
+from harness.money.margin import gross_margin, revenue_for
+from harness.money.scenario import Revenue
 from harness.planning.capacity import CapacityEntry, bucket_text, class_capacity
 from harness.planning.demand import Demand
 from harness.planning.model import (
@@ -121,6 +123,14 @@ class PlanResult:
         return counts
 
 
+def _duration(seconds: float) -> str:
+    """`1 h`, `5 min`, `30 s`: a step as a person says it."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
+
+
 def _load_per_step(offers: Sequence[Offer], rates: np.ndarray, routing: np.ndarray) -> np.ndarray:
     cap = np.array([[c or np.inf for c in o.capacity_per_class] for o in offers])
     return (routing * rates[:, None, :] / cap[None, :, :]).sum(axis=(1, 2))
@@ -219,9 +229,6 @@ def plan_money(
     scenario: Scenario | None,
 ) -> Money:
     """Revenue, direct cost and gross margin over the horizon, through harness.money."""
-    from harness.money.margin import gross_margin, revenue_for
-    from harness.money.scenario import Revenue
-
     units = {
         "request": demand.requests,
         "input_token": demand.tokens("input"),
@@ -285,9 +292,13 @@ def make_plan(
     )
     solution = solve(problem, time_limit_s=settings.time_limit_s, gap=settings.gap)
     if not solution.optimal:
+        stop = (
+            f"the solver stopped at its time limit ({settings.time_limit_s:g} s)"
+            if solution.status == "time limit"
+            else f"the solver's proven gap is above the {100 * settings.gap:g} % asked"
+        )
         caveats.append(
-            f"the solver stopped at its time limit ({settings.time_limit_s:g} s): the best plan "
-            f"found is within {100 * (solution.gap or 0):.2f} % of the optimum"
+            f"{stop}: the plan found is within {100 * (solution.gap or 0):.2f} % of the optimum"
         )
     low_cost = None
     if any(e.max_requests_per_s_low is not None for e in entries):
@@ -315,15 +326,22 @@ def make_plan(
     projected = sorted({e.instance for e in entries if e.projected and e.instance in used})
     if projected:
         caveats.append(f"{', '.join(projected)}: capacity projected from another GPU, not measured")
-    for key in sorted(used):
-        instance = instances[key]
-        caveats.append(f"{key}: prices as of {instance.as_of} ({instance.source})")
-        if instance.caveat:
-            caveats.append(f"{key}: {instance.caveat}")
+    cards = sorted({(instances[k].provider, instances[k].as_of, instances[k].source) for k in used})
+    caveats.extend(f"{provider} prices as of {as_of}: {source}" for provider, as_of, source in cards)
+    caveats.extend(f"{key}: {instances[key].caveat}" for key in sorted(used) if instances[key].caveat)
     if any(p in ("reserved_1y", "reserved_3y") for (_, p), n in solution.held.items() if n):
         caveats.append(
             "reserved instances are charged per hour of the horizon; the commitment runs a "
             "year or three"
+        )
+    spot_hours = sum(s.sum() for (_, p), s in solution.per_step.items() if p == "spot")
+    all_hours = sum(s.sum() for s in solution.per_step.values()) + demand.steps * sum(
+        solution.held.values()
+    )
+    if spot_hours and settings.max_spot_share >= 1:
+        caveats.append(
+            f"{100 * spot_hours / all_hours:.0f} % of instance-hours are spot, which the cloud "
+            "can reclaim: cap it with --max-spot-share"
         )
     if any(p == "owned" for (_, p), n in solution.held.items() if n):
         caveats.append("owned instances: capital and hosting only, energy not included")
@@ -335,7 +353,7 @@ def make_plan(
         )
     caveats.extend(demand.notes)
     caveats.append(
-        f"each step is sized for its mean rate ({demand.step_s / 3600:g} h steps); bursts "
+        f"each step is sized for its mean rate ({_duration(demand.step_s)} steps); bursts "
         f"within a step rely on the {100 * (1 - settings.target_utilization):.0f} % headroom"
     )
     return PlanResult(

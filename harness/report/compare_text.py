@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.analysis.frontier import MAX_TEXT_POINTS
-from harness.analysis.slo import Slo
 from harness.analysis.slo_choice import SloAnswer, describe_targets
 from harness.analysis.work import choice_label, describe_signature, work_signature
 from harness.money.units import display_scale
 from harness.report import format as fmt
+from harness.slo import Slo
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -196,6 +196,11 @@ def answer_lines(answer: SloAnswer, slo: Slo, several_works: bool) -> list[str]:
         f"{title}: cheapest that meets it: {choice_label(choice)}, {_where(choice)} "
         f"({_values(choice['values'])})"
     ]
+    if choice.get("client_bound"):
+        lines.append(
+            "  ! client-bound: the load generator was the limit at this level (the only one "
+            "that meets it); measure again with more --workers"
+        )
     cost = f"  cost: {fmt.usd(choice['cost_per_unit_usd'] * scale)} per {unit_name}"
     low, high = choice.get("cost_per_unit_usd_low"), choice.get("cost_per_unit_usd_high")
     if low is not None and high is not None:

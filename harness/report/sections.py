@@ -14,9 +14,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from harness.analysis.frontier import frontier_points, level_costs
+from harness.analysis.roofline import efficiency
+from harness.analysis.row_costs import matched_unit_costs
 from harness.analysis.work import choice_label
 from harness.gpus import CPU_ONLY, canonical_gpu
+from harness.money import apply_prices
+from harness.money.caveats import run_caveats
 from harness.money.context import PricingContext
+from harness.money.units import display_scale
 from harness.report import format as fmt
 from harness.report.document import Block, Document, Note, Section, Table
 from harness.report.figures import (
@@ -73,10 +79,6 @@ def run_sections(
     """(the answer, the per-workload sections and timeline, the machine and settings, the
     caveats of what the answer shows). `named`: headings name the run (a page of several);
     a page of one names it once, in its title."""
-    from harness.analysis.roofline import efficiency
-    from harness.analysis.row_costs import matched_unit_costs
-    from harness.money.caveats import run_caveats
-
     rows = efficiency(run.measurements, run.meta, options.gpu_key)
     ok = rows[rows["status"] == "ok"]
     costs = matched_unit_costs(ok, options.pricing)
@@ -126,9 +128,6 @@ def answer_blocks(
 ) -> tuple[Block, ...]:
     """Per workload and unit: the cheapest instance, plan and batch size over the whole run,
     its cost per unit, and the margin and break-even price at each candidate price."""
-    from harness.money import apply_prices
-    from harness.money.units import display_scale
-
     priced_costs = costs[costs["cost_per_unit_usd"].notna()]
     records: list[dict[str, Any]] = []
     unpriced = [w for w in workloads if w not in set(priced_costs["workload"])]
@@ -218,8 +217,6 @@ def workload_blocks(
 
 def _frontier(workload: str, ok: pd.DataFrame, options: ReportOptions, stem: str) -> list[Block]:
     """Cost against interactivity, Pareto points marked, for a workload whose spec has axes."""
-    from harness.analysis.frontier import frontier_points, level_costs
-
     if len(ok) < 2 or not options.instances:
         return []
     levels = level_costs(ok, options.pricing)
