@@ -387,6 +387,11 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
     except StoreWriteError as err:
         raise GpucostError(f"{err}; the run stopped: {_kept(created)}") from None
     click.echo(str(store.path))
+    if kw.get("show_price", True):
+        # The same closing table as an in-process run (`--no-price` skips it).
+        from harness.cli.money import print_market_summary
+
+        print_market_summary(store.path)
 
 
 def _kept(created: list[Any]) -> str:

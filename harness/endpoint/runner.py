@@ -121,11 +121,18 @@ def run_endpoint(
         try:
             try:
                 if server is not None:
+                    # Progress through on_search, the runner's one line-by-line channel.
+                    say = on_search or (lambda _line: None)
+                    say(f"Starting the server (up to {server.health_timeout_s:g} s): "
+                        f"{shlex.join(redact_argv(server.command))}")  # fmt: skip
+                    started = time.monotonic()
                     process = Server(
                         server.command, config.base_url, store.path / "server.log",
                         headers=config.auth_headers,
                     )  # fmt: skip
                     process.start(server.health_timeout_s)
+                    say(f"Server up after {time.monotonic() - started:.0f} s; "
+                        "checking that it takes a request")  # fmt: skip
                     checked = _check_endpoint(config, prompts, stop)
                 assert checked is not None
                 _run_levels(config, store, prompts, checked, stop, on_level, on_search, replay)
