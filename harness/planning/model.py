@@ -411,6 +411,14 @@ def _decomposed(
     _refuse(relaxed, time_limit_s)
     assert relaxed.x is not None
     bound = relaxed.fun * (1 - (relaxed.mip_gap or 0.0))
+    if relaxed.status != 0 and relaxed.layout.held:
+        # Stopped early, its own bound can be weak: the plain LP relaxation's may be higher.
+        lp = _program(
+            problem, unique, weights, integral=False, held_integral=False,
+            time_limit_s=max(time_limit_s / 3, STEP_GRACE_S), gap=gap,
+        )  # fmt: skip
+        if lp.status == 0:
+            bound = max(bound, lp.fun)
     held_by_offer = np.zeros(len(offers))
     held: dict[tuple[str, str], int] = {}
     for i, (k, p) in enumerate(relaxed.layout.held):
