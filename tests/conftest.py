@@ -24,11 +24,25 @@ def _has_cuda() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _skip_vllm_without_it(items)
     if _has_cuda():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU")
     for item in items:
         if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def _skip_vllm_without_it(items: list[pytest.Item]) -> None:
+    """`vllm` tests need GPUCOST_VLLM_PYTHON (vLLM's own venv); CI sets GPUCOST_REQUIRE_VLLM, and
+    there a missing vLLM fails the tests instead of skipping them."""
+    from tests.vllm_server import vllm_python
+
+    if vllm_python() is not None or os.environ.get("GPUCOST_REQUIRE_VLLM"):
+        return
+    skip = pytest.mark.skip(reason="needs vLLM's CPU build: set GPUCOST_VLLM_PYTHON")
+    for item in items:
+        if item.get_closest_marker("vllm") is not None:
             item.add_marker(skip)
 
 
@@ -41,6 +55,14 @@ def isolated_user_env(
     monkeypatch.setenv("GPUCOST_CONFIG_DIR", str(config_dir))
     monkeypatch.setenv("HF_HOME", str(config_dir / "hf"))
     return config_dir
+
+
+@pytest.fixture
+def cli():
+    """Runs `gpucost ARGS...` in this process (tests/cli_helpers.py: invoke)."""
+    from tests.cli_helpers import invoke
+
+    return invoke
 
 
 @pytest.fixture

@@ -7,16 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner, Result
-
-from harness.cli import main
 from harness.results.runs import RunRecord, load_run
+from tests.cli_helpers import invoke
 
 DATA = Path(__file__).resolve().parent / "data" / "imports"
 
-
-def invoke(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def import_files(

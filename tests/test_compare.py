@@ -83,6 +83,11 @@ def test_table_and_csv_formats(two_gpus, card) -> None:
     base = [str(h100), str(l4), "--ratecard", str(card), *TEST_CARD_INSTANCES]
     code, out, err = _compare(*base, "--plan", "on_demand")
     assert code == 0, err
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert lines[0].startswith("text (g1): cheapest ") and "costs" in lines[1]
+    code, out, err = _compare(*base, "--plan", "on_demand", "-v")
+    assert code == 0, err
     assert "runs: run-h100, run-l4" in out or "runs: run-l4, run-h100" in out
     assert "testcloud:small-l4 on_demand" in out and "★" in out
     assert "spot" not in out.replace("★ cheapest", "")
@@ -136,7 +141,7 @@ def test_projection_is_marked_and_scaled(two_gpus, card) -> None:
     prefill, decode = 0.02, 0.1 * 0.8 * 0.99
     wall_l4 = (prefill + decode) * 3.35 / 0.300 + (0.1 - prefill - decode)
     assert projected[0]["cost_per_unit_usd"] == pytest.approx(wall_l4 * 0.6 / 3600 / 8)
-    code, out, _ = _compare(*args, "--project", "L4")
+    code, out, _ = _compare(*args, "--project", "L4", "-v")
     assert "testcloud:small-l4 on_demand (projected)" in out
 
 
@@ -210,6 +215,9 @@ def test_a_run_folder_without_optional_columns_still_compares(two_gpus, card) ->
             writer.writerows(rows)
     code, out, err = _compare(str(h100), str(l4), "--ratecard", str(card), *TEST_CARD_INSTANCES)
     assert code == 0, err
+    assert "cheapest" in out
+    code, out, err = _compare(str(h100), str(l4), "--ratecard", str(card), *TEST_CARD_INSTANCES,
+                              "-v")  # fmt: skip
     assert "★" in out
 
 
@@ -234,3 +242,28 @@ def test_the_levels_of_one_closed_loop_sweep_are_one_work_and_rates_stay_apart()
     assert work_signature(level(concurrency=1)) != work_signature(
         {**level(concurrency=1), "model": "other"}
     )
+
+
+def test_two_levels_of_one_run_with_one_batch_size_keep_their_own_costs(
+    tmp_path: Path, card: Path
+) -> None:
+    """Two open-loop levels of one run may share a batch size: each cost is tied to the very row
+    it prices (the engine's source_row), not to whichever row has that run and batch size."""
+    import pandas as pd
+
+    from harness.analysis.row_costs import ROW_POSITION, load_instances, row_unit_costs
+    from harness.money.context import PricingContext
+
+    rows = pd.DataFrame(
+        [
+            text_row(4, wall_s=1.0, gpu_name=L4_NVML) | {"run_id": "r", "request_rate": 2.0},
+            text_row(4, wall_s=3.0, gpu_name=L4_NVML) | {"run_id": "r", "request_rate": 8.0},
+        ],
+        index=[17, 5],  # whatever labels the caller's frame has
+    )
+    instances = load_instances(["testcloud:small-l4"], [card])
+    costs = row_unit_costs(rows, PricingContext(instances, ("on_demand",)))
+    output = costs[costs["unit"] == "output_token"].set_index(ROW_POSITION)["cost_per_unit_usd"]
+    assert sorted(output.index) == [0, 1]
+    assert output[1] == pytest.approx(3 * output[0])
+    assert set(costs["run_id"]) == {"r"}

@@ -18,8 +18,8 @@ from harness.money.confidence import (
     NOT_MEASURED,
     bootstrap_medians,
     endpoint_cost_columns,
-    is_unstable,
     median_cost_interval,
+    unstable_from_cv,
     window_cost_interval,
 )
 
@@ -140,11 +140,11 @@ def test_below_two_samples_the_interval_is_empty() -> None:
 
 
 def test_unstable_is_either_cv_above_the_threshold() -> None:
-    assert is_unstable(None, None) is None
-    assert is_unstable(0.05, None) is False
-    assert is_unstable(0.05, 0.11) is True
-    assert is_unstable(0.2, 0.01) is True
-    assert is_unstable(None, 0.05, threshold=0.01) is True
+    assert unstable_from_cv(None, None) is None
+    assert unstable_from_cv(0.05, None) is False
+    assert unstable_from_cv(0.05, 0.11) is True
+    assert unstable_from_cv(0.2, 0.01) is True
+    assert unstable_from_cv(None, 0.05, threshold=0.01) is True
 
 
 def _request(index: int, start: float, end: float, tokens: int) -> RequestRecord:

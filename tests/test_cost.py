@@ -58,7 +58,8 @@ def cost(
 
 def test_text_units_split_by_prefill_and_decode(tmp_path: Path, instances) -> None:
     costs = unit_costs(
-        frame_of(tmp_path, [text_row(8, 2.0, prefill_s=0.5, decode_s=1.5)]), PricingContext(instances)
+        frame_of(tmp_path, [text_row(8, 2.0, prefill_s=0.5, decode_s=1.5)]),
+        PricingContext(instances),
     )
     # 2.0 s × $3.60/h ÷ 3600 = $0.002 per batch of 8 requests × (128 in + 64 out) tokens
     # input share 0.5 / (0.5 + 1.5) = 0.25: $0.0005 ÷ 1024 input tokens
@@ -130,7 +131,8 @@ def test_text_without_phase_split_has_empty_token_costs(tmp_path: Path, instance
 
 
 def test_self_hosted_adds_measured_energy(tmp_path: Path, instances) -> None:
-    costs = unit_costs(frame_of(tmp_path, [image_row(8, 2.0, energy_j=1200.0)]), PricingContext(instances))
+    rows = frame_of(tmp_path, [image_row(8, 2.0, energy_j=1200.0)])
+    costs = unit_costs(rows, PricingContext(instances))
     owned = costs[costs["instance"] == "rack"]
     assert list(owned["plan"]) == ["owned"]
     # compute: $1.80/h ÷ 3600 × 2.0 s = $0.001; energy: 1200 J × PUE 1.5 ÷ 3.6e6 J/kWh × $0.10
@@ -147,7 +149,8 @@ def test_self_hosted_adds_measured_energy(tmp_path: Path, instances) -> None:
 def test_self_hosted_estimates_unmeasured_energy_from_power_limit(
     tmp_path: Path, instances
 ) -> None:
-    costs = unit_costs(frame_of(tmp_path, [image_row(8, 2.0)], power_limit_w=700.0), PricingContext(instances))
+    rows = frame_of(tmp_path, [image_row(8, 2.0)], power_limit_w=700.0)
+    costs = unit_costs(rows, PricingContext(instances))
     owned = costs[costs["instance"] == "rack"].iloc[0]
     # 700 W × 2.0 s = 1400 J × 1.5 ÷ 3.6e6 × $0.10 = $0.000058333; + $0.001 compute, ÷ 8
     assert owned["energy_estimated"]
@@ -171,7 +174,8 @@ def test_gpu_override_prices_on_another_gpu(tmp_path: Path, instances) -> None:
 
 
 def test_rows_using_several_gpus_pay_for_them(tmp_path: Path, instances) -> None:
-    costs = unit_costs(frame_of(tmp_path, [image_row(8, 2.0, gpus_used=2)]), PricingContext(instances))
+    rows = frame_of(tmp_path, [image_row(8, 2.0, gpus_used=2)])
+    costs = unit_costs(rows, PricingContext(instances))
     # two of the eight GPUs: 2 × $0.002 = $0.004 ÷ 8 = $0.0005; a 1-GPU instance cannot run it
     assert set(costs["instance"]) == {"eight"}
     assert cost(costs, "image", instance="eight") == pytest.approx(0.0005)
@@ -192,7 +196,7 @@ def test_bad_utilization_is_refused(tmp_path: Path, instances) -> None:
 
     for bad in (0.0, 1.5, -0.1):
         with pytest.raises(BadInput, match="--utilization"):
-            unit_costs(frame_of(tmp_path / str(bad), [image_row()]), PricingContext(instances, utilizations=(bad,)))
+            PricingContext(instances, utilizations=(bad,))
 
 
 def _instance(price_per_hour: float, gpu_count: int = 1) -> Instance:
@@ -231,7 +235,8 @@ money = st.floats(min_value=0.01, max_value=500.0, allow_nan=False)
 def test_cost_is_linear_in_price(price: float, factor: float, wall_s: float, images: int) -> None:
     rows = _measurements(wall_s, images)
     base = unit_costs(rows, PricingContext([_instance(price)]))["cost_per_unit_usd"].iloc[0]
-    scaled = unit_costs(rows, PricingContext([_instance(price * factor)]))["cost_per_unit_usd"].iloc[0]
+    scaled_costs = unit_costs(rows, PricingContext([_instance(price * factor)]))
+    scaled = scaled_costs["cost_per_unit_usd"].iloc[0]
     assert scaled == pytest.approx(base * factor, rel=1e-9)
     assert base == pytest.approx(wall_s * price / 3600 / images, rel=1e-9)
 
@@ -249,6 +254,7 @@ def test_cost_is_inverse_in_utilization(price: float, u: float, gpu_count: int) 
 
 
 def test_no_matching_instance_gives_an_empty_frame(tmp_path: Path) -> None:
-    costs = unit_costs(frame_of(tmp_path, [text_row(8, 2.0, prefill_s=0.5, decode_s=1.5)]), PricingContext([]))
+    rows = frame_of(tmp_path, [text_row(8, 2.0, prefill_s=0.5, decode_s=1.5)])
+    costs = unit_costs(rows, PricingContext([]))
     assert costs.empty
     assert list(costs.columns[: len(COST_COLUMNS)]) == list(COST_COLUMNS)

@@ -11,21 +11,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from harness.cli import main
 from harness.money import PRICED_COLUMNS, CandidatePrice, apply_prices, gross_margin, unit_costs
-from harness.money.console import margin_range_text
 from harness.money.context import PricingContext
 from harness.money.cost import COST_COLUMNS, COST_RANGE_COLUMNS
+from harness.render.text import margin_range_text
+from tests.cli_helpers import invoke
 from tests.helpers_runs import TEST_CARD, asr_row, card_instances, row, text_row, write_run
 
 INTERVAL = {"cost_factor_low": 0.9, "cost_factor_high": 1.25, "cost_cv": 0.08}
 SLO = {"slo": "e2e_p99=2"}
 
-
-def invoke(*args: object):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def _card(tmp_path: Path) -> Path:
@@ -111,10 +107,10 @@ def test_margins_at_the_ends_of_the_cost_interval(tmp_path: Path) -> None:
 
 
 def test_a_margin_prints_with_its_interval_only_where_one_was_measured() -> None:
-    assert margin_range_text(0.62, 0.58, 0.65) == "62% (58–65%)"
-    assert margin_range_text(-0.05, -0.12, 0.02) == "-5% (-12 to 2%)"
-    assert margin_range_text(0.62, math.nan, 0.65) == "62%"
-    assert margin_range_text(0.62, 0.618, 0.621) == "62%"  # narrower than the last digit
+    assert margin_range_text(0.62, 0.58, 0.65) == "62.0% (58.0–65.0%)"
+    assert margin_range_text(-0.05, -0.12, 0.02) == "-5.0% (-12.0 to 2.0%)"
+    assert margin_range_text(0.62, math.nan, 0.65) == "62.0%"
+    assert margin_range_text(0.62, 0.6201, 0.6204) == "62.0%"  # narrower than the last digit
     assert margin_range_text(math.nan, 0.5, 0.7) == "—"
 
 
@@ -136,13 +132,13 @@ def test_price_table_shows_the_margin_interval_goodput_cost_and_why_rows_are_uns
 ) -> None:
     run = _priced_run(tmp_path)
     result = invoke("price", run, "--ratecard", _card(tmp_path), "--instance", "test:one",
-                    "--plan", "on_demand", *PRICE)  # fmt: skip
+                    "--plan", "on_demand", *PRICE, "-v")  # fmt: skip
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     # batch 4, output tokens: cost $5.859/1M ($4.395–$7.324), price $20/1M
     cost = 0.002 * 0.75 / 256
-    low, high = (round((1 - cost * f / 20e-6) * 100) for f in (1.25, 0.9))
-    assert f"{round((1 - cost / 20e-6) * 100)}% ({low}–{high}%)" in text
+    low, high = ((1 - cost * f / 20e-6) * 100 for f in (1.25, 0.9))
+    assert f"{(1 - cost / 20e-6) * 100:.1f}% ({low:.1f}–{high:.1f}%)" in text
     assert "on goodput" in text and "$23.44" in text  # four times the raw $5.859 per 1M
     assert "none met SLO" in text
     assert "text batch 8 (cost interval wide: cost CV 15%)" in text
@@ -196,5 +192,5 @@ def test_report_shows_the_cost_interval_and_the_unstable_mark(tmp_path: Path) ->
     answer = text.split("Cheapest instance and plan per workload")[1].split("\n\n")[1]
     assert "cost, 95 % interval" in answer and "margin (95 % interval)" in answer
     # batch 8 on reserved_3y ($1.44/h): $1.172 per 1M output tokens, × 0.7 and × 1.4
-    assert "| 8! | $1.172 |" in answer and "| $1.172 | $0.8203–$1.641 |" in answer
+    assert "| 8! | $1.17 |" in answer and "| $1.17 | $0.820–$1.64 |" in answer
     assert "94.1% (91.8–95.9%)" in answer and "unstable:" in text

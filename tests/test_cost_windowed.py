@@ -16,7 +16,8 @@ from tests.helpers_runs import card_instances, row, text_row, write_run
 
 def _costs(tmp_path: Path, rows: list[dict]):
     frame = measurements_frame([load_run(write_run(tmp_path / "runs", rows))])
-    return unit_costs(frame, PricingContext(card_instances(tmp_path / "cards"), plans=["on_demand"]))
+    context = PricingContext(card_instances(tmp_path / "cards"), plans=["on_demand"])
+    return unit_costs(frame, context)
 
 
 def _cost(costs, unit: str, instance: str = "eight") -> float:

@@ -15,19 +15,15 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from harness.cli import main
 from harness.endpoint.records import RequestRecord
 from harness.endpoint.server import free_port
 from harness.endpoint.summary import summarise_level
+from tests.cli_helpers import invoke
 from tests.endpoint_fakeapp import serve_in_thread
 
 FAKE_APP = Path(__file__).with_name("endpoint_fakeapp.py")
 
-
-def invoke(*args: object):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def _only_row(out: Path) -> dict[str, str]:

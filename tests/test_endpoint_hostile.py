@@ -211,7 +211,8 @@ def test_key_like_options_of_a_server_command_are_masked() -> None:
     ("url", "message"),
     [("http://[::1", "not a URL"), ("http://h:abc/v1", "not a URL"), ("http://h:99999/v1", "not a URL"),
      ("http://h/v1\nx", "control character"), ("http://h/v1?x=1", "query"), ("http://h/v1#f", "query"),
-     ("", "empty"), ("http://:pw@/v1", "expected an http(s) URL")],
+     ("", "empty"), ("http://:pw@/v1", "expected an http(s) URL"),
+     ("http://%zz/v1", "is not a host name")],
 )  # fmt: skip
 def test_bad_urls_are_one_line(url: str, message: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", "--endpoint", url, "--out", str(tmp_path)])
@@ -245,6 +246,27 @@ def test_a_run_folder_that_cannot_be_started_is_removed(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert "refused" in proc.stdout and "measurements.csv" in proc.stdout, proc.stderr
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_run_json_is_never_left_half_written(tmp_path: Path) -> None:
+    # The file may not grow past 2000 bytes: the indented update does not fit, the compact one
+    # does and is written; one that fits in neither leaves the previous text whole.
+    body = (
+        "import json\n"
+        "from pathlib import Path\n"
+        "from harness.results.store import RunStore, StoreWriteError\n"
+        f"store = RunStore.start(Path({str(tmp_path / 'out')!r}), ['gpucost'], "
+        "{'pad': ['x'] * 150})\n"
+        "store.update_meta(status='failed', more=['y'] * 100)\n"
+        "try:\n"
+        "    store.update_meta(status='other', more=['y' * 40] * 200)\n"
+        "except StoreWriteError:\n"
+        "    print('refused')\n"
+        "print(json.loads((store.path / 'run.json').read_text())['status'])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", LIMITED.format(limit=2000, body=body)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.stdout.split() == ["refused", "failed"], proc.stderr
 
 
 def test_an_endpoint_run_on_a_full_disk_says_what_it_kept(tmp_path: Path) -> None:
@@ -282,6 +304,8 @@ BAD_OPTIONS = [
     (("--input-len", "1000000000"), "--input-len must be from 1"),
     (("--concurrency", "1_0"), "'1_0' is not a whole number"),
     (("--concurrency", "1,1"), "1 is given twice"),
+    (("--concurrency", "1,,2"), "an empty value between commas"),
+    (("--request-rate", "1e999"), "is too large (write inf)"),
     (("--concurrency", "100000000"), "must be from 1 to 10000"),
     (("--request-rate", "1e-9"), "must be from 0.001"),
     (("--request-rate", "1_0"), "is not a number or inf"),
@@ -292,6 +316,9 @@ BAD_OPTIONS = [
     (("--burstiness", "1e-300"), "--burstiness must be at least"),
     (("--request-timeout", "inf"), "--request-timeout must be > 0"),
     (("--gpus-used", "1000000000"), "--gpus-used must be from 1"),
+    (("--requests", "1_0"), "is not a whole number in plain digits"),
+    (("--input-len", "١٢"), "is not a whole number in plain digits"),
+    (("--duration", "1_0"), "is not a number in plain digits"),
     (("-b", "1,2"), "--batch-sizes is for in-process runs"),
     (("--iterations", "5"), "--iterations is for in-process runs"),
     (("--engine", "compiled"), "--engine is for in-process runs"),
@@ -312,14 +339,19 @@ def test_loose_endpoint_options_are_refused_before_a_folder(
         )
         assert server.bodies == []  # nothing was sent
     assert result.exit_code == 2, result.output
-    (line,) = result.output.strip().splitlines()
-    assert message in line
+    line = result.output.strip().splitlines()[-1]  # click's own type errors add a usage line
+    assert line.startswith("Error:") and message in line
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_an_empty_server_command_is_refused(tmp_path: Path) -> None:
+def test_an_empty_server_command_or_endpoint_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", "--server-cmd", "", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "--server-cmd: empty command" in result.output
+    result = CliRunner().invoke(
+        main, ["run", "--server-cmd", "sleep 30", "--endpoint", "", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2 and "--endpoint '': empty" in result.output
+    assert not any(tmp_path.iterdir())
 
 
 def test_compare_refuses_a_second_spelling_of_a_target(tmp_path: Path) -> None:
@@ -373,3 +405,25 @@ def test_open_loop_arrivals_are_drawn_as_needed() -> None:
 
     gaps = arrival_gaps(1.0, 1.0, 0)  # a generator: a long level holds none of them up front
     assert list(islice(gaps, 5)) == arrival_gaps_s(1.0, 1.0, 5, 0)
+
+
+@pytest.mark.parametrize("make", [lambda p: os.mkfifo(p), lambda p: None])
+def test_import_refuses_a_fifo_and_a_device(make, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.json"
+    make(fifo)
+    path = str(fifo) if fifo.exists() else "/dev/zero"
+    result = CliRunner().invoke(
+        main,
+        [
+            "import",
+            "aiperf",
+            path,
+            "--gpu",
+            "H100-SXM-80GB",
+            "--gpus-used",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 2 and "not a regular file" in result.output, result.output

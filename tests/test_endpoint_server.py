@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from harness.cli import main
+from tests.cli_helpers import invoke
 from tests.endpoint_server import build_tiny_llama, start_server
 
 pytest.importorskip("fastapi", reason="needs transformers[serving]")
@@ -34,9 +33,6 @@ def _rows(path: Path, name: str) -> list[dict[str, str]]:
     with open(path / name, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
 
-
-def invoke(*args: object):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""One validation path per hand-written file: the models in `file_schemas.py` load the files,
+"""One validation path per hand-written file: the models in `money/file_schemas/` load the files,
 refuse faults in one line naming file, line, entry and field, and print the JSON Schemas."""
 
 from __future__ import annotations
@@ -84,10 +84,14 @@ def test_a_negative_price_is_refused_by_the_one_path(tmp_path: Path) -> None:
         (("    region: test-1\n", ""), ":6: instance 'box-1': missing field 'region'"),
         (("    region:", "    regoin:"), ":11: instance 'box-1': unknown field 'regoin' (fields: "),
         (("gpu_count: 1", "gpu_count: 1.5"), ":8: instance 'box-1': gpu_count must be a whole"),
-        (("memory_gib: 16", "memory_gib: .inf"), ":10: instance 'box-1': memory_gib must be a finite"),
+        (("memory_gib: 16", "memory_gib: .inf"), ":10: instance 'box-1': memory_gib must be"),
         (("as_of: 2026-10-01", "as_of: soon"), ":3: as_of must be a date like 2026-11-01"),
         (("{on_demand: 1.0, spot: 0.5}", "{}"), ":12: instance 'box-1': prices_per_hour must be a"),
         (("gpu: L4", "gpu: none"), ":6: instance 'box-1': gpu_count must be 0 for a CPU-only"),
+        (("memory_gib: 16", "memory_gib: 1.0e+300"), ":10: instance 'box-1': memory_gib is too"),
+        (("spot: 0.5", "spot: true"), ":12: instance 'box-1': prices_per_hour.spot must be a num"),
+        (("source: test quote", "source: " + "x" * 3000), ":4: source must be a non-empty text"),
+        (("gpu_count: 1", "gpu_count: 99999999999999999999"), ":8: instance 'box-1': gpu_count is"),
     ],
 )
 def test_card_faults_name_the_line_entry_and_field(
@@ -129,7 +133,8 @@ def test_market_faults_name_the_entry(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     result = CliRunner().invoke(main, ["ratecards", "validate", str(path)])
     assert result.exit_code == 2
-    assert f"{path}:9: price #1 (GPT-4o-mini, text.input_token): unknown scale '1G'" in result.stderr
+    entry = "price #1 (GPT-4o-mini, text.input_token)"
+    assert f"{path}:12: {entry}: unknown scale '1G'" in result.stderr
 
 
 def test_schema_command_prints_json_schema_for_both_files() -> None:

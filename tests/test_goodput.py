@@ -8,10 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from harness.analysis.slo import parse_slo
-from harness.cli import main
 from harness.endpoint.goodput import slo_columns
 from harness.endpoint.maxload import (
     ALL_MET,
@@ -25,6 +22,8 @@ from harness.endpoint.maxload import (
 from harness.endpoint.records import RequestRecord
 from harness.endpoint.summary import summarise_level
 from harness.errors import BadInput
+from harness.slo import parse_slo
+from tests.cli_helpers import invoke as _invoke
 from tests.endpoint_fakeapp import SERIAL_S, serve_in_thread
 
 
@@ -156,9 +155,6 @@ def test_next_level_rounding() -> None:
     assert next_level(7.9, 8.0, integer=False) is None  # 7.95 rounds onto an end
     assert round_rate(13.3) == 13 and round_rate(0.0123) == 0.012
 
-
-def _invoke(*args: object):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture

@@ -103,3 +103,10 @@ def test_tasks_install_a_wheel_of_this_checkout_uploaded_with_them(tmp_path: Pat
 
     names = zipfile.ZipFile(wheel).namelist()
     assert "harness/sweep/install.py" in names and "ratecards/aws.yaml" in names
+
+
+@pytest.mark.parametrize("url", ["http://alice:s3cr3t@gpu.example/v1", "https://s3cr3t@h:8000/v1"])
+def test_credentials_in_run_options_are_refused_and_never_printed(tmp_path: Path, url: str) -> None:
+    out = tmp_path / "plan"
+    message = _refused(_plan(out, args=["-w", "text", "--endpoint", url]), "user name or password")
+    assert "s3cr3t" not in message and not out.exists()

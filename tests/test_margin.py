@@ -181,7 +181,8 @@ def scenario_rows(tmp_path: Path, instances, revenue: str) -> pd.DataFrame:
     frame = measurements_frame(
         [load_run(write_run(tmp_path / "runs", [text_row(1, 0.5), text_row(8, 2.0)]))]
     )
-    rows = scenario_costs(batch_costs(frame, PricingContext(instances, ["on_demand"])), scenario, (0.5,))
+    batch = batch_costs(frame, PricingContext(instances, ["on_demand"]))
+    rows = scenario_costs(batch, scenario, (0.5,))
     assert set(rows["batch_size"]) == {8} and set(rows["unit"]) == {"request"}
     return rows.set_index("instance")
 

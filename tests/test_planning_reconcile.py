@@ -34,7 +34,7 @@ def test_planned_bill_and_unit_cost_beside_the_bill(tmp_path: Path) -> None:
     # The bill: $12 for 1000 requests, $0.012 each: twice the plan.
     assert request["plan_cost_ratio"] == pytest.approx(2.0)
     assert day1.loc["output_token"]["planned_cost_per_unit_usd"] == pytest.approx(0.12e-6)
-    assert "Plan " in result.stderr and "$0.006 per request" in result.stderr
+    assert "Plan " in result.stderr and "$0.00600 per request" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -8,15 +8,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from click.testing import CliRunner
 
-from harness.cli import main
+from tests.cli_helpers import invoke
 
 FAST = ["--iterations", "2", "--warmup", "1", "--min-duration", "0", "--idle-seconds", "0"]
 
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def measure(out: Path) -> Path:
@@ -47,7 +43,7 @@ def test_plugin_units_are_priced_compared_and_reported(test_plugin: Path, tmp_pa
 
     table = invoke("price", run, "--price", "frames.frame=0.50/1K")
     assert table.exit_code == 0, table.output
-    assert "per 1K frames" in table.output and "not priced" not in table.output
+    assert "1K frames" in table.output and "not priced" not in table.output
 
     other = measure(tmp_path / "b")
     compared = invoke("compare", run, other, "--format", "csv")

@@ -19,6 +19,7 @@ from harness.money import (
     market_prices,
 )
 from harness.money.ratecard import shipped_card_paths
+from tests.cli_helpers import one_line_error
 
 GOOD_CARD = """\
 provider: acme
@@ -40,15 +41,6 @@ def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def one_line_error(result) -> str:
-    assert result.exit_code != 0, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 @pytest.mark.parametrize("path", shipped_card_paths(), ids=lambda p: p.name)

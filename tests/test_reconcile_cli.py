@@ -229,8 +229,17 @@ def test_table_and_html_report(tmp_path: Path) -> None:
     files = write_inputs(tmp_path)
     result = invoke([*base_args(files), *floor_args(files)])
     assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert lines[0].startswith("Billed cost per unit of work, per day")
+    day = next(line for line in lines if line.startswith("2026-11-01"))
+    # One cost per period and group, the units it served beside it, the cost per output token.
+    assert "$12.00" in day and "1,000 request" in day and "$240/1M output" in day
+    assert sum(line.startswith("2026-11-01") for line in lines) == 1
+    assert result.stdout.count("cost basis amortized:") == 1 and result.stderr == ""
+    result = invoke([*base_args(files), *floor_args(files), "-v"])
     assert "1M output tokens (benchmark split)" in result.stdout
-    assert "$240.00" in result.stdout  # $12 / 50,000 output tokens = $240 per 1M
+    assert "$240" in result.stdout  # $12 / 50,000 output tokens = $240 per 1M
     page = tmp_path / "report.html"
     args = [*base_args(files), *floor_args(files), "--scenario", str(files["scenario"])]
     result = invoke([*args, "-o", str(page)])

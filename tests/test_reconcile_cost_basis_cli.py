@@ -26,10 +26,12 @@ def test_the_readme_example_works_as_written(monkeypatch) -> None:
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(main, readme_command())
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("Cost basis: amortized\n")
+    assert result.stdout.startswith("Billed cost per unit of work, per day (cost basis amortized)")
     assert "(tax)" in result.stdout and "g5.xlarge" in result.stdout
-    assert "cost basis amortized: AWS CUR: amortised" in result.stderr
-    assert "prorated" in result.stderr
+    text = " ".join(result.stdout.split())
+    assert "cost basis amortized: AWS CUR: amortised" in text and "prorated" in text
+    # The request log line without `instance` is counted and named, not left to the docs.
+    assert "2026-11-02: 2 request(s) name no instance" in text
 
 
 def test_cost_basis_is_a_column_and_changes_the_savings_plan_hours(monkeypatch) -> None:

@@ -1,4 +1,4 @@
-"""SLO parsing, row judgement and the per-request goodput test (harness/analysis/slo.py)."""
+"""SLO parsing, row judgement and the per-request goodput test (harness/slo.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from harness.analysis.slo import (
+from harness.errors import BadInput
+from harness.slo import (
     Slo,
     SloTarget,
     parse_slo,
@@ -14,7 +15,6 @@ from harness.analysis.slo import (
     row_meets,
     row_value,
 )
-from harness.errors import BadInput
 
 
 def test_parse_keeps_order_and_canonical_text():

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from harness import stats
-from harness.analysis.slo import parse_slo
 from harness.cli import main
 from harness.measure.goodput import batch_slo_columns, latency_percentiles, unjudged_metrics
+from harness.slo import parse_slo
 
 FAST = ["--iterations", "4", "--warmup", "1", "--min-duration", "0", "--idle-seconds", "0"]
 

@@ -45,11 +45,14 @@ class UnitSpec:
         if not self.count_divisor > 0 or self.display_scale < 1:
             raise ValueError(f"unit {self.unit!r}: divisor and display scale must be positive")
         if not self.display_name:
-            object.__setattr__(self, "display_name", unit_label(self.unit, self.display_scale))
+            object.__setattr__(
+                self, "display_name", scaled_unit_name(self.unit, self.display_scale)
+            )
 
 
-def unit_label(unit: str, scale: int) -> str:
-    """The one way a unit is named on screen: "1M input tokens", "1K queries", "image"."""
+def scaled_unit_name(unit: str, scale: int) -> str:
+    """A unit's name at a scale: "1M input tokens", "1K queries", "image" (shown through
+    harness.money.units.unit_label, which finds the workload's scale)."""
     words = unit.replace("_", " ")
     if scale == 1:
         return words

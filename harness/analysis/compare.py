@@ -182,7 +182,7 @@ def _costs(
     costs = row_unit_costs(
         rows, PricingContext(tuple(instances), options.plans, options.utilizations)
     )
-    wanted = [*WORK_FIELDS[1:], "mfu", "mbu", "ceiling_source"]
+    wanted = [*WORK_FIELDS[1:], "mfu", "mbu", "ceiling_source", "client_bound"]
     # Hand-made or older run folders may lack optional columns such as `settings`.
     keep = [c for c in wanted if c in rows.columns]
     position = costs[ROW_POSITION].to_numpy()

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.analysis.row_costs import ROW_POSITION, row_unit_costs
-from harness.analysis.slo import METRICS, SLO_QUANTILES
 from harness.analysis.work import WORK_FIELDS, describe_signature, work_signature
 from harness.money.units import primary_unit, workload_spec
+from harness.slo import METRICS, SLO_QUANTILES
 from workloads.spec import FRONTIER_DIRECTIONS, FrontierAxis
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from harness.money.context import PricingContext
 
-LEVEL_SETTINGS = ("concurrency", "request_rate")
+LEVEL_SETTINGS = ("concurrency", "request_rate", "trace_speedup")
 """Settings that a load level varies: a frontier's curve runs along them, so they do not make
 two levels different work."""
 

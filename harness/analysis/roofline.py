@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harness.gpus import TERA, canonical_gpu, gpu_spec
+from harness.money.units import workload_spec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -187,8 +188,6 @@ def ceiling_for(
 
 def roofline_formula(workload: str) -> str | None:
     """The workload spec's roofline formula; None means MFU/MBU from counted FLOPs only."""
-    from harness.money.units import workload_spec
-
     spec = workload_spec(workload)
     return None if spec is None else spec.roofline
 
@@ -244,7 +243,6 @@ def efficiency(
     `gpu_key` overrides the GPU found from each row's `gpu_name` (canonical rate-card key).
     """
     import pandas as pd
-
 
     calibration = meta.get("calibration")
     records = []

@@ -45,18 +45,11 @@ ROW_POSITION = "_row"
 
 
 def row_unit_costs(rows: pd.DataFrame, context: PricingContext) -> pd.DataFrame:
-    """`matched_unit_costs` with each cost tied to the very row it prices (ROW_POSITION).
+    """`matched_unit_costs` with each cost tied to the very row it prices (ROW_POSITION): the
+    engine's `source_row` of rows numbered by their position."""
+    import pandas as pd  # lazy: pandas loads with the first frame, not with the CLI
 
-    The engine keys rows by run, workload and batch size, and two open-loop levels of one run
-    can share a batch size; each row is priced under a run id of its own, so every cost maps
-    back to exactly one row, and the real run id is put back.
-    """
-    import pandas as pd
-
-    positions = pd.Series(range(len(rows)), dtype="int64")
-    tokens = positions.astype(str).str.zfill(12)
-    costs = matched_unit_costs(rows.assign(run_id=tokens.to_numpy()), context)
-    position = pd.to_numeric(costs["run_id"]).astype("int64").to_numpy()
-    costs[ROW_POSITION] = position
-    costs["run_id"] = rows["run_id"].to_numpy()[position] if len(costs) else costs["run_id"]
+    costs = matched_unit_costs(rows.reset_index(drop=True), context)
+    source = costs["source_row"] if len(costs) else []
+    costs[ROW_POSITION] = pd.Series(source, index=costs.index, dtype="int64")
     return costs

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from harness.analysis.frontier import level_label, work_keys
 from harness.analysis.row_costs import ROW_POSITION
-from harness.analysis.slo import Slo, SloTarget, row_meets, row_value, unjudged_targets
 from harness.analysis.work import describe_signature
+from harness.money import apply_prices
+from harness.slo import Slo, SloTarget, row_meets, row_value, unjudged_targets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,8 +69,6 @@ def slo_answers(
     levels: pd.DataFrame, slo: Slo, prices: Sequence[CandidatePrice] = ()
 ) -> list[SloAnswer]:
     """One SloAnswer per work and utilisation, in the order the levels come."""
-    from harness.money import apply_prices
-
     if levels.empty:
         return []
     levels = levels.assign(_work=work_keys(levels))
@@ -84,6 +83,11 @@ def slo_answers(
         part = part.sort_values("cost_per_unit_usd", kind="stable")
         judged = [verdicts[int(p)] for p in part[ROW_POSITION].unique()]
         met = part[part[ROW_POSITION].isin(meeting)]
+        trusted = met[~_client_bound(met)]
+        if not trusted.empty:
+            # A level where the load generator was the limit priced the client, not the
+            # server: the answer only when no other level meets the SLO.
+            met = trusted
         missing = tuple(dict.fromkeys(t.name for _, lacks in judged for t in lacks))
         common = dict(
             workload=str(work[0]),
@@ -108,6 +112,13 @@ def slo_answers(
         )
         answers.append(SloAnswer(**common, choice=choice, margins=margins))
     return answers
+
+
+def _client_bound(frame: pd.DataFrame) -> Any:
+    """A boolean array: the rows whose load generator was the limit."""
+    if "client_bound" not in frame.columns:
+        return frame.index.isin([])
+    return frame["client_bound"].map(lambda v: _flag(v) is True).to_numpy(dtype=bool)
 
 
 def _nearest(
@@ -137,6 +148,7 @@ def _record(row: Any, slo: Slo) -> dict[str, Any]:
         # nothing about another one.
         record["goodput_cost_per_unit_usd"] = None
     record["level"] = level_label(data)
+    record["client_bound"] = _flag(data.get("client_bound")) is True
     record["values"] = {t.name: row_value(data, t) for t in slo.targets}
     return record
 

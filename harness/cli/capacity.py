@@ -40,10 +40,10 @@ def build_capacity(
     project_keys: tuple[str, ...],
 ) -> tuple[list, list[str]]:
     """Capacity entries from run folders (shared by `capacity` and `plan --runs`)."""
-    from harness.analysis.slo import parse_slo
     from harness.cli.options import gpu_key, selected_instances
     from harness.planning.measured import capacity_from_runs
     from harness.results.runs import load_runs
+    from harness.slo import parse_slo
 
     slo = parse_slo(slo_text) if slo_text is not None else None
     return capacity_from_runs(

@@ -13,6 +13,7 @@ from harness.cli.options import (
     FORMAT,
     RATECARD_REPLACES_HELP,
     RUNS,
+    VERBOSE,
     gpu_option,
     instance_option,
     output_option,
@@ -23,21 +24,25 @@ from harness.cli.options import (
     utilization_option,
     write_output,
 )
+from harness.errors import BadInput
 
 if TYPE_CHECKING:
     import pandas as pd
-    from rich.console import Console
 
     from harness.money.ratecard import RateCards
+    from harness.render.terminal import Screen
 
 __all__ = ["price", "print_market_summary", "ratecards"]
 
 
-def print_market_summary(run_dir: Path, console: Console | None = None) -> None:
-    """Cost and margin at market prices for a finished run; one line instead when unpriceable."""
-    from harness.money.tables import print_market_summary as summary
+def print_market_summary(run_dir: Path, width: int | None = None) -> None:
+    """Cost and margin at market prices for a finished run; one line instead when unpriceable.
+    Fitted to `width` columns (default: the terminal's)."""
+    from harness.cli.price_output import print_market_summary as summary
+    from harness.render.terminal import render_text, terminal_width
 
-    summary(run_dir, console)
+    text = render_text(lambda screen: summary(run_dir, screen), width or terminal_width())
+    click.echo(text, nl=False)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -55,16 +60,18 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _render(result: Any, fmt: str, top: int) -> str:
+def _render(result: Any, fmt: str, top: int, verbose: bool = False) -> str:
     if fmt in ("csv", "json"):
         frame = result.scenario_rows if result.scenario_rows is not None else result.costs
         if fmt == "csv":
             return frame.to_csv(index=False)
         return json.dumps(_records(frame), indent=2) + "\n"
-    from harness.money.console import render_text
-    from harness.money.tables import render_price_result
+    from harness.cli.price_output import render_price_result
+    from harness.render.terminal import render_text, screen_width
 
-    return render_text(lambda console: render_price_result(result, console, top))
+    return render_text(
+        lambda screen: render_price_result(result, screen, top, verbose), screen_width(verbose)
+    )
 
 
 @click.command()
@@ -94,6 +101,13 @@ def _render(result: Any, fmt: str, top: int) -> str:
     help="Cheapest options shown per batch size in the table.",
 )
 @output_option("Write to this file instead of the screen.", files_only=True)
+@click.option(
+    "--other-hardware",
+    is_flag=True,
+    help="With --gpu: price timings measured on other hardware on that GPU's instances anyway "
+    "(they do not transfer; `gpucost compare --project` estimates instead).",
+)
+@VERBOSE
 def price(
     runs: tuple[Path, ...],
     instance_refs: tuple[str, ...],
@@ -107,6 +121,8 @@ def price(
     fmt: str,
     top: int,
     output: Path | None,
+    other_hardware: bool,
+    verbose: bool,
 ) -> None:
     """Cost per unit of work for RUN folders on every matching instance and plan, and the
     gross margin each candidate price leaves."""
@@ -123,10 +139,11 @@ def price(
         scenario_path=scenario,
         ratecard_files=ratecard_files,
         gpu=gpu,
+        other_hardware=other_hardware,
         target_margins=margins,
-        with_sensitivity=fmt == "table",
+        with_sensitivity=fmt == "table" and verbose,
     )
-    text = _render(price_runs(request), fmt, top)
+    text = _render(price_runs(request), fmt, top, verbose)
     if output is None:
         click.echo(text, nl=False)
         return
@@ -141,32 +158,36 @@ def ratecards() -> None:
 
 @ratecards.command("list")
 @ratecard_option()
-def list_cards(ratecard_files: tuple[Path, ...]) -> None:
+@VERBOSE
+def list_cards(ratecard_files: tuple[Path, ...], verbose: bool) -> None:
     """Every instance of the shipped and user cards, with its prices per hour."""
-    from harness.money.ratecard_tables import print_card_list
+    from harness.cli.ratecard_output import print_card_list
 
-    _echo_cards(ratecard_files, lambda cards, console: print_card_list(cards.instances, console))
+    _echo_cards(ratecard_files, lambda cards, screen: print_card_list(cards.instances, screen),
+                verbose)  # fmt: skip
 
 
 @ratecards.command("show")
 @click.argument("name")
 @ratecard_option()
-def show_card(name: str, ratecard_files: tuple[Path, ...]) -> None:
+@VERBOSE
+def show_card(name: str, ratecard_files: tuple[Path, ...], verbose: bool) -> None:
     """Details of a provider (aws) or one instance (aws:g5.xlarge)."""
-    from harness.money.ratecard_tables import print_card_details
+    from harness.cli.ratecard_output import print_card_details
 
-    _echo_cards(ratecard_files, lambda cards, console: print_card_details(cards, name, console))
+    _echo_cards(ratecard_files, lambda cards, screen: print_card_details(cards, name, screen),
+                verbose)  # fmt: skip
 
 
 def _echo_cards(
-    ratecard_files: tuple[Path, ...], show: Callable[[RateCards, Console], None]
+    ratecard_files: tuple[Path, ...], show: Callable[[RateCards, Screen], None], wide: bool
 ) -> None:
     """The rate cards, `ratecard_files` included, printed by `show`."""
-    from harness.money.console import render_text
     from harness.money.inputs import load_ratecards
+    from harness.render.terminal import render_text, screen_width
 
     cards = load_ratecards(ratecard_files)
-    click.echo(render_text(lambda console: show(cards, console)), nl=False)
+    click.echo(render_text(lambda screen: show(cards, screen), screen_width(wide)), nl=False)
 
 
 @ratecards.command("schema")
@@ -175,7 +196,6 @@ def _echo_cards(
               help="The rate card file's schema (default).")  # fmt: skip
 def card_schema(kind: str) -> None:
     """Print the JSON Schema of a rate card (or scenario) file, for an editor to check YAML."""
-    import json
 
     from harness.money.file_schemas import json_schema
 
@@ -230,25 +250,45 @@ def import_skypilot(
     output: Path,
 ) -> None:
     """A validated rate card from SkyPilot's catalog of instance prices."""
-    from harness.errors import BadInput
     from harness.money import catalog_import as ci
 
     folder = catalog_dir or ci.default_catalog_dir()
     found = ci.available_clouds(folder)
     if not found:
         raise BadInput(f"--catalog-dir {folder}: no <cloud>/vms.csv there")
-    wanted = [c.strip() for c in clouds.split(",") if c.strip()] if clouds else found
+    wanted = list(dict.fromkeys(
+        c.strip().lower() for c in clouds.split(",") if c.strip())) if clouds else list(found)
     for cloud in wanted:
         if cloud not in found:
-            raise BadInput(f"--cloud {cloud!r}: no {cloud}/vms.csv in {folder} (has: {', '.join(found)})")
+            raise BadInput(
+                f"--cloud {cloud!r}: no {cloud}/vms.csv in {folder} (has: {', '.join(found)})"
+            )
     many = len(wanted) > 1 or output.is_dir()
+    if many and output.suffix.lower() in (".yaml", ".yml") and not output.is_dir():
+        raise BadInput(
+            f"-o {output}: {len(wanted)} clouds ({', '.join(wanted)}) make one card each; give "
+            "a folder, or one --cloud"
+        )
+    if not many and output.exists() and not output.is_file():
+        raise BadInput(f"-o {output}: not a file")
+    # Every card is made and checked before any is written: a failure leaves no partial set.
+    results = [
+        ci.import_cloud(folder, cloud, region=region, include_cpu=include_cpu, as_of=as_of,
+                        folder=found[cloud])
+        for cloud in wanted
+    ]  # fmt: skip
     if many:
-        output.mkdir(parents=True, exist_ok=True)
-    for cloud in wanted:
-        result = ci.import_cloud(folder, cloud, region=region, include_cpu=include_cpu, as_of=as_of)
-        target = output / f"{cloud}.yaml" if many else output
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise BadInput(f"-o {output}: cannot make the folder ({err.strerror or err})") from None
+    for result in results:
+        target = output / f"{result.cloud}.yaml" if many else output
         write_output(target, ci.render_card(result.card))
         note = f", {result.cpu_only_left_out} CPU-only left out" if result.cpu_only_left_out else ""
-        click.echo(f"wrote {target}: {len(result.card['instances'])} {cloud} instances{note}", err=True)
+        click.echo(
+            f"wrote {target}: {len(result.card['instances'])} {result.cloud} instances{note}",
+            err=True,
+        )
         for line in result.skipped:
             click.echo(f"  not imported: {line}", err=True)

@@ -61,6 +61,16 @@ RATECARD_REPLACES_HELP = "Extra rate card YAML (repeatable); same provider + ins
 _UTILIZATION_TEXT = "Share of paid time doing useful work"
 
 
+VERBOSE = click.option(
+    "-v",
+    "--verbose",
+    "--wide",
+    "verbose",
+    is_flag=True,
+    help="Every table and note, at full width (default: the answer, fitted to the terminal).",
+)
+
+
 def _one_or_many(flag: str, one: str, many: str, repeatable: bool, **kwargs: Any) -> Decorator:
     """`flag` repeatable into `many` (a tuple, empty when not given), else into `one` (None when
     not given)."""

@@ -88,7 +88,7 @@ def load_instances(entries: list[CapacityEntry], instance_refs: tuple[str, ...],
                    ratecard_files: tuple[Path, ...]) -> dict:  # fmt: skip
     """The rate-card instance of every capacity row (narrowed by --instance), each checked."""
     from harness.money.inputs import load_ratecards
-    from harness.money.pricing import check_currency
+    from harness.money.pricing.checks import check_currency
 
     cards = load_ratecards(ratecard_files)
     wanted = {cards.find(ref).key for ref in instance_refs}

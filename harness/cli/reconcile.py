@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ import click
 
 from harness.cli.options import (
     FORMAT,
+    VERBOSE,
     gpu_key,
     gpu_option,
     instance_option,
@@ -92,6 +94,7 @@ from harness.errors import BadInput
     is_flag=True,
     help="Stop at request lines that do not parse instead of skipping them.",
 )
+@VERBOSE
 def reconcile(
     bills: tuple[Path, ...],
     cost_basis: str,
@@ -108,15 +111,16 @@ def reconcile(
     fmt: str,
     output: Path | None,
     strict: bool,
+    verbose: bool,
 ) -> None:
     """Actual cost per unit of work from bills and a request log, per period, beside the floor a
     benchmark run shows: implied utilisation and the cost of idle capacity."""
+    from harness.cli.reconcile_output import render, render_html, render_terminal
     from harness.reconcile.bills import read_bills
     from harness.reconcile.engine import reconcile as run_reconcile
     from harness.reconcile.periods import check_period
     from harness.reconcile.requests import read_requests
     from harness.reconcile.sources import TagFilter, require_file
-    from harness.reconcile.tables import render, render_html
 
     checked_period = check_period(period)
     planned = None
@@ -155,15 +159,24 @@ def reconcile(
         request_totals = read_requests(
             requests_path, checked_period, strict=strict, progress=advance, workload=workload
         )
+    # The terminal table carries its notes, once, after its last line; other outputs leave
+    # them on stderr so that the file or pipe holds only data.
+    on_screen = output is None and fmt == "table"
+    notes: list[str] = []
+
+    def note(text: str, kind: str = "Note") -> None:
+        if on_screen:
+            notes.append(text if kind in ("Note", "") else f"{kind}: {text}")
+        else:
+            click.echo(f"{kind}: {text}" if kind else text, err=True)
+
     if request_totals.lines_read == 0:
-        click.echo(f"Warning: request log {requests_path} has no lines", err=True)
+        note(f"request log {requests_path} has no lines", "Warning")
     if request_totals.bad_lines.total:
-        click.echo(f"Warning: {request_totals.bad_lines.describe(requests_path)}", err=True)
-    click.echo(
-        f"Note: cost basis {bill_totals.cost_basis}: {'; '.join(bill_totals.sources)}", err=True
-    )
-    for note in bill_totals.notes:
-        click.echo(f"Note: {note}", err=True)
+        note(request_totals.bad_lines.describe(requests_path), "Warning")
+    note(f"cost basis {bill_totals.cost_basis}: {'; '.join(bill_totals.sources)}")
+    for text in bill_totals.notes:
+        note(text)
     floors = None
     if run is not None:
         from harness.reconcile.floor import floor_source
@@ -176,18 +189,16 @@ def reconcile(
             floor_gpu,
             ratecard_files,
         )
-        for note in floor_notes:
-            click.echo(f"Note: {note}", err=True)
+        for text in floor_notes:
+            note(text)
     result = run_reconcile(bill_totals, request_totals, checked_period, floors, loaded_scenario)
-    for note in result.notes:
-        click.echo(f"Note: {note}", err=True)
+    for text in result.notes:
+        note(text)
     if planned is not None:
-        import dataclasses
-
         from harness.planning.planned import add_planned, summary_line
 
         result = dataclasses.replace(result, table=add_planned(result.table, planned))
-        click.echo(summary_line(result.table, planned), err=True)
+        note(summary_line(result.table, planned), "")
     if output is not None and output.suffix.lower() in (".html", ".htm"):
         summary = [
             ("bills", "; ".join(f"{f} ({kind})" for f, kind in bill_totals.formats)),
@@ -207,6 +218,10 @@ def reconcile(
     elif output is not None:
         write_output(output, render(result.table, fmt))
         click.echo(f"Wrote {output}", err=True)
+    elif on_screen:
+        from harness.render.terminal import screen_width
+
+        click.echo(render_terminal(result, notes, screen_width(verbose), verbose), nl=False)
     else:
         click.echo(render(result.table, fmt), nl=False)
 

@@ -15,6 +15,7 @@ from harness.cli.options import (
     FORMAT,
     RATECARD_REPLACES_HELP,
     RUNS,
+    VERBOSE,
     candidate_prices,
     gpu_key,
     gpu_option,
@@ -27,11 +28,12 @@ from harness.cli.options import (
     selected_instances,
     utilization_option,
 )
+from harness.errors import BadInput, RunFolderError
 
 if TYPE_CHECKING:
     from harness.analysis.compare import Comparison
-    from harness.analysis.slo import Slo
     from harness.money import CandidatePrice
+    from harness.slo import Slo
 
 __all__ = ["calibrate", "compare", "report"]
 
@@ -85,8 +87,6 @@ def report(
 
 def default_report_path(run: Path) -> Path:
     """`RUN/report.html`; BadInput when RUN is not a folder (nothing is written then)."""
-    from harness.errors import RunFolderError
-
     if not run.is_dir():
         raise RunFolderError(f"{run}: no such run folder (and no -o FILE given)")
     return run / "report.html"
@@ -124,6 +124,7 @@ def default_report_path(run: Path) -> Path:
 @price_option()
 @FORMAT
 @output_option("Write a report page (.html or .md) instead of printing.")
+@VERBOSE
 def compare(
     runs: tuple[Path, ...],
     instance_refs: tuple[str, ...],
@@ -137,6 +138,7 @@ def compare(
     price_texts: tuple[str, ...],
     fmt: str,
     output: Path | None,
+    verbose: bool,
 ) -> None:
     """RUN folders from different machines side by side: cost per unit on every matched
     instance and plan, the cheapest marked, and each choice's ratio to it; the
@@ -154,12 +156,10 @@ def compare(
 
     slo = None
     if slo_text is not None:
-        from harness.analysis.slo import parse_slo
+        from harness.slo import parse_slo
 
         slo = parse_slo(slo_text)
     elif price_texts:
-        from harness.errors import BadInput
-
         raise BadInput("--price: compare uses candidate prices only with --slo (the margin there)")
 
     options = CompareOptions(
@@ -193,6 +193,11 @@ def compare(
         click.echo(comparison.rows.to_csv(index=False), nl=False)
     elif fmt == "json":
         click.echo(json.dumps(to_records(comparison), indent=2))
+    elif not verbose:
+        from harness.render.terminal import terminal_width
+        from harness.report.compare_text import format_answer
+
+        click.echo(format_answer(comparison, terminal_width()), nl=False)
     else:
         from harness.report.compare_text import format_frontier
 

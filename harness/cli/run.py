@@ -9,10 +9,11 @@ from typing import Any
 
 import click
 
-from harness.endpoint.cli import endpoint_options, is_endpoint_run, run_endpoint_command
+from harness.cli.endpoint import endpoint_options, is_endpoint_run, run_endpoint_command
+from harness.cli.numbers import EXACT_FLOAT, EXACT_INT
 from harness.errors import BadInput, GpucostError
 
-_KINDS: dict[str, type] = {"int": int, "float": float, "bool": bool}
+_KINDS: dict[str, Any] = {"int": EXACT_INT, "float": EXACT_FLOAT, "bool": bool}
 
 
 def _declared_options() -> tuple[tuple[str, type, str], ...]:
@@ -62,7 +63,6 @@ def check_run_options(kw: dict[str, Any], elsewhere: bool = False) -> tuple[Any,
 
     `elsewhere`: the run happens on another machine's GPU (a sweep's cluster), so this machine's
     devices are not asked: a CUDA device and, unless --dtype says, bf16 stand in for them."""
-    from harness.analysis.slo import parse_slo
     from harness.measure.goodput import unjudged_metrics
     from harness.measure.plan import (
         DEFAULT_THREADS,
@@ -72,6 +72,7 @@ def check_run_options(kw: dict[str, Any], elsewhere: bool = False) -> tuple[Any,
         resolve_device,
         resolve_dtype,
     )
+    from harness.slo import parse_slo
     from workloads import registry
 
     slo = parse_slo(kw["slo"]) if kw.get("slo") is not None else None

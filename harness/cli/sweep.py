@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from harness.cli.options import ratecard_option
+from harness.errors import BadInput, GpucostError
 
 PLAN_DIR = click.argument("plan_dir", type=click.Path(path_type=Path))
 
@@ -47,11 +48,36 @@ def plan_cmd(instances: str, spot: bool, managed: bool, bucket: str | None,
     refs = [r.strip() for r in instances.split(",") if r.strip()]
     plan = make_plan(refs, list(run_args), output, spot=spot, managed=managed, bucket=bucket,
                      expected_hours=expected_hours, install=install, extra_setup=extra_setup,
-                     ratecard_files=ratecard_files)
+                     ratecard_files=ratecard_files, parse_run_args=_parse_run_args)
     for entry in plan.entries:
         click.echo(f"wrote {output / entry.task_file}  ({entry.instance})")
     for line in estimate_lines(plan):
         click.echo(line)
+
+
+def _parse_run_args(run_args: list[str]) -> None:
+    """The options exactly as `gpucost run` checks them before it makes a folder (its own
+    checks, harness/cli/run.py), for a GPU cluster rather than this machine; `--help` asks for
+    no run. BadInput in one line otherwise."""
+    from harness.cli.endpoint import is_endpoint_run
+    from harness.cli.run import check_run_options, run
+    from harness.slo import parse_slo
+
+    try:
+        context = run.make_context("run", list(run_args))
+    except click.exceptions.Exit:
+        raise BadInput("run options: --help asks for no run; see gpucost run --help") from None
+    except click.ClickException as err:
+        raise BadInput(f"run options: {err.format_message()}") from None
+    kw = dict(context.params)
+    try:
+        if is_endpoint_run(kw):
+            if kw.get("slo") is not None:
+                parse_slo(kw["slo"])
+            return
+        check_run_options(kw, elsewhere=True)  # on the cluster's GPU, not this machine's
+    except BadInput as err:
+        raise BadInput(f"run options: {err}") from None
 
 
 @sweep.command("launch")
@@ -60,7 +86,6 @@ def plan_cmd(instances: str, spot: bool, managed: bool, bucket: str | None,
 @click.option("--parallel", type=click.IntRange(min=1), default=8, show_default=True)
 def launch_cmd(plan_dir: Path, yes: bool, parallel: int) -> None:
     """Launch every task of PLAN_DIR; prints the estimated cost first and needs --yes."""
-    from harness.errors import BadInput
     from harness.sweep import sky_api
     from harness.sweep.launch import estimate_lines, launch_sweep
     from harness.sweep.plan import load_plan
@@ -103,7 +128,6 @@ def status_cmd(plan_dir: Path) -> None:
 @click.option("--compare/--no-compare", default=True, help="Run gpucost compare on what came back.")
 def collect_cmd(plan_dir: Path, output: Path, bucket_copy: Path | None, compare: bool) -> None:
     """Bring back every finished run folder, keeping what finished when others failed."""
-    from harness.errors import GpucostError
     from harness.sweep.collect import collect_sweep
     from harness.sweep.plan import load_plan
 
@@ -130,7 +154,6 @@ def collect_cmd(plan_dir: Path, output: Path, bucket_copy: Path | None, compare:
 @PLAN_DIR
 def down_cmd(plan_dir: Path) -> None:
     """Tear down every cluster and cancel every managed job of PLAN_DIR."""
-    from harness.errors import GpucostError
     from harness.sweep import sky_api
     from harness.sweep.down import down_sweep
     from harness.sweep.plan import load_plan

@@ -7,10 +7,11 @@ from typing import Any
 
 import click
 
+from harness.errors import BadInput
+
 
 def workload_listing() -> list[dict[str, Any]]:
     """One record per registered workload; `priced` is False for one without a spec."""
-    from harness.errors import BadInput
     from workloads import registry
 
     specs = registry.specs()

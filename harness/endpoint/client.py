@@ -179,7 +179,7 @@ async def _exchange(
         if response.status_code != 200:
             raise HttpStatusError(response.status_code, response.text)
         data = _object(_loads(response.text, "the response"), "the response")
-        usage = _object(data.get("usage") or {}, "usage")
+        usage = {} if data.get("usage") is None else _object(data["usage"], "usage")
         record.input_tokens = _input_tokens(usage, prompt, record)
         embeddings = data.get("data")
         if not isinstance(embeddings, list) or not embeddings:
@@ -207,7 +207,8 @@ async def _exchange(
                 raise ValueError(f"server error in stream: {str(data['error'])[:200]}")
             if data.get("usage") is not None:
                 usage = _object(data["usage"], "usage")
-            choices = data.get("choices") or []
+            choices = data.get("choices")
+            choices = [] if choices is None else choices
             if not isinstance(choices, list):
                 raise MalformedResponse(f"choices is {_kind(choices)}, not a list")
             for item in choices:
@@ -217,7 +218,8 @@ async def _exchange(
                 if shape.api == "completions":
                     text = choice.get("text")
                 else:
-                    text = _object(choice.get("delta") or {}, "delta").get("content")
+                    delta = choice.get("delta")
+                    text = None if delta is None else _object(delta, "delta").get("content")
                 if text is not None and not isinstance(text, str):
                     raise MalformedResponse(f"the streamed text is {_kind(text)}, not a string")
                 if text:
@@ -233,6 +235,7 @@ async def _exchange(
             f"the stream ended after {chunks} chunks without [DONE] or a finish_reason"
         )
     record.input_tokens = _input_tokens(usage, prompt, record)
+    record.cached_input_tokens = cached_tokens(usage, record.input_tokens)
     reported, why = usage_count(usage, "completion_tokens")
     if chunks == 0:
         if reported:
@@ -259,3 +262,15 @@ def _input_tokens(usage: dict[str, Any], prompt: Prompt, record: RequestRecord) 
     if why is not None:
         _reject(record, why)
     return prompt.input_tokens if reported is None or why is not None else reported
+
+
+def cached_tokens(usage: dict[str, Any], input_tokens: Any) -> int | None:
+    """`usage.prompt_tokens_details.cached_tokens` when it is a count that fits the prompt;
+    anything else (absent, negative, more than the prompt) is not measured."""
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if not isinstance(cached, int) or isinstance(cached, bool) or cached < 0:
+        return None
+    if isinstance(input_tokens, int) and cached > input_tokens:
+        return None
+    return cached

@@ -7,6 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from harness.endpoint.credentials import redact_argv
 from harness.errors import BadInput
 
 APIS = ("completions", "chat")
@@ -15,16 +16,19 @@ ENDPOINT_WORKLOADS = ("text", "embedding")
 
 @dataclass(frozen=True)
 class LoadLevel:
-    """Closed loop (`concurrency` requests always in flight) or open loop (`request_rate` per
-    second, inf = all at once)."""
+    """Closed loop (`concurrency` requests always in flight), open loop (`request_rate` per
+    second, inf = all at once), or a trace replayed `trace_speedup` times faster."""
 
     concurrency: int | None = None
     request_rate: float | None = None
+    trace_speedup: float | None = None
 
     @property
     def label(self) -> str:
         if self.concurrency is not None:
             return f"c{self.concurrency}"
+        if self.trace_speedup is not None:
+            return f"x{self.trace_speedup:g}"
         return f"r{self.request_rate:g}"
 
 
@@ -52,16 +56,27 @@ class EndpointConfig:
     sample_interval_s: float | None = 0.1
     server_cmd: tuple[str, ...] | None = None
     slo: str | None = None
-    """canonical `--slo` text (harness.analysis.slo.Slo.text); None without an SLO"""
+    """canonical `--slo` text (harness.slo.Slo.text); None without an SLO"""
     find_max_load: bool = False
     max_search_levels: int = 4
+    trace: str | None = None
+    """a trace file to replay (harness/traffic); the levels are then speed-ups"""
+    trace_format: str | None = None
+    trace_start_s: float | None = None
+    trace_duration_s: float | None = None
+    trace_requests: int | None = None
+    trace_strict: bool = False
+    max_input_len: int | None = None
+    max_output_len: int | None = None
+    """inputs longer than this are cut to it (recorded in the row), e.g. for a small model"""
+    shared_prefix_len: int = 0
+    workers: int | None = None
+    """load-generator processes per level; None = enough for the level (workers.default_workers)"""
     extra: dict[str, Any] = field(default_factory=dict)
     auth_headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     """Sent with every request; never stored (as_dict leaves it out) nor printed."""
 
     def as_dict(self) -> dict[str, Any]:
-        from harness.endpoint.credentials import redact_argv
-
         data = asdict(self)
         del data["auth_headers"]
         data["levels"] = [asdict(level) for level in self.levels]
@@ -96,6 +111,8 @@ def parse_request_rate(text: str) -> tuple[LoadLevel, ...]:
         if not _RATE.fullmatch(part):
             raise BadInput(f"--request-rate {text!r}: {part!r} is not a number or inf")
         value = float(part)
+        if math.isinf(value) and part.lower() != "inf":
+            raise BadInput(f"--request-rate {text!r}: {part[:20]!r} is too large (write inf)")
         if value <= 0:
             raise BadInput(f"--request-rate {text!r}: {part} must be > 0 (or inf)")
         if not math.isinf(value) and not MIN_REQUEST_RATE <= value <= MAX_REQUEST_RATE:
@@ -117,6 +134,19 @@ def _distinct(flag: str, text: str, levels: list[LoadLevel]) -> tuple[LoadLevel,
     return tuple(levels)
 
 
+def parse_trace_speedup(text: str) -> tuple[LoadLevel, ...]:
+    levels = []
+    for part in _parts("--trace-speedup", text):
+        try:
+            value = float(part)
+        except ValueError:
+            raise BadInput(f"--trace-speedup {text!r}: {part!r} is not a number") from None
+        if not (math.isfinite(value) and value > 0):
+            raise BadInput(f"--trace-speedup {text!r}: {part} must be a finite number > 0")
+        levels.append(LoadLevel(trace_speedup=value))
+    return tuple(levels)
+
+
 def parse_gpus(text: str) -> tuple[int, ...]:
     values = []
     for part in _parts("--gpus", text):
@@ -127,7 +157,9 @@ def parse_gpus(text: str) -> tuple[int, ...]:
 
 
 def _parts(flag: str, text: str) -> list[str]:
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts:
+    parts = [p.strip() for p in text.split(",")]
+    if not any(parts):
         raise BadInput(f"{flag} {text!r}: give at least one value")
+    if not all(parts):
+        raise BadInput(f"{flag} {text!r}: an empty value between commas")
     return parts

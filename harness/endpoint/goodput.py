@@ -1,7 +1,7 @@
 """A load level's SLO columns: whether the level met the SLO, and its goodput.
 
 Goodput counts only the requests that completed and met every target with their own latencies
-(`harness.analysis.slo.request_meets`), over the same window as the raw throughput, so that
+(`harness.slo.request_meets`), over the same window as the raw throughput, so that
 goodput ÷ throughput is the share of the served work a user would accept.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.analysis.slo import Slo, request_meets, row_meets
 from harness.endpoint.records import RequestRecord
+from harness.slo import Slo, request_meets, row_meets
 
 # the unit columns an endpoint row fills, and how many of each one request carries
 _PER_REQUEST_UNITS = ("requests", "sequences", "input_tokens", "output_tokens")

@@ -82,9 +82,27 @@ def synthetic_prompt(
     return text, len(tokenizer.encode(text))
 
 
+def text_ids(tokenizer: Tokenizer) -> list[int]:
+    """The ids that decode to printable text which encodes back to that one id.
+
+    A prompt of arbitrary ids decodes to fragments of UTF-8 (bytes of a split character) and
+    text that encodes to other ids; some servers (vLLM) then serve it differently, holding back
+    the stream and taking longer, so a synthetic prompt is built from whole tokens only."""
+    keep = []
+    for token in tokenizer.ids:
+        piece = tokenizer.decode([token])
+        if not piece or "\ufffd" in piece or not piece.isprintable():
+            continue
+        if tokenizer.encode(piece) == [token]:
+            keep.append(token)
+    return keep or list(tokenizer.ids)
+
+
 def synthetic_prompts(
     tokenizer: Tokenizer | None, count: int, input_len: int, output_len: int, seed: int
 ) -> list[Prompt]:
+    if tokenizer is not None:
+        tokenizer = Tokenizer(tokenizer.encode, tokenizer.decode, text_ids(tokenizer))
     rng = random.Random(seed)
     prompts = []
     for _ in range(count):

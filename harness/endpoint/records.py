@@ -19,6 +19,8 @@ class RequestRecord:
     input_tokens: int | None = None
     output_tokens: int | None = None
     requested_output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    """`usage.prompt_tokens_details.cached_tokens` where the server reports it (prefix cache)"""
     status_code: int | None = None
     error: str | None = None
     usage_rejected: str | None = None

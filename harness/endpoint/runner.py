@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from contextlib import suppress
@@ -16,17 +17,20 @@ from typing import Any
 
 import httpx
 
-from harness.analysis.slo import parse_slo
 from harness.endpoint.client import ROUTES, RequestShape, send
 from harness.endpoint.config import EndpointConfig, LoadLevel
 from harness.endpoint.credentials import redact_argv
 from harness.endpoint.goodput import slo_columns
-from harness.endpoint.loadgen import make_client, run_level
+from harness.endpoint.loadgen import make_client
 from harness.endpoint.maxload import ALL_MET, NONE_MET, UNJUDGED, MaxLoad, find_max_load
 from harness.endpoint.meters import GpuGroup
 from harness.endpoint.prompts import Prompt, load_dataset, load_tokenizer, synthetic_prompts
+from harness.endpoint.replay import replay_schedule, run_schedule
 from harness.endpoint.server import Server
+from harness.endpoint.server_metrics import level_columns, scrape
 from harness.endpoint.summary import request_rows, summarise_level
+from harness.endpoint.transport import new_event_loop
+from harness.endpoint.workers import ClientLoad, SplitLevel, default_workers, run_split_level
 from harness.errors import BadInput, GpucostError
 from harness.measure.environment import host_info, library_versions
 from harness.measure.stopsignals import (
@@ -36,6 +40,7 @@ from harness.measure.stopsignals import (
     stop_exception,
 )
 from harness.results.store import RunStore, StoreWriteError, utc_now
+from harness.slo import parse_slo
 
 ENGINE = "endpoint"
 PROBE_TIMEOUT_S = 10.0
@@ -74,7 +79,10 @@ def run_endpoint(
     `on_created` is told the store as soon as its folder exists."""
     if config.slo:
         parse_slo(config.slo, where="slo")
-    prompts = _prompts(config)
+    # A trace is read and checked (lengths against the model's context included) before a run
+    # folder exists and before any request is sent.
+    replay = _load_replay(config) if config.trace else None
+    prompts = replay.prompts if replay is not None else _prompts(config)
     checked = None if server is not None else _check_endpoint(config, prompts)
     process = None
     # SIGINT, SIGTERM and SIGHUP stop the run: marked `interrupted` (with `stopped_by` for the
@@ -113,7 +121,7 @@ def run_endpoint(
                     process.start(server.health_timeout_s)
                     checked = _check_endpoint(config, prompts, stop)
                 assert checked is not None
-                _run_levels(config, store, prompts, checked, stop, on_level, on_search)
+                _run_levels(config, store, prompts, checked, stop, on_level, on_search, replay)
             except KeyboardInterrupt as err:
                 stop.closing()
                 _close_meta(store, "interrupted", getattr(err, "signum", None))
@@ -162,7 +170,7 @@ def _run_async(coro: Any, stop: StopState | None = None) -> Any:
     `signals_interrupt` installed, so there is no moment with the default handler in force
     (which a quick second signal would find, and kill the process outright)."""
     if stop is None:
-        return asyncio.run(coro)
+        return _run_on_fast_loop(coro)
 
     async def main() -> Any:
         loop = asyncio.get_running_loop()
@@ -172,7 +180,7 @@ def _run_async(coro: Any, stop: StopState | None = None) -> Any:
         return await coro
 
     try:
-        result = asyncio.run(main())
+        result = _run_on_fast_loop(main())
     except BaseException:
         # Whatever the cancelled requests raised on their way out, a stop signal is the cause.
         if stop.signum is None:
@@ -183,6 +191,15 @@ def _run_async(coro: Any, stop: StopState | None = None) -> Any:
     if stop.signum is not None:
         raise stop_exception(stop.signum)
     return result
+
+
+def _run_on_fast_loop(coro: Any) -> Any:
+    """`asyncio.run` on uvloop's loop where it is installed (less client CPU per streamed chunk:
+    benchmarks/http_clients.py); `asyncio.Runner` takes a loop factory from Python 3.11."""
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            return runner.run(coro)
+    return asyncio.run(coro)
 
 
 def _served_models(base_url: str, headers: dict[str, str] | None = None) -> list[str]:
@@ -234,6 +251,12 @@ def _prompts(config: EndpointConfig) -> list[Prompt]:
     tokenizer = load_tokenizer(config.tokenizer)
     length = config.seq_len if config.workload == "embedding" else config.input_len
     count = min(config.requests or 64, 256, max(1, MAX_PROMPT_TOKENS // max(length, 1)))
+    if config.shared_prefix_len:
+        from harness.traffic.prompts import shared_prefix_prompts
+
+        return shared_prefix_prompts(
+            tokenizer, count, length, config.output_len, config.shared_prefix_len, config.seed
+        )
     return synthetic_prompts(tokenizer, count, length, config.output_len, config.seed)
 
 
@@ -265,6 +288,20 @@ def _check_endpoint(
     return _Checked(served, model, shape, probe)
 
 
+def _load_replay(config: EndpointConfig) -> Any:
+    from harness.traffic.replay import load_replay, model_context_tokens
+
+    assert config.trace is not None
+    return load_replay(
+        config.trace, config.trace_format, load_tokenizer(config.tokenizer),
+        seed=config.seed, strict=config.trace_strict, start_s=config.trace_start_s,
+        duration_s=config.trace_duration_s, max_requests=config.trace_requests,
+        max_input_len=config.max_input_len, max_output_len=config.max_output_len,
+        context_tokens=model_context_tokens(config.model) or model_context_tokens(config.tokenizer),
+        shared_prefix_len=config.shared_prefix_len, default_output_len=config.output_len,
+    )  # fmt: skip
+
+
 def _run_levels(
     config: EndpointConfig,
     store: RunStore,
@@ -273,6 +310,7 @@ def _run_levels(
     stop: StopState,
     on_level: Any = None,
     on_search: Any = None,
+    replay: Any = None,
 ) -> None:
     served, model, shape = checked.served, checked.model, checked.shape
     endpoint = dict(store.meta["endpoint"], served_models=served, model=model, **checked.probe)
@@ -292,21 +330,48 @@ def _run_levels(
         def measure(level: LoadLevel) -> dict[str, Any]:
             number = len(measured) + 1
             group.begin(config.workload, number)
-            result = _run_async(
-                stop=stop,
-                coro=run_level(
-                    config.base_url, shape, prompts, level,
+            workers = config.workers or default_workers(level, config.output_len)
+            counters: list[Any] = []
+            if level.trace_speedup is not None:
+                # A replay keeps one process: its schedule is one ordered timeline.
+                counters.append(scrape(config.base_url, config.auth_headers))
+                cpu_s, wall_s = time.process_time(), time.perf_counter()
+                replayed = _run_async(
+                    stop=stop,
+                    coro=run_schedule(
+                        config.base_url, shape,
+                        replay_schedule(replay.arrivals_s, replay.prompts, level.trace_speedup),
+                        warmup_requests=config.warmup_requests,
+                        timeout_s=config.request_timeout_s,
+                        headers=config.auth_headers,
+                    ),
+                )  # fmt: skip
+                load = ClientLoad(time.process_time() - cpu_s, time.perf_counter() - wall_s)
+                result = SplitLevel(replayed.records, replayed.max_in_flight, 1, [load])
+            else:
+                result = run_split_level(
+                    config.base_url, shape, prompts, level, workers,
+                    lambda coro: _run_async(coro, stop),
+                    on_start=lambda: counters.append(scrape(config.base_url, config.auth_headers)),
                     requests=config.requests, duration_s=config.duration_s,
                     warmup_requests=config.warmup_requests,
                     timeout_s=config.request_timeout_s,
                     burstiness=config.burstiness, seed=config.seed + number,
                     headers=config.auth_headers,
-                )
-            )  # fmt: skip
+                )  # fmt: skip
             meters = group.end(config.workload, number)
             row = _row(config, level, result.records, result.max_in_flight, meters)
+            if replay is not None:
+                row.update(_replay_columns(replay, level, result.records))
+                row["settings"].update(trace_speedup=level.trace_speedup, **replay.settings())
             row.update(model=model, gpu_name=gpu_name, gpus_used=gpus_used or 1,
                        length_fields_accepted=shape.length_fields)  # fmt: skip
+            row.update(result.client_columns())
+            if row["client_bound"]:
+                row["unstable"] = True  # flagged in every table; money notes say why
+            before = counters[0] if counters else None
+            after = scrape(config.base_url, config.auth_headers) if before is not None else None
+            row.update(level_columns(before, after, row))
             if slo is not None:
                 row.update(slo_columns(slo, result.records, row))
                 if config.find_max_load:
@@ -333,12 +398,16 @@ def _run_levels(
 
 
 def _level_value(level: LoadLevel) -> float:
+    if level.trace_speedup is not None:
+        return level.trace_speedup
     return float(level.concurrency if level.concurrency is not None else level.request_rate)
 
 
 def _level_name(level: LoadLevel) -> str:
     if level.concurrency is not None:
         return f"concurrency {level.concurrency}"
+    if level.trace_speedup is not None:
+        return f"trace speed-up {level.trace_speedup:g}x"
     return f"request rate {level.request_rate:g}/s"
 
 
@@ -352,8 +421,11 @@ def _search_max_load(
     """Bisect between the measured levels for the highest that meets the SLO, mark that row
     `slo_max_load`, and record the search in run.json."""
     closed = config.levels[0].concurrency is not None
+    replayed = config.levels[0].trace_speedup is not None
 
     def level_of(value: float) -> LoadLevel:
+        if replayed:
+            return LoadLevel(trace_speedup=value)
         return LoadLevel(concurrency=int(value)) if closed else LoadLevel(request_rate=value)
 
     def measure_value(value: float) -> bool | None:
@@ -409,6 +481,23 @@ def _search_line(
     return f"Max load: {_level_name(best)} is the highest level that meets the SLO" + added
 
 
+def _replay_columns(replay: Any, level: LoadLevel, records: list[Any]) -> dict[str, Any]:
+    """A replay level's own columns: the speed-up, the trace's rate, the mix served; the fixed
+    lengths are empty."""
+    from harness.traffic.replay import mix_columns
+
+    assert level.trace_speedup is not None
+    span = replay.span_s / level.trace_speedup
+    return {
+        "trace_speedup": level.trace_speedup,
+        "trace_requests_per_s": len(replay.requests) / span if span > 0 else None,
+        "trace_clamped_requests": replay.clamped_requests,
+        **mix_columns(records),
+        "input_len": None,
+        "output_len": None,
+    }
+
+
 def _row(
     config: EndpointConfig,
     level: LoadLevel,
@@ -451,5 +540,7 @@ def _row(
             "warmup_requests": config.warmup_requests,
             "burstiness": config.burstiness,
             "request_timeout_s": config.request_timeout_s,
+            # Only where set, so rows written before the option existed stay the same work.
+            **({"shared_prefix_len": config.shared_prefix_len} if config.shared_prefix_len else {}),
         },
     }

@@ -92,7 +92,11 @@ class Server:
     def start(self, timeout_s: float) -> None:
         parts = urlsplit(self.base_url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        if port_in_use(host, port):
+        try:
+            in_use = port_in_use(host, port)
+        except OSError as err:  # a host name that does not resolve
+            raise BadInput(f"--endpoint: cannot reach {host} ({err.strerror or err})") from None
+        if in_use:
             raise BadInput(f"--server-cmd: port {port} on {host} is already in use")
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps writing to it
         try:

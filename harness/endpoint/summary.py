@@ -42,6 +42,14 @@ def summarise_level(
     }
     inputs = [r.input_tokens for r in ok if r.input_tokens is not None]
     row["input_tokens"] = sum(inputs) if inputs and len(inputs) == len(ok) else None
+    cached = [r.cached_input_tokens for r in ok if r.cached_input_tokens is not None]
+    # Only a level where every request said how much of its prompt was cached has a total.
+    row["cached_input_tokens"] = sum(cached) if ok and len(cached) == len(ok) else None
+    row["cache_hit_rate"] = (
+        row["cached_input_tokens"] / row["input_tokens"]
+        if row["cached_input_tokens"] is not None and row["input_tokens"]
+        else None
+    )
     if workload == "embedding":
         row["sequences"] = len(ok) or None
         row["output_tokens"] = None

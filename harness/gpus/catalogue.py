@@ -106,6 +106,15 @@ class GpuCatalogue:
         self._nvml = tuple(
             (re.compile(pattern), gpu.key) for gpu in self.gpus.values() for pattern in gpu.nvml
         )
+        # SkyPilot name -> entries that carry it, and each entry's form-factor patterns compiled:
+        # a catalog import asks once per instance type, hundreds of thousands of times.
+        self._forms = {
+            gpu.key: tuple(re.compile(p) for p in gpu.instance_types) for gpu in self.gpus.values()
+        }
+        self._by_skypilot: dict[str, list[Gpu]] = {}
+        for gpu in self.gpus.values():
+            for name in dict.fromkeys(s.upper() for s in gpu.skypilot):
+                self._by_skypilot.setdefault(name, []).append(gpu)
 
     @classmethod
     def load(cls, path: Path = CATALOGUE_FILE) -> GpuCatalogue:
@@ -156,11 +165,11 @@ class GpuCatalogue:
         share the name are told apart by the instance type, then by the memory per GPU.
         """
         name = accelerator.strip().upper()
-        named = [g for g in self.gpus.values() if name in (s.upper() for s in g.skypilot)]
+        named = self._by_skypilot.get(name, [])
         if not named:
             return None
         where = f"{cloud.lower()}:{instance_type.lower()}"
-        marked = [g for g in named if any(re.search(p, where) for p in g.instance_types)]
+        marked = [g for g in named if any(p.search(where) for p in self._forms[g.key])]
         forms = marked or [g for g in named if not g.instance_types] or named
         gib = None if gpu_memory_mib is None else gpu_memory_mib / 1024
         sized = [g for g in forms if g.memory_gib is not None]
@@ -222,7 +231,8 @@ def gpu_entry(key: str | None) -> Gpu | None:
 
 
 def gpu_spec(key: str | None) -> Gpu | None:
-    """The entry of a key when it has datasheet figures (for rooflines and projections), else None."""
+    """The entry of a key when it has datasheet figures (for rooflines and projections); else
+    None."""
     entry = CATALOGUE.get(key)
     return entry if entry is not None and entry.has_datasheet else None
 

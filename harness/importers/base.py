@@ -78,9 +78,18 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+MAX_RESULT_FILE_BYTES = 512 << 20
+"""The largest result file read whole: tools write kilobytes to a few hundred megabytes."""
+
+
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes; BadInput naming the file when it cannot be read."""
+    """The file's bytes; BadInput naming the file when it cannot be read, is not a regular
+    file (a FIFO would block, /dev/zero never ends) or is larger than MAX_RESULT_FILE_BYTES."""
     try:
+        if path.exists() and not path.is_dir() and not path.is_file():
+            raise BadInput(f"{path}: not a regular file")
+        if path.is_file() and path.stat().st_size > MAX_RESULT_FILE_BYTES:
+            raise BadInput(f"{path}: larger than {MAX_RESULT_FILE_BYTES >> 20} MiB")
         return path.read_bytes()
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None

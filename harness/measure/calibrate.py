@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.errors import BadInput, MeterUnavailable
 from harness.gpus import canonical_gpu
+from harness.results.store import write_json
 
 MATMUL_DTYPES = ("bf16", "fp16", "fp32")
 
@@ -52,7 +53,6 @@ def measure_ceilings(
 ) -> Ceilings:
     """Median matmul TFLOP/s and copy bytes/s on `device` (a CUDA device)."""
     import torch
-
 
     if not torch.cuda.is_available():
         raise MeterUnavailable("calibrate needs a CUDA GPU (torch finds none on this machine)")
@@ -133,8 +133,6 @@ def default_output(ceilings: Ceilings, results_dir: Path = Path("results")) -> P
 
 def write_ceilings(ceilings: Ceilings, path: Path) -> None:
     """Write the ceilings as JSON, atomically."""
-    from harness.results.store import write_json
-
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json(path, ceilings.as_dict())
@@ -161,8 +159,6 @@ def attach_to_run(run_dir: Path, ceilings: Ceilings) -> None:
 
     Refused when the run was measured on another kind of GPU: its ceilings would not apply.
     """
-    from harness.results.store import write_json
-
     meta = read_run_meta(run_dir)
     run_gpu = (meta.get("device") or {}).get("gpu_name")
     if (canonical_gpu(run_gpu) or run_gpu) != (ceilings.gpu_key or ceilings.gpu_name):

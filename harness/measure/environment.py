@@ -9,6 +9,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
+from harness.meters import open_meter
 from harness.meters.base import DeviceInfo
 
 LIBRARIES = ("torch", "transformers", "diffusers", "nvidia-ml-py", "pandas", "click", "numpy")
@@ -84,8 +85,6 @@ def device_info(torch_device: str, info: DeviceInfo | None) -> dict[str, Any]:
 def describe_machine() -> dict[str, Any]:
     """Everything `gpucost env` reports: host, torch/CUDA, and what NVML can read per GPU."""
     import torch
-
-    from harness.meters import open_meter
 
     cuda = torch.cuda.is_available()
     facts: dict[str, Any] = {

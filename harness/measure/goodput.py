@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness import stats
-from harness.analysis.slo import Slo, request_meets, row_meets
 from harness.results.schema import UNIT_COLUMNS
+from harness.slo import Slo, request_meets, row_meets
 
 QUANTILES = (50, 90, 99)
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from harness.analysis.slo import parse_slo
 from harness.errors import BadInput
 from harness.money.confidence import UNSTABLE_CV
+from harness.slo import parse_slo
 from workloads import registry
 from workloads.base import Workload, WorkloadContext, WorkloadSettings
 
@@ -98,7 +98,7 @@ class RunConfig:
     threads: int = DEFAULT_THREADS
     unstable_cv: float = UNSTABLE_CV
     slo: str | None = None
-    """`--slo` targets (harness.analysis.slo), judged on each row where the workload has them"""
+    """`--slo` targets (harness.slo), judged on each row where the workload has them"""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

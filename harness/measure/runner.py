@@ -16,7 +16,6 @@ from typing import Any, Protocol
 import torch
 
 from harness import stats
-from harness.analysis.slo import parse_slo
 from harness.devicemem import free_device_memory, is_out_of_memory
 from harness.measure.flops import count_iteration_flops
 from harness.measure.goodput import batch_slo_columns, latency_percentiles
@@ -24,8 +23,9 @@ from harness.measure.plan import RunConfig, WorkloadPlan
 from harness.measure.stopwatch import IterationTiming, time_iteration
 from harness.meters.base import EnergyWindow, GpuMeter, Sample
 from harness.meters.sampler import sample_row
-from harness.money.confidence import is_unstable, median_cost_interval
+from harness.money.confidence import median_cost_interval, unstable_from_cv
 from harness.results.store import RunStore
+from harness.slo import parse_slo
 from workloads.base import Workload
 
 
@@ -229,7 +229,7 @@ class Sweep:
             wall_s_p90=stats.percentile(walls, 90),
             wall_s_p99=stats.percentile(walls, 99),
             wall_s_cv=wall_cv,
-            unstable=is_unstable(wall_cv, cost.cv, self.config.unstable_cv),
+            unstable=unstable_from_cv(wall_cv, cost.cv, self.config.unstable_cv),
             **cost.columns(),
             gpu_s_p50=stats.percentile(gpus, 50),
             gpu_s_mean=stats.mean(gpus),

@@ -24,13 +24,11 @@ _EXPORTS: dict[str, str] = {
     "CandidatePrice": "prices",
     "market_prices": "inputs",
     "parse_price": "prices",
-    "money_text": "formatting",
     "PriceRequest": "pricing",
     "PriceResult": "pricing",
     "Sensitivity": "pricing",
     "display_scale": "units",
     "price_runs": "pricing",
-    "print_market_summary": "tables",
     "ALL_PLANS": "ratecard",
     "OWNED_PLAN": "ratecard",
     "PLANS": "ratecard",
@@ -83,12 +81,10 @@ __all__ = [
     "load_ratecards",
     "load_scenario",
     "market_prices",
-    "money_text",
     "parse_price",
     "parse_target_margin",
     "price_for_margin",
     "price_runs",
-    "print_market_summary",
     "scenario_costs",
     "unit_costs",
 ]
@@ -121,7 +117,6 @@ if TYPE_CHECKING:  # pragma: no cover
         instance_frame,
         unit_costs,
     )
-    from harness.money.formatting import money_text
     from harness.money.inputs import load_card_file, load_ratecards, load_scenario, market_prices
     from harness.money.margin import (
         DEFAULT_TARGET_MARGINS,
@@ -148,7 +143,6 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from harness.money.scenario import DirectCosts, Revenue, Scenario
     from harness.money.scenario_cost import scenario_costs
-    from harness.money.tables import print_market_summary
     from harness.money.units import (
         PRIMARY_UNIT,
         UNIT_SPECS,

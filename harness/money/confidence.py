@@ -24,12 +24,24 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from harness.endpoint.records import RequestRecord
+from workloads import registry
+
+
+class RequestRecord(Protocol):
+    """What the interval reads of one request of a load level (harness/endpoint/records.py writes
+    them): whether it completed, when it started and ended, and its token counts."""
+
+    start_s: float
+    end_s: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+
+    @property
+    def ok(self) -> bool: ...
 
 SEED = 0x6C0575  # fixed: the interval is a property of the data, not of the moment it is drawn
 RESAMPLES = 4000
@@ -58,7 +70,7 @@ class CostInterval:
 NOT_MEASURED = CostInterval()
 
 
-def is_unstable(
+def unstable_from_cv(
     wall_cv: float | None, cost_cv: float | None, threshold: float = UNSTABLE_CV
 ) -> bool | None:
     """True when either CV is above `threshold`; None when neither was measured."""
@@ -184,8 +196,6 @@ def endpoint_cost_columns(
 ) -> dict[str, Any]:
     """`cost_factor_low`, `cost_factor_high`, `cost_cv` and `unstable` of a load level, on the
     units of the workload's primary unit; empty when the spec or the counts are not there."""
-    from workloads import registry
-
     spec = registry.spec(workload)
     column = spec.unit(spec.primary_unit).count_column if spec and spec.primary_unit else None
     ok = [r for r in records if r.ok]
@@ -197,4 +207,4 @@ def endpoint_cost_columns(
             [r.start_s for r in ok], [r.end_s for r in ok], units,
             min(r.start_s for r in records), window_s,
         )  # fmt: skip
-    return {**interval.columns(), "unstable": is_unstable(None, interval.cv)}
+    return {**interval.columns(), "unstable": unstable_from_cv(None, interval.cv)}

@@ -58,8 +58,11 @@ PRICED_COLUMNS: tuple[str, ...] = (
 COST_EXTRA_COLUMNS: tuple[str, ...] = (
     "energy_estimated", "currency", "price_per_hour_usd", "gpus_used", "wall_s_p50",
     "energy_j_used", "compute_cost_usd", "energy_cost_usd", "batch_cost_usd", "cost_share",
+    "source_row",
 )  # fmt: skip
-"""What `unit_costs` adds after the contract columns: the figures behind each cost."""
+"""What `unit_costs` adds after the contract columns: the figures behind each cost, and
+`source_row`, the index label of the measurement row it prices (two rows may share run,
+workload and batch size: two open-loop levels of one run)."""
 
 ROW_COLUMNS: tuple[str, ...] = (
     "run_id", "workload", "preset", "batch_size", "wall_s_p50", "window_s", "prefill_s_p50",
@@ -196,6 +199,7 @@ def priceable_rows(measurements: pd.DataFrame, gpu: str | None = None) -> pd.Dat
     used = source["gpus_used"] if "gpus_used" in source.columns else np.nan
     rows["gpus_used"] = pd.to_numeric(pd.Series(used, index=source.index), errors="coerce")
     rows["gpus_used"] = rows["gpus_used"].fillna(1.0)
+    rows["source_row"] = source.index
     return rows
 
 
@@ -232,18 +236,17 @@ def batch_costs(measurements: pd.DataFrame, context: PricingContext) -> pd.DataF
     `energy_j_used`, `energy_estimated` and `batch_cost_usd`.
     """
     rows = priceable_rows(measurements, context.gpu)
-    return _batch_block(
-        rows, instance_frame(context.instances, context.plans), context.utilizations
-    )
+    return _batch_block(rows, instance_frame(context.instances, context.plans), context)
 
 
 def _batch_block(
-    rows: pd.DataFrame, instances: pd.DataFrame, us: tuple[float, ...]
+    rows: pd.DataFrame, instances: pd.DataFrame, context: PricingContext
 ) -> pd.DataFrame:
-    """`batch_costs` of `rows` (from `priceable_rows`) against an `instance_frame`."""
+    """`batch_costs` of `rows` (from `priceable_rows`) against `instances`, the context's
+    `instance_frame`."""
     joined = rows.merge(instances, on="gpu", how="inner")
     joined = joined[joined["gpus_used"] <= joined["gpu_count"].clip(lower=1)]
-    joined = joined.merge(pd.DataFrame({"utilization": us}), how="cross")
+    joined = joined.merge(pd.DataFrame({"utilization": context.utilizations}), how="cross")
     gpu_s_price = (
         joined["price_per_hour_usd"] / joined["gpu_count"].clip(lower=1) / SECONDS_PER_HOUR
     )
@@ -310,7 +313,7 @@ def unit_costs(measurements: pd.DataFrame, context: PricingContext) -> pd.DataFr
         # are ordered together, as one sort of the whole frame would order them.
         while 0 < stop < len(rows) and rank[stop] == rank[stop - 1]:
             stop += 1
-        pieces.append(_unit_block(rows.iloc[start:stop], inst, us, units))
+        pieces.append(_unit_block(rows.iloc[start:stop], inst, context, units))
         start = stop
     if len(pieces) == 1:
         return pieces[0]
@@ -318,10 +321,10 @@ def unit_costs(measurements: pd.DataFrame, context: PricingContext) -> pd.DataFr
 
 
 def _unit_block(
-    rows: pd.DataFrame, instances: pd.DataFrame, us: tuple[float, ...], units: pd.DataFrame
+    rows: pd.DataFrame, instances: pd.DataFrame, context: PricingContext, units: pd.DataFrame
 ) -> pd.DataFrame:
     """`unit_costs` of one block of `rows`, sorted, without the helper columns."""
-    batch = _batch_block(rows, instances, us)
+    batch = _batch_block(rows, instances, context)
     long = batch.merge(units, on="workload", how="inner")
     counts = long[_count_frame_columns()].to_numpy(dtype=float)
     position = long["_count_position"].to_numpy(dtype=int)

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.errors import BadInput, shown
-from harness.money.formatting import money_text
 from harness.money.units import SCALES, scale_label, units_by_workload
+from harness.render.text import quote_text
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class CandidatePrice:
     label: str = "--price"
     source: str = ""
     as_of: str = ""
+    cached_price_per_unit_usd: float | None = None
+    """an input token's price when the provider's prompt cache serves it (hosted APIs charge
+    cached input at a fraction of the input price); None where none is quoted"""
 
     @property
     def key(self) -> str:
@@ -33,7 +36,7 @@ class CandidatePrice:
     def quoted(self) -> str:
         """The price as a person would write it, e.g. `$0.60/1M`."""
         per = "" if self.scale == 1 else f"/{scale_label(self.scale)}"
-        return f"{money_text(self.price_per_unit_usd * self.scale)}{per}"
+        return f"{quote_text(self.price_per_unit_usd * self.scale)}{per}"
 
 
 _PRICE_RE = re.compile(
@@ -123,10 +126,22 @@ def with_market(
             warnings.append(
                 f"--price {price.key}={price.quoted} is over {IMPLAUSIBLE_FACTOR:,.0f}× the "
                 f"market price ({highest.quoted}, {highest.label}): did you mean "
-                f"{money_text(price.price_per_unit_usd * price.scale)}/1M?"
+                f"{quote_text(price.price_per_unit_usd * price.scale)}/1M?"
                 if price.scale == 1
                 else f"--price {price.key}={price.quoted} is over {IMPLAUSIBLE_FACTOR:,.0f}× "
                 f"the market price ({highest.quoted}, {highest.label})"
             )
     kept = tuple(m for m in market if m.key not in keys)
     return (*given, *kept), tuple(warnings)
+
+
+def blended_input_price(price: CandidatePrice, cache_hit_rate: float | None) -> float | None:
+    """Per input token, what the provider charges for a mix with this share of cached input:
+    its cached price on the cached share, its input price on the rest. None without a cached
+    price or a measured hit rate; a hit rate outside 0..1 is not a share and gives None."""
+    if price.cached_price_per_unit_usd is None or cache_hit_rate is None:
+        return None
+    if not 0.0 <= cache_hit_rate <= 1.0 or math.isnan(cache_hit_rate):
+        return None
+    cached = price.cached_price_per_unit_usd
+    return cache_hit_rate * cached + (1.0 - cache_hit_rate) * price.price_per_unit_usd

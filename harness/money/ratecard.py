@@ -1,6 +1,6 @@
 """Rate cards as pricing uses them: instances, plans, and where the card files live.
 
-The files are read and checked by `inputs.py` through the models in `file_schemas.py`.
+The files are read and checked by `inputs.py` through the models in `file_schemas/`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import click
 
 from harness.errors import BadInput
 
@@ -130,14 +133,10 @@ def user_ratecard_dir() -> Path:
     configured = os.environ.get("GPUCOST_CONFIG_DIR")
     if configured:
         return Path(configured) / "ratecards"
-    import click
-
     return Path(click.get_app_dir("gpucost")) / "ratecards"
 
 
 def shipped_card_paths() -> list[Path]:
-    from importlib import resources
-
     folder = resources.files("ratecards")
     return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith((".yaml", ".yml")))
 

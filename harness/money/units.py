@@ -10,13 +10,12 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from workloads.spec import UnitSpec, WorkloadSpec, unit_label
+from workloads import registry
+from workloads.spec import UnitSpec, WorkloadSpec, scaled_unit_name
 
 
 def _registry() -> ModuleType:
     # Imported on first use: `ratecards list` never needs it (importlib.metadata is slow).
-    from workloads import registry
-
     return registry
 
 SCALES: dict[str, int] = {"1": 1, "1K": 1_000, "1M": 1_000_000}
@@ -32,6 +31,7 @@ __all__ = [
     "primary_unit",
     "scale_label",
     "unit_label",
+    "unit_scale",
     "unit_spec",
     "unit_specs",
     "units_by_workload",
@@ -85,8 +85,23 @@ def display_scale(workload: str, unit: str) -> tuple[int, str]:
     try:
         spec = unit_spec(workload, unit)
     except KeyError:
-        return 1, unit_label(unit, 1)
+        return 1, scaled_unit_name(unit, 1)
     return spec.display_scale, spec.display_name
+
+
+def _any_workload(unit: str) -> str:
+    """Bills and request logs name only the unit: the first workload spec with it decides."""
+    return next((s.workload for s in unit_specs() if s.unit == unit), "")
+
+
+def unit_label(unit: str, workload: str | None = None) -> str:
+    """The one name a unit is shown under ("1M output tokens", "1K queries", "image")."""
+    return display_scale(workload or _any_workload(unit), unit)[1]
+
+
+def unit_scale(unit: str, workload: str | None = None) -> int:
+    """Units per shown figure (1,000,000 for a cost per 1M tokens)."""
+    return display_scale(workload or _any_workload(unit), unit)[0]
 
 
 def scale_label(scale: int) -> str:

@@ -15,9 +15,12 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from harness.analysis.slo import Slo, row_meets
+from harness.analysis.projection import project
 from harness.errors import BadInput
+from harness.gpus import canonical_gpu
 from harness.planning.capacity import CapacityEntry
+from harness.results.runs import measurements_frame
+from harness.slo import Slo, row_meets
 
 if TYPE_CHECKING:
     from harness.money.ratecard import Instance
@@ -76,9 +79,6 @@ def capacity_from_runs(
     project_keys: Sequence[str] = (),
 ) -> tuple[list[CapacityEntry], list[str]]:
     """Capacity entries (one per matching instance and bucket) and notes on what was left out."""
-    from harness.gpus import canonical_gpu
-    from harness.results.runs import measurements_frame
-
     frame = measurements_frame(records)
     if "requests_per_s" not in frame.columns:
         frame["requests_per_s"] = math.nan
@@ -165,8 +165,6 @@ def _projected(
     level's rate scales by measured wall time ÷ projected wall time."""
     import pandas as pd
 
-    from harness.analysis.projection import project
-    from harness.gpus import canonical_gpu
 
     key = canonical_gpu(target) or target
     out: list[CapacityEntry] = []

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.errors import BadInput
+from harness.money.margin import gross_margin, revenue_for
+from harness.money.scenario import Revenue
 from harness.planning.capacity import CapacityEntry, bucket_text, class_capacity
 from harness.planning.demand import Demand
 from harness.planning.model import (
@@ -227,9 +229,6 @@ def plan_money(
     scenario: Scenario | None,
 ) -> Money:
     """Revenue, direct cost and gross margin over the horizon, through harness.money."""
-    from harness.money.margin import gross_margin, revenue_for
-    from harness.money.scenario import Revenue
-
     units = {
         "request": demand.requests,
         "input_token": demand.tokens("input"),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
-from harness.money.formatting import money_text
+from harness.render.text import money_text
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.money.formatting import money_text
 from harness.planning.capacity import bucket_text
 from harness.planning.model import HELD_PLANS, STEP_PLANS
 from harness.planning.plan import HOURS_PER_MONTH, PlanResult
+from harness.render.text import money_text
 
 WIDTH = 80
 PER_MILLION = 1_000_000

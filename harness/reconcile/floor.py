@@ -18,8 +18,13 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import BadInput
 from harness.gpus import canonical_gpu
 from harness.money.context import PricingContext
+from harness.money.cost import batch_costs, unit_share
+from harness.money.inputs import load_ratecards
+from harness.money.ratecard import check_plan
+from harness.money.scenario_cost import calls_per_batch
 from harness.money.units import UnitSpec, unit_specs
 from harness.reconcile.log_fields import UNIT_FIELDS
+from harness.results.runs import measurements_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,9 +89,6 @@ def benchmark_floors(
     import numpy as np
     import pandas as pd
 
-    from harness.money.cost import batch_costs, unit_share
-    from harness.money.scenario_cost import calls_per_batch
-    from harness.results.runs import measurements_frame
 
     if run.ok_rows().empty:
         raise BadInput(f"run {run.path}: no ok rows, nothing to take a floor from")
@@ -216,9 +218,6 @@ def floor_source(
 ) -> tuple[FloorSource, list[str]]:
     """Floors for the instance named (`provider:name`), else for each bill instance type the rate
     cards know. BadInput when no instance can give a floor; notes for those that cannot."""
-    from harness.money.inputs import load_ratecards
-    from harness.money.ratecard import check_plan
-
     check_plan(plan)
     cards = load_ratecards(extra_files=ratecard_files)
     groups = sorted({str(g) for g in bills.costs["instance"]})

@@ -6,6 +6,7 @@ a day is a floor division, a week starts on Monday (ISO), a month is numpy's cal
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Literal
 
 from harness.errors import BadInput
@@ -173,6 +174,4 @@ def period_end_ns(start_ns: int, period: Period) -> int:
 
 def iso_utc(ns: int) -> str:
     """ISO 8601 with an explicit UTC offset, seconds precision (period bounds are whole seconds)."""
-    from datetime import datetime, timezone
-
     return datetime.fromtimestamp(ns // NS_PER_S, tz=timezone.utc).isoformat()

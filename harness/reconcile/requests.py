@@ -7,6 +7,7 @@ come, so a log of tens of millions of lines needs memory for one chunk, not for 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -265,7 +266,6 @@ def _columns(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
 
 
 def _sqlite_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, list[int]]]:
-    import sqlite3
 
     import pandas as pd
 

@@ -8,16 +8,83 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.analysis.frontier import MAX_TEXT_POINTS
-from harness.analysis.slo import Slo
 from harness.analysis.slo_choice import SloAnswer, describe_targets
 from harness.analysis.work import choice_label, describe_signature, work_signature
 from harness.money.units import display_scale
 from harness.report import format as fmt
+from harness.slo import Slo
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from harness.analysis.compare import Comparison
+
+
+ANSWER_ROWS = 5
+"""Choices shown per workload in compare's default answer (`-v` shows every one)."""
+
+
+def _best_per_choice(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per run × instance × plan, its cheapest batch size, cheapest first."""
+    ordered = frame.sort_values(["cost_per_unit_usd", "run_id", "provider", "instance"],
+                                kind="stable")  # fmt: skip
+    return ordered.drop_duplicates(["run_id", "provider", "instance", "plan"])
+
+
+def format_answer(comparison: Comparison, width: int | None) -> str:
+    """The answer first: per work (group) and its primary unit, a line naming the cheapest run,
+    instance and plan and how much cheaper it is than the best of every other run; then a table
+    of the cheapest choices fitted to `width`. `-v` prints `format_table` instead."""
+    from harness.money.units import primary_unit
+    from harness.render.terminal import Column, TextTable, render_text
+
+    frame = comparison.rows[comparison.rows["cost_per_unit_usd"].notna()]
+
+    def draw(screen: Any) -> None:
+        for (group, workload), block in frame.groupby(["group", "workload"], sort=False):
+            unit = primary_unit(str(workload)) or str(block["unit"].iloc[0])
+            rows = block[block["unit"] == unit]
+            if rows.empty:
+                rows = block[block["unit"] == block["unit"].iloc[0]]
+                unit = str(rows["unit"].iloc[0])
+            util = rows["utilization"].max()
+            best = _best_per_choice(rows[rows["utilization"] == util])
+            scale, unit_name = display_scale(str(workload), unit)
+            top = best.iloc[0]
+            line = (f"{workload} ({group}): cheapest {choice_label(top)}, run {top['run_id']}, "
+                    f"batch {top['batch_size']:g}: {fmt.usd(top['cost_per_unit_usd'] * scale)} "
+                    f"per {unit_name}")  # fmt: skip
+            others = best[best["run_id"] != top["run_id"]].drop_duplicates("run_id")
+            for other in others.to_dict("records"):
+                ratio = other["cost_per_unit_usd"] / top["cost_per_unit_usd"]
+                line += (f"; run {other['run_id']}'s best ({choice_label(other)}) costs "
+                         f"{fmt.ratio(ratio)} as much")  # fmt: skip
+            screen.line(line + ".")
+            table = TextTable(
+                f"{workload}: USD per {unit_name}, utilization {util:.0%}, "
+                f"{min(ANSWER_ROWS, len(best))} cheapest of {len(best)}",
+                [Column("cost", align="right"), Column("×cheapest", align="right"),
+                 Column("instance · plan", shorten=True, min_width=20),
+                 Column("run", shorten=True, drop=3, min_width=13, cut_middle=True),
+                 Column("batch", align="right", drop=4), Column("gpu", drop=5),
+                 Column("MFU", align="right", drop=7), Column("MBU", align="right", drop=6)],
+            )  # fmt: skip
+            for r in best.head(ANSWER_ROWS).to_dict("records"):
+                table.add_row(
+                    fmt.usd(r["cost_per_unit_usd"] * scale),
+                    fmt.ratio(r["ratio_to_cheapest"]),
+                    choice_label(r),
+                    str(r["run_id"]),
+                    f"{r['batch_size']:g}",
+                    str(r["gpu"]),
+                    fmt.percent(r["mfu"]),
+                    fmt.percent(r["mbu"]),
+                )
+            screen.table(table)
+        screen.line("(projected) rows are estimates. -v shows every batch size, unit and "
+                    "choice.")  # fmt: skip
+
+    return render_text(draw, width)
 
 
 def format_table(comparison: Comparison) -> str:
@@ -129,6 +196,11 @@ def answer_lines(answer: SloAnswer, slo: Slo, several_works: bool) -> list[str]:
         f"{title}: cheapest that meets it: {choice_label(choice)}, {_where(choice)} "
         f"({_values(choice['values'])})"
     ]
+    if choice.get("client_bound"):
+        lines.append(
+            "  ! client-bound: the load generator was the limit at this level (the only one "
+            "that meets it); measure again with more --workers"
+        )
     cost = f"  cost: {fmt.usd(choice['cost_per_unit_usd'] * scale)} per {unit_name}"
     low, high = choice.get("cost_per_unit_usd_low"), choice.get("cost_per_unit_usd_high")
     if low is not None and high is not None:
@@ -143,12 +215,9 @@ def answer_lines(answer: SloAnswer, slo: Slo, several_works: bool) -> list[str]:
         lines.append(f"  margin: no candidate price for {answer.workload}.{answer.unit}")
     for m in answer.margins:
         margin = f"  margin at {m['price_label']} ({fmt.usd(m['price_per_unit_usd'] * scale)}"
-        margin += f" per {unit_name}): {fmt.percent(m['gross_margin'])}"
-        if m.get("gross_margin_low") is not None and m.get("gross_margin_high") is not None:
-            margin += (
-                f" (95% interval {fmt.percent(m['gross_margin_low'])} – "
-                f"{fmt.percent(m['gross_margin_high'])})"
-            )
+        margin += f" per {unit_name}): " + fmt.margin_range_text(
+            m["gross_margin"], m.get("gross_margin_low"), m.get("gross_margin_high")
+        )
         lines.append(margin)
     lines.append(f"  {counts}")
     return lines

@@ -36,12 +36,17 @@ class Section:
     title: str
     blocks: tuple[Block, ...]
     level: int = 2
+    collapsed: bool = False
+    """Details a reader opens when wanted (HTML: a closed <details>); the answer is not."""
 
 
 @dataclass(frozen=True)
 class Document:
     title: str
     sections: tuple[Section, ...]
+    caveats: tuple[str, ...] = ()
+    """What the numbers do not mean (random weights, a CPU, prices to verify), from the one
+    caveat list (harness/money/caveats.py): at the top of every format."""
 
     def figures(self) -> list[Figure]:
         return [b for s in self.sections for b in s.blocks if isinstance(b, Figure)]

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.analysis.work import choice_label
+from harness.money import apply_prices
+from harness.money.units import display_scale, workload_spec
 from harness.report import format as fmt
 from harness.report.document import Block, Note
 from harness.report.plots import (
@@ -51,16 +53,12 @@ def _present(*series: Series | None) -> tuple[Series, ...]:
 
 def primary_spec(workload: str) -> UnitSpec | None:
     """The workload spec's primary unit, None for a workload without a spec."""
-    from harness.money.units import workload_spec
-
     spec = workload_spec(workload)
     return None if spec is None else spec.primary
 
 
 def has_section(workload: str, section: str) -> bool:
     """Whether the workload's spec adds this optional report section (REPORT_SECTIONS)."""
-    from harness.money.units import workload_spec
-
     spec = workload_spec(workload)
     return spec is not None and section in spec.report_sections
 
@@ -184,8 +182,6 @@ def _why_no_efficiency(ok: pd.DataFrame) -> str:
 
 
 def cost_blocks(workload: str, costs: pd.DataFrame, stem: str, gpu_label: str) -> list[Block]:
-    from harness.money.units import display_scale
-
     costs = costs[costs["cost_per_unit_usd"].notna()]
     if costs.empty:
         return [
@@ -270,9 +266,6 @@ def _cost_panel(part: pd.DataFrame, unit_name: str, scale: float) -> Panel:
 def margin_blocks(
     workload: str, costs: pd.DataFrame, prices: Sequence[CandidatePrice], stem: str
 ) -> list[Block]:
-    from harness.money import apply_prices
-    from harness.money.units import display_scale
-
     costs = costs[costs["cost_per_unit_usd"].notna()]
     if costs.empty:
         return []
@@ -309,7 +302,7 @@ def margin_blocks(
                     **r,
                     "_unit": unit_name,
                     "_price": r["price_per_unit_usd"] * scale,
-                    "_margin": fmt.percent_range(r["gross_margin"], r.get("gross_margin_low"),
+                    "_margin": fmt.margin_range_text(r["gross_margin"], r.get("gross_margin_low"),
                                                  r.get("gross_margin_high")),
                     "_break_even": r["break_even_price_usd"] * scale,
                 }
@@ -321,7 +314,7 @@ def margin_blocks(
             ("unit", "_unit", fmt.text),
             ("batch", "batch_size", fmt.sig),
             ("price", "price_label", fmt.text),
-            ("USD per unit", "_price", fmt.usd),
+            ("USD per unit", "_price", fmt.quote),
             ("margin (95 % interval)", "_margin", fmt.text),
             ("break-even USD", "_break_even", fmt.usd),
         ],
@@ -334,8 +327,6 @@ def frontier_blocks(workload: str, points: pd.DataFrame, stem: str) -> list[Bloc
     """The cost–interactivity frontier (harness/analysis/frontier.py `frontier_points`) of one
     workload: per work and utilisation a figure with a panel per axis its spec declares, and a
     table of the Pareto points. Nothing when no level has an axis value and a cost."""
-    from harness.money.units import display_scale
-
     mine = points[points["workload"] == workload] if not points.empty else points
     blocks: list[Block] = []
     groups = list(mine.groupby(["work", "utilization"], sort=False)) if not mine.empty else []

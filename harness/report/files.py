@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from harness.errors import BadInput
+from harness.report import html, markdown
 from harness.report.document import Document
 from harness.results.atomicfile import write_bytes
 
@@ -40,11 +41,8 @@ def write_document(doc: Document, path: Path) -> list[Path]:
     """Write `doc` to `path` (.html or .md); the paths written, the report itself last."""
     fmt = check_output(path)
     if fmt == "html":
-        from harness.report import html
-
         _replace(path, html.render(doc).encode("utf-8"))
         return [path]
-    from harness.report import markdown
 
     folder = files_dir(path)
     text, pngs = markdown.render(doc, folder.name)

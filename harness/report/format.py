@@ -7,9 +7,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.analysis.roofline import number
+from harness.render.text import (
+    EMPTY,
+    UNSTABLE_MARK,
+    is_unstable,
+    margin_range_text,
+    margin_text,
+    money_text,
+    percent_text,
+    quote_text,
+)
 from harness.report.document import Table
 
-EMPTY = "—"
+__all__ = ["EMPTY", "UNSTABLE_MARK", "is_unstable", "margin_range_text", "margin_text"]
 
 
 def sig(value: Any, digits: int = 3) -> str:
@@ -39,21 +49,8 @@ def data_size(value: Any) -> str:
 
 
 def percent(value: Any) -> str:
-    v = number(value)
-    if v is None:
-        return EMPTY
-    # three significant figures, but never an exponent: a margin of -10327% prints as such
-    return f"{v * 100:.0f}%" if abs(v) >= 1 else f"{v * 100:.3g}%"
-
-
-def percent_range(value: Any, low: Any, high: Any) -> str:
-    """"62% (58–65%)": a share with its 95 % interval, when the interval was measured."""
-    shown = percent(value)
-    ends = [percent(v) for v in (low, high)]
-    if shown == EMPTY or EMPTY in ends:
-        return shown
-    dash = " to " if ends[0].startswith("-") or ends[1].startswith("-") else "–"
-    return f"{shown} ({ends[0].rstrip('%')}{dash}{ends[1]})"
+    """A share (MFU, utilisation); a margin prints through `margin_text`."""
+    return percent_text(number(value))
 
 
 def usd_range(low: Any, high: Any, scale: float = 1.0) -> str:
@@ -62,19 +59,6 @@ def usd_range(low: Any, high: Any, scale: float = 1.0) -> str:
     if None in ends:
         return EMPTY
     return "–".join(usd(v * scale) for v in ends if v is not None)
-
-
-UNSTABLE_MARK = "!"
-
-
-def is_unstable(unstable: Any) -> bool:
-    """True for a row the run flagged `unstable` (numpy or Python true, or 1.0)."""
-    if unstable is None or isinstance(unstable, str):
-        return False
-    try:
-        return bool(unstable == 1)
-    except TypeError:  # pandas' NA: not said
-        return False
 
 
 def flagged(value: Any, unstable: Any) -> str:
@@ -90,10 +74,13 @@ UNSTABLE_NOTE = (
 
 
 def usd(value: Any) -> str:
-    from harness.money.formatting import money_text
-
     v = number(value)
     return EMPTY if v is None else money_text(v)
+
+
+def quote(value: Any) -> str:
+    """A candidate price as it was quoted ($0.60, not $0.600)."""
+    return quote_text(number(value))
 
 
 def ratio(value: Any) -> str:
@@ -109,6 +96,18 @@ def text(value: Any) -> str:
 
 Column = tuple[str, str, Callable[[Any], str]]
 """(header, source column, formatter)."""
+
+
+def without_empty_columns(table: Table) -> Table:
+    """The table less the columns with no value in any row (MFU on a CPU, an interval no run
+    measured)."""
+    keep = [i for i in range(len(table.columns))
+            if not table.rows or any(row[i] != EMPTY for row in table.rows)]  # fmt: skip
+    return Table(
+        caption=table.caption,
+        columns=tuple(table.columns[i] for i in keep),
+        rows=tuple(tuple(row[i] for i in keep) for row in table.rows),
+    )
 
 
 def table(caption: str, records: Sequence[dict[str, Any]], columns: Sequence[Column]) -> Table:

@@ -10,6 +10,8 @@ from harness.report.document import Document, Figure, Note, Table
 def render(doc: Document, files_dir: str) -> tuple[str, dict[str, bytes]]:
     """The Markdown text and the PNGs it links to, by file name inside `files_dir`."""
     lines = [f"# {_inline(doc.title)}", ""]
+    if doc.caveats:
+        lines += ["**Read with care:**", "", *(f"- {_inline(c)}" for c in doc.caveats), ""]
     files: dict[str, bytes] = {}
     for section in doc.sections:
         lines += [f"{'#' * min(max(section.level, 2), 6)} {_inline(section.title)}", ""]

@@ -14,9 +14,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from harness.analysis.frontier import frontier_points, level_costs
+from harness.analysis.roofline import efficiency
+from harness.analysis.row_costs import matched_unit_costs
 from harness.analysis.work import choice_label
 from harness.gpus import CPU_ONLY, canonical_gpu
+from harness.money import apply_prices
+from harness.money.caveats import run_caveats
 from harness.money.context import PricingContext
+from harness.money.units import display_scale
 from harness.report import format as fmt
 from harness.report.document import Block, Document, Note, Section, Table
 from harness.report.figures import (
@@ -56,26 +62,31 @@ def build_report(runs: Sequence[RunRecord], options: ReportOptions) -> Document:
     answers: list[Section] = []
     bodies: list[Section] = []
     metadata: list[Section] = []
+    caveats: list[str] = []
     for run in runs:
-        answer, body, meta = run_sections(run, options)
+        answer, body, meta, notes = run_sections(run, options, named=len(runs) > 1)
         answers.append(answer)
         bodies += body
         metadata.append(meta)
+        caveats += notes
     title = f"gpucost report: {', '.join(r.run_id for r in runs)}"
-    return Document(title, (*answers, *bodies, *metadata))
+    return Document(title, (*answers, *bodies, *metadata), tuple(dict.fromkeys(caveats)))
 
 
-def run_sections(run: RunRecord, options: ReportOptions) -> tuple[Section, list[Section], Section]:
-    """(the answer, the per-workload sections and timeline, the machine and settings)."""
-    from harness.analysis.roofline import efficiency
-    from harness.analysis.row_costs import matched_unit_costs
-
+def run_sections(
+    run: RunRecord, options: ReportOptions, named: bool = True
+) -> tuple[Section, list[Section], Section, list[str]]:
+    """(the answer, the per-workload sections and timeline, the machine and settings, the
+    caveats of what the answer shows). `named`: headings name the run (a page of several);
+    a page of one names it once, in its title."""
     rows = efficiency(run.measurements, run.meta, options.gpu_key)
     ok = rows[rows["status"] == "ok"]
     costs = matched_unit_costs(ok, options.pricing)
     workloads = [str(w) for w in dict.fromkeys(rows["workload"])]
-    answer = Section(f"Answer: run {run.run_id}", answer_blocks(workloads, costs, options))
-    sections = [Section(f"Run {run.run_id}", ())]
+    of_run = f": run {run.run_id}" if named else ""
+    answer = Section(f"Answer{of_run}", answer_blocks(workloads, costs, options))
+    caveats = [str(n) for n in run_caveats(ok, _answer_instances(costs, options), options.gpu_key)]
+    sections = [Section(f"Details{of_run}", (), collapsed=True)]
     for workload in workloads:
         part = rows[rows["workload"] == workload]
         sections.append(
@@ -83,6 +94,7 @@ def run_sections(run: RunRecord, options: ReportOptions) -> tuple[Section, list[
                 _workload_title(workload, part),
                 workload_blocks(run, workload, part, costs, options),
                 level=3,
+                collapsed=True,
             )
         )
     sections.append(
@@ -90,13 +102,25 @@ def run_sections(run: RunRecord, options: ReportOptions) -> tuple[Section, list[
             f"Power, utilisation and clock timeline ({run.run_id})",
             timeline_blocks(run.path / "samples.csv", _stem(run.run_id)),
             level=3,
+            collapsed=True,
         )
     )
     meta = Section(
-        f"Machine and settings: run {run.run_id}",
+        f"Machine and settings{of_run}",
         (machine_table(run.meta), settings_table(run.meta)),
+        collapsed=True,
     )
-    return answer, sections, meta
+    return answer, sections, meta, caveats
+
+
+def _answer_instances(costs: pd.DataFrame, options: ReportOptions) -> list[Instance]:
+    """The instances the answer names: the cheapest per workload and unit."""
+    priced = costs[costs["cost_per_unit_usd"].notna()]
+    if priced.empty:
+        return []
+    cheapest = priced.loc[priced.groupby(["workload", "unit"])["cost_per_unit_usd"].idxmin()]
+    keys = {f"{p}:{i}" for p, i in zip(cheapest["provider"], cheapest["instance"], strict=True)}
+    return [i for i in options.instances if i.key in keys]
 
 
 def answer_blocks(
@@ -104,9 +128,6 @@ def answer_blocks(
 ) -> tuple[Block, ...]:
     """Per workload and unit: the cheapest instance, plan and batch size over the whole run,
     its cost per unit, and the margin and break-even price at each candidate price."""
-    from harness.money import apply_prices
-    from harness.money.units import display_scale
-
     priced_costs = costs[costs["cost_per_unit_usd"].notna()]
     records: list[dict[str, Any]] = []
     unpriced = [w for w in workloads if w not in set(priced_costs["workload"])]
@@ -132,28 +153,30 @@ def answer_blocks(
                         r.get("cost_per_unit_usd_low"), r.get("cost_per_unit_usd_high"), scale
                     ),
                     "_price": r["price_per_unit_usd"] * scale,
-                    "_margin": fmt.percent_range(
+                    "_margin": fmt.margin_range_text(
                         r["gross_margin"], r.get("gross_margin_low"), r.get("gross_margin_high")
                     ),
                     "_break_even": r["break_even_price_usd"] * scale,
                 }
             )
     blocks: list[Block] = [
-        fmt.table(
-            "Cheapest instance and plan per workload, margin at the candidate price",
-            records,
-            [
-                ("workload", "workload", fmt.text),
-                ("unit", "_unit", fmt.text),
-                ("cheapest instance and plan", "_choice", fmt.text),
-                ("at batch", "_batch", fmt.text),
-                ("cost, USD per unit", "_cost", fmt.usd),
-                ("candidate price", "price_label", fmt.text),
-                ("price, USD per unit", "_price", fmt.usd),
-                ("margin (95 % interval)", "_margin", fmt.text),
-                ("break-even, USD per unit", "_break_even", fmt.usd),
-                ("cost, 95 % interval", "_cost_range", fmt.text),
-            ],
+        fmt.without_empty_columns(
+            fmt.table(
+                "Cheapest instance and plan per workload, margin at the candidate price",
+                records,
+                [
+                    ("workload", "workload", fmt.text),
+                    ("unit", "_unit", fmt.text),
+                    ("cheapest instance and plan", "_choice", fmt.text),
+                    ("at batch", "_batch", fmt.text),
+                    ("cost, USD per unit", "_cost", fmt.usd),
+                    ("candidate price", "price_label", fmt.text),
+                    ("price, USD per unit", "_price", fmt.quote),
+                    ("margin (95 % interval)", "_margin", fmt.text),
+                    ("break-even, USD per unit", "_break_even", fmt.usd),
+                    ("cost, 95 % interval", "_cost_range", fmt.text),
+                ],
+            )
         )
     ]
     if any(fmt.is_unstable(r.get("unstable")) for r in records):
@@ -194,8 +217,6 @@ def workload_blocks(
 
 def _frontier(workload: str, ok: pd.DataFrame, options: ReportOptions, stem: str) -> list[Block]:
     """Cost against interactivity, Pareto points marked, for a workload whose spec has axes."""
-    from harness.analysis.frontier import frontier_points, level_costs
-
     if len(ok) < 2 or not options.instances:
         return []
     levels = level_costs(ok, options.pricing)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import RunFolderError
+from harness.errors import BadInput, RunFolderError
 from harness.results.schema import (
     BOOL_COLUMN_NAMES,
     COLUMN_BY_NAME,
@@ -20,6 +20,7 @@ from harness.results.schema import (
     STATUSES,
     TEXT_COLUMN_NAMES,
 )
+from harness.slo import parse_slo, row_meets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -324,9 +325,6 @@ def _check_order(frame: pd.DataFrame, where: Locate) -> None:
 def _check_slo_verdicts(frame: pd.DataFrame, where: Locate) -> None:
     """A row that says it met its own SLO while its own percentiles or error rate miss it
     contradicts itself (its verdict is what `compare --slo` would trust)."""
-    from harness.analysis.slo import parse_slo, row_meets
-    from harness.errors import BadInput
-
     if "slo" not in frame.columns or "slo_met" not in frame.columns:
         return
     said_met = frame["slo_met"].eq(True) & frame["slo"].notna()

@@ -140,7 +140,28 @@ COLUMNS: tuple[Column, ...] = (
     Column("length_fields_accepted", "bool"),
     Column("output_len_honoured", "bool"),
     Column("usage_rejected_count", "int", "requests"),
-    # rows measured or judged against an SLO (`--slo`): see harness/analysis/slo.py
+    # prefix caching, from the server's usage.prompt_tokens_details.cached_tokens
+    Column("cached_input_tokens", "int", "tokens"),
+    Column("cache_hit_rate", "float", "share"),
+    # trace replays (`--trace`): see harness/traffic/
+    Column("trace_speedup", "float", "x"),
+    Column("trace_requests_per_s", "float", "requests/s"),
+    Column("trace_clamped_requests", "int", "requests"),
+    *(Column(f"{n}_len_{p}", "float", "tokens") for n in ("input", "output") for p in _PERCENTILES),
+    # the load generator itself (harness/endpoint/workers.py): was the client the limit?
+    Column("client_workers", "int", "processes"),
+    Column("client_cpu_util", "float", "share"),
+    Column("send_lag_s_p99", "float", "s"),
+    Column("client_bound", "bool"),
+    # what the server's own Prometheus counters say it did in the level (harness/endpoint/
+    # server_metrics.py); empty for a server without /metrics
+    *_columns("float", "tokens", "server_prompt_tokens", "server_generation_tokens",
+              "server_cached_prompt_tokens"),
+    *_columns("float", "requests", "server_requests_stop", "server_requests_length",
+              "server_requests_abort", "server_requests_error", "server_preemptions"),
+    *_columns("float", "s", "server_queue_s_sum", "server_prefill_s_sum", "server_decode_s_sum"),
+    Column("server_token_mismatch", "text"),
+    # rows measured or judged against an SLO (`--slo`): see harness/slo.py
     Column("slo", "text"),
     Column("slo_met", "bool"),
     Column("slo_max_load", "bool"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import io
 import json
 import math
 import os
@@ -72,7 +73,13 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     except OSError as err:
         # On a full disk the temp file cannot be written, but the file's own blocks can: a
         # status update (a few bytes more or less) still lands where it does not need new ones.
-        if err.errno not in _FULL or not _rewrite_in_place(path, text.encode("utf-8")):
+        # Without the indentation it is a third shorter: a status update may then still fit
+        # where the file cannot grow (a file-size limit, a quota).
+        compact = json.dumps(_finite(data), default=str, allow_nan=False, separators=(",", ":"))
+        if err.errno not in _FULL or not (
+            _rewrite_in_place(path, text.encode("utf-8"))
+            or _rewrite_in_place(path, compact.encode("utf-8"))
+        ):
             raise
 
 
@@ -92,14 +99,24 @@ def _rewrite_in_place(path: Path, data: bytes) -> bool:
         fd = os.open(path, os.O_RDWR)
     except OSError:
         return False
+    before = b""
     try:
+        size = os.fstat(fd).st_size
         if len(data) > os.fstat(fd).st_blocks * 512:
             return False
-        os.pwrite(fd, data, 0)
+        before = os.pread(fd, size, 0)
+        # A write can stop short without an error (a file-size limit, a quota): then the old
+        # text goes back, so the file is never half of each.
+        if os.pwrite(fd, data, 0) != len(data):
+            raise OSError(errno.EFBIG, "short write")
         os.ftruncate(fd, len(data))
         os.fsync(fd)
         return True
     except OSError:
+        if before:
+            with contextlib.suppress(OSError):
+                os.pwrite(fd, before, 0)
+                os.ftruncate(fd, len(before))
         return False
     finally:
         os.close(fd)
@@ -285,8 +302,6 @@ class RunStore:
 
 
 def _csv_text(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    import io
-
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(SAMPLE_COLUMNS), extrasaction="ignore")
     writer.writerows(rows)

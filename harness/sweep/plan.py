@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from harness import __version__
 from harness.errors import BadInput
 from harness.gpus import skypilot_accelerator
+from harness.money.inputs import load_ratecards
+from harness.results.atomicfile import write_text
 from harness.sweep.install import CHECKOUT, Install, check_install, prepare_install
 from harness.sweep.state import STATE_FILE
 
@@ -29,6 +33,8 @@ GPUS_PLACEHOLDER = "{gpus}"
 """Replaced in run options by the instance's GPU count (e.g. vLLM's tensor parallel size)."""
 
 _REFUSED_RUN_OPTIONS = ("--out",)
+
+_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#]*@", re.IGNORECASE)
 
 MAX_EXPECTED_HOURS = 24 * 30.0
 """A benchmark sweep kept for a month is a typo; the estimate must stay a real number."""
@@ -68,38 +74,23 @@ def entry_name(instance_ref: str) -> str:
     return "gpucost-" + re.sub(r"[^a-z0-9]+", "-", instance_ref.lower()).strip("-")
 
 
-def check_run_args(run_args: Sequence[str]) -> None:
-    """The options exactly as `gpucost run` checks them before it makes a folder (its own
-    checks, harness/cli/run.py), for a GPU cluster rather than this machine; `--out` is the
-    sweep's to set and `--help` asks for no run."""
-    import click
+RunArgsCheck = Callable[[list[str]], None]
+"""Parses `gpucost run` arguments as this gpucost's `run` would, raising BadInput in one line:
+the command line's to give (harness/cli/sweep.py), so the sweep does not import the CLI."""
 
-    from harness.cli.run import check_run_options, run
-    from harness.endpoint.cli import is_endpoint_run
 
-    for arg in run_args:
+def check_run_args(run_args: Sequence[str], parse: RunArgsCheck) -> None:
+    """The options must be ones this gpucost's `run` accepts; `--out` is the sweep's to set."""
+    for number, arg in enumerate(run_args, start=1):
         if arg.split("=", 1)[0] in _REFUSED_RUN_OPTIONS:
             raise BadInput(f"run option {arg!r}: the sweep sets where results go (--bucket)")
-    probe = [a.replace(GPUS_PLACEHOLDER, "1") for a in run_args]
-    try:
-        context = run.make_context("run", list(probe))
-    except click.exceptions.Exit:
-        raise BadInput(
-            "run options: --help asks for no run; see gpucost run --help"
-        ) from None
-    except click.ClickException as err:
-        raise BadInput(f"run options: {err.format_message()}") from None
-    kw = dict(context.params)
-    try:
-        if is_endpoint_run(kw):
-            from harness.analysis.slo import parse_slo
-
-            if kw.get("slo") is not None:
-                parse_slo(kw["slo"])
-            return
-        check_run_options(kw, elsewhere=True)  # on the cluster's GPU, not this machine's
-    except BadInput as err:
-        raise BadInput(f"run options: {err}") from None
+        if _USERINFO.search(arg):
+            # Task files and sweep.json are uploaded and kept: a password must not be in them.
+            raise BadInput(
+                f"run option {number} holds a URL with a user name or password: give the key "
+                "to the cluster's environment instead (GPUCOST_API_KEY, e.g. with --setup)"
+            )
+    parse([a.replace(GPUS_PLACEHOLDER, "1") for a in run_args])
 
 
 def build_task(entry: SweepEntry, run_args: Sequence[str], *, spot: bool, managed: bool,
@@ -153,10 +144,9 @@ def make_plan(
     install: str = CHECKOUT,
     extra_setup: Sequence[str] = (),
     ratecard_files: Sequence[Path] = (),
+    parse_run_args: RunArgsCheck,
 ) -> SweepPlan:
     """Write the task files and `sweep.json` into `out_dir`; nothing is launched."""
-    from harness.money.inputs import load_ratecards
-
     if not instance_refs:
         raise BadInput("--instances: name at least one instance, e.g. aws:g6e.xlarge")
     if not 0 < expected_hours <= MAX_EXPECTED_HOURS:  # NaN fails this too
@@ -173,7 +163,7 @@ def make_plan(
         raise BadInput("--managed: a managed job's cluster goes away when it ends; give --bucket")
     if bucket and not re.match(r"^(s3|gs|r2|cos|oci|https)://[^/]+", bucket):
         raise BadInput(f"--bucket {bucket!r}: expected a bucket URL such as s3://my-bucket/sweeps")
-    check_run_args(run_args)
+    check_run_args(run_args, parse_run_args)
     cards = load_ratecards(ratecard_files)
     plan_name = "spot" if spot else "on_demand"
     entries: list[SweepEntry] = []
@@ -211,8 +201,6 @@ def make_plan(
 def write_plan(plan: SweepPlan, out_dir: Path, *, spot: bool, install: Install,
                extra_setup: Sequence[str] = ()) -> None:
 
-    from harness.results.atomicfile import write_text
-
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for entry in plan.entries:
@@ -227,8 +215,6 @@ def write_plan(plan: SweepPlan, out_dir: Path, *, spot: bool, install: Install,
 
 def _task_yaml(task: dict[str, Any]) -> str:
     """YAML with multi-line commands as literal blocks, as people write SkyPilot tasks."""
-    import yaml
-
     class Dumper(yaml.SafeDumper):
         pass
 

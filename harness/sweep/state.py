@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput
+from harness.results.atomicfile import write_text
 
 STATE_FILE = "sweep-state.json"
 LEGACY_STATE_FILE = "fleet-state.json"
@@ -32,8 +33,6 @@ class SweepState:
                 raise BadInput(f"{source}: not readable ({err})") from None
 
     def update(self, name: str, **fields: Any) -> None:
-        from harness.results.atomicfile import write_text
-
         with self._lock:
             self.entries.setdefault(name, {}).update(fields)
             write_text(self.path, json.dumps(self.entries, indent=2, sort_keys=True) + "\n")

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import shlex
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 from click.core import ParameterSource
 
+from harness.cli.numbers import EXACT_FLOAT, EXACT_INT
 from harness.errors import BadInput, GpucostError
 
 if TYPE_CHECKING:
@@ -35,19 +39,19 @@ _OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
                           "help": "endpoint: closed-loop levels, requests always in flight, e.g. 1,8,32."}),
     (("--request-rate",), {"default": None, "metavar": "R,R,...",
                            "help": "endpoint: open-loop levels, requests per second (Poisson), e.g. 1,4,inf."}),
-    (("--burstiness",), {"type": float, "default": 1.0, "show_default": True,
+    (("--burstiness",), {"type": EXACT_FLOAT, "default": 1.0, "show_default": True,
                          "help": "endpoint: gamma shape of the arrivals (1 = Poisson)."}),
-    (("--duration",), {"type": float, "default": None,
+    (("--duration",), {"type": EXACT_FLOAT, "default": None,
                        "help": "endpoint: seconds per level (default: --requests)."}),
-    (("--requests",), {"type": int, "default": None,
+    (("--requests",), {"type": EXACT_INT, "default": None,
                        "help": "endpoint: measured requests per level (default 32 without --duration)."}),
-    (("--warmup-requests",), {"type": int, "default": 2, "show_default": True,
+    (("--warmup-requests",), {"type": EXACT_INT, "default": 2, "show_default": True,
                               "help": "endpoint: unmeasured requests before each level."}),
-    (("--request-timeout",), {"type": float, "default": 120.0, "show_default": True,
+    (("--request-timeout",), {"type": EXACT_FLOAT, "default": 120.0, "show_default": True,
                               "help": "endpoint: seconds before a request is given up (an error)."}),
     (("--gpus",), {"default": None, "metavar": "I,I,...",
                    "help": "endpoint: GPUs of a local server to meter (default: every visible GPU)."}),
-    (("--gpus-used",), {"type": int, "default": None,
+    (("--gpus-used",), {"type": EXACT_INT, "default": None,
                         "help": "endpoint: GPUs the server uses, for pricing (default: the metered ones)."}),
     (("--gpu",), {"default": None, "metavar": "KEY",
                   "help": "endpoint: GPU the server runs on, for pricing a remote endpoint."}),
@@ -55,7 +59,7 @@ _OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
                          "help": "endpoint: start this server, wait until it answers, stop it at the end."}),
     (("--server",), {"type": click.Choice(["transformers"]), "default": None,
                      "help": "endpoint: start `transformers serve --model PATH --continuous-batching`."}),
-    (("--server-timeout",), {"type": float, "default": 300.0, "show_default": True,
+    (("--server-timeout",), {"type": EXACT_FLOAT, "default": 300.0, "show_default": True,
                              "help": "endpoint: seconds a started server has to answer."}),
     (("--slo",), {"default": None, "metavar": "TARGETS",
                   "help": "Latency targets in seconds, e.g. ttft_p99=0.5,tpot_p99=0.05,e2e_p99=20 "
@@ -63,9 +67,38 @@ _OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (("--find-max-load",), {"is_flag": True, "default": False,
                             "help": "endpoint, with --slo: measure extra levels between the "
                                     "measured ones to find the highest that meets the SLO."}),
-    (("--max-search-levels",), {"type": int, "default": None,
+    (("--workers",), {"type": EXACT_INT, "default": None,
+                      "help": "endpoint: load-generator processes, each with its own event loop "
+                              "(default: enough for the level, at most the cores)."}),
+    (("--max-search-levels",), {"type": EXACT_INT, "default": None,
                                 "help": "endpoint: most extra levels --find-max-load measures "
                                         "(default 4)."}),
+    (("--trace",), {"type": click.Path(path_type=Path), "default": None, "metavar": "FILE",
+                    "help": "endpoint: replay this request trace (gpucost request log, Azure, "
+                            "Mooncake, BurstGPT; .gz read), each request at its arrival time."}),
+    (("--trace-format",), {"default": None, "metavar": "NAME",
+                           "help": "endpoint: the trace's format (default: from its content)."}),
+    (("--trace-speedup",), {"default": None, "metavar": "X,X,...",
+                            "help": "endpoint: replay X times faster, one level each (default 1); "
+                                    "--find-max-load searches it."}),
+    (("--trace-start",), {"type": float, "default": None, "metavar": "S",
+                          "help": "endpoint: start the replay S seconds into the trace."}),
+    (("--trace-duration",), {"type": float, "default": None, "metavar": "S",
+                             "help": "endpoint: replay S seconds of the trace (trace time)."}),
+    (("--trace-requests",), {"type": int, "default": None, "metavar": "N",
+                             "help": "endpoint: replay the first N requests of the window."}),
+    (("--trace-strict",), {"is_flag": True, "default": False,
+                           "help": "endpoint: stop at the trace's first bad line instead of "
+                                   "counting it."}),
+    (("--max-input-len",), {"type": int, "default": None, "metavar": "N",
+                            "help": "endpoint, --trace: cut longer inputs to N tokens (recorded "
+                                    "in the row), e.g. for a small model's context."}),
+    (("--max-output-len",), {"type": int, "default": None, "metavar": "N",
+                             "help": "endpoint, --trace: cut longer outputs to N tokens "
+                                     "(recorded in the row)."}),
+    (("--shared-prefix-len",), {"type": int, "default": None, "metavar": "N",
+                                "help": "endpoint: every synthetic prompt starts with the same N "
+                                        "tokens (a prefix cache can reuse them)."}),
 )  # fmt: skip
 
 
@@ -76,7 +109,11 @@ def endpoint_options(func: Any) -> Any:
 
 
 _ENDPOINT_ONLY = ("concurrency", "request_rate", "duration", "requests", "dataset", "tokenizer",
-                  "gpus", "gpus_used", "gpu", "max_search_levels")  # fmt: skip
+                  "gpus", "gpus_used", "gpu", "max_search_levels", "trace", "trace_format",
+                  "trace_speedup", "trace_start", "trace_duration", "trace_requests",
+                  "max_input_len", "max_output_len", "shared_prefix_len", "workers")  # fmt: skip
+_TRACE_ONLY = ("trace_format", "trace_speedup", "trace_start", "trace_duration",
+               "trace_requests", "max_input_len", "max_output_len")  # fmt: skip
 DEFAULT_SEARCH_LEVELS = 4
 
 
@@ -107,6 +144,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "warmup_requests": (0, 100_000),
     "gpus_used": (1, 4096),
     "max_search_levels": (1, 64),
+    "workers": (1, 1024),
     "input_len": (1, MAX_TOKENS_LEN),
     "output_len": (1, MAX_TOKENS_LEN),
     "seq_len": (1, MAX_TOKENS_LEN),
@@ -145,6 +183,7 @@ def _check(kw: dict[str, Any]) -> None:
         raise BadInput("--server transformers needs --model PATH (a local model folder)")
     if kw["server"] and kw["endpoint"] is not None:
         raise BadInput("--server transformers picks its own port: leave out --endpoint")
+    _check_trace(kw)
     if kw.get("find_max_load"):
         if not kw.get("slo"):
             raise BadInput("--find-max-load needs --slo (the targets a level must meet)")
@@ -153,6 +192,29 @@ def _check(kw: dict[str, Any]) -> None:
                 "--find-max-load searches one kind of level: give --concurrency or "
                 "--request-rate, not both"
             )
+
+
+def _check_trace(kw: dict[str, Any]) -> None:
+    if kw.get("trace") is None:
+        for name in (*_TRACE_ONLY, "trace_strict"):
+            if kw.get(name):
+                raise BadInput(f"--{name.replace('_', '-')} shapes a replay: add --trace FILE")
+        if kw.get("shared_prefix_len") is not None and kw["shared_prefix_len"] < 1:
+            raise BadInput(f"--shared-prefix-len must be >= 1 (got {kw['shared_prefix_len']})")
+        return
+    for name in ("concurrency", "request_rate", "dataset", "requests", "duration"):
+        if kw.get(name) is not None:
+            flag = "--" + name.replace("_", "-")
+            raise BadInput(
+                f"{flag} and --trace: a replay sends the trace's own requests at their times "
+                "(shape it with --trace-speedup, --trace-start/--trace-duration, --trace-requests)"
+            )
+    if kw.get("shared_prefix_len") is not None:
+        raise BadInput("--shared-prefix-len is for synthetic prompts; a trace's own block ids "
+                       "say which prompts share a prefix")  # fmt: skip
+    for name in ("trace_requests", "max_input_len", "max_output_len"):
+        if kw.get(name) is not None and kw[name] < 1:
+            raise BadInput(f"--{name.replace('_', '-')} must be >= 1 (got {kw[name]})")
 
 
 def _refuse_in_process_options(kw: dict[str, Any]) -> None:
@@ -183,7 +245,6 @@ def _refuse_in_process_options(kw: dict[str, Any]) -> None:
 
 
 def run_endpoint_command(kw: dict[str, Any]) -> None:
-    from harness.analysis.slo import parse_slo
     from harness.cli.options import gpu_key
     from harness.endpoint.config import (
         ENDPOINT_WORKLOADS,
@@ -192,12 +253,14 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         parse_concurrency,
         parse_gpus,
         parse_request_rate,
+        parse_trace_speedup,
     )
     from harness.endpoint.credentials import auth_headers, redact_argv
     from harness.endpoint.meters import visible_gpus
     from harness.endpoint.runner import ServerSpec, run_endpoint
     from harness.endpoint.server import free_port, transformers_command
     from harness.results.store import StoreWriteError
+    from harness.slo import parse_slo
 
     _check(kw)
     slo = parse_slo(kw["slo"]) if kw.get("slo") is not None else None
@@ -213,10 +276,12 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         levels += parse_concurrency(kw["concurrency"])
     if kw["request_rate"] is not None:
         levels += parse_request_rate(kw["request_rate"])
+    if kw.get("trace") is not None:
+        levels = parse_trace_speedup(kw.get("trace_speedup") or "1")
     if not levels:
         levels = (LoadLevel(concurrency=1),)
     requests = kw["requests"]
-    if requests is None and kw["duration"] is None:
+    if requests is None and kw["duration"] is None and kw.get("trace") is None:
         requests = 32
     model_path: Path | None = kw["model_path"]
     server = None
@@ -231,7 +296,7 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
                             kw["server_timeout"])  # fmt: skip
         local = True
     elif kw["server_cmd"] is not None:
-        endpoint = endpoint or "http://127.0.0.1:8000/v1"
+        endpoint = "http://127.0.0.1:8000/v1" if endpoint is None else endpoint
         try:
             command = shlex.split(kw["server_cmd"])
         except ValueError as err:
@@ -274,6 +339,16 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         slo=slo.text if slo else None,
         find_max_load=bool(kw.get("find_max_load")),
         max_search_levels=kw.get("max_search_levels") or DEFAULT_SEARCH_LEVELS,
+        trace=None if kw.get("trace") is None else str(kw["trace"]),
+        trace_format=kw.get("trace_format"),
+        trace_start_s=kw.get("trace_start"),
+        trace_duration_s=kw.get("trace_duration"),
+        trace_requests=kw.get("trace_requests"),
+        trace_strict=bool(kw.get("trace_strict")),
+        max_input_len=kw.get("max_input_len"),
+        max_output_len=kw.get("max_output_len"),
+        shared_prefix_len=kw.get("shared_prefix_len") or 0,
+        workers=kw.get("workers"),
         auth_headers=headers,
     )
 
@@ -321,6 +396,8 @@ def _level_line(level: LoadLevel, row: dict[str, Any]) -> str:
     name = (
         f"concurrency {level.concurrency}"
         if level.concurrency
+        else f"trace x{level.trace_speedup:g}"
+        if level.trace_speedup is not None
         else f"rate {level.request_rate:g}/s"
     )
     line = (
@@ -337,10 +414,13 @@ def _level_line(level: LoadLevel, row: dict[str, Any]) -> str:
     return line
 
 
+_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.%A-Za-z]*")
+"""A DNS name or IPv4 address, or an IPv6 address (urlsplit has taken off the brackets)."""
+
+
 def _base_url(url: str) -> tuple[str, str | None]:
     """The endpoint's base URL without userinfo, and the userinfo (sent, never stored); one
     line naming what is wrong otherwise. The URL in the line has its userinfo masked."""
-    from urllib.parse import urlsplit
 
     from harness.endpoint.credentials import redact, split_userinfo
 
@@ -357,6 +437,8 @@ def _base_url(url: str) -> tuple[str, str | None]:
         raise BadInput(f"--endpoint {shown!r}: not a URL ({redact(str(err))}); {example}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadInput(f"--endpoint {shown!r}: {example}")
+    if not _HOST.fullmatch(parts.hostname):
+        raise BadInput(f"--endpoint {shown!r}: {parts.hostname!r} is not a host name; {example}")
     if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
         raise BadInput(
             f"--endpoint {shown!r}: leave out the query and fragment (the routes "
@@ -367,14 +449,10 @@ def _base_url(url: str) -> tuple[str, str | None]:
 
 
 def _is_local(base_url: str) -> bool:
-    from urllib.parse import urlsplit
-
     return (urlsplit(base_url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
 def _transformers_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return f"transformers {version('transformers')}"
     except PackageNotFoundError:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import Console
-
 from harness.errors import BadInput
-from harness.money.console import emit, make_console, table_for
-from harness.money.prices import money_text
 from harness.money.ratecard import ALL_PLANS, Instance, RateCards
+from harness.render.notes import caveats, stale_price_note
+from harness.render.terminal import Column, Screen, TextTable
+from harness.render.text import EMPTY, quote_text
 
 
 def _gpus(instance: Instance) -> str:
@@ -20,38 +19,42 @@ def _plans(instance: Instance) -> str:
     prices = instance.prices_per_hour_usd
     unit = "" if instance.currency == "USD" else f" {instance.currency}"
     return ", ".join(
-        f"{plan} {money_text(prices[plan])}{unit}" for plan in ALL_PLANS if plan in prices
+        f"{plan} {quote_text(prices[plan])}{unit}" for plan in ALL_PLANS if plan in prices
     )
 
 
-def print_card_list(instances: Sequence[Instance], console: Console | None = None) -> None:
-    console = make_console(console)
+# Plan columns leave the table, when it does not fit, from the least used plan.
+_PLAN_DROP = {"on_demand": 0, "spot": 4, "reserved_1y": 6, "reserved_3y": 5}
+
+
+def print_card_list(instances: Sequence[Instance], screen: Screen) -> None:
     plans = [p for p in ALL_PLANS if any(p in i.prices_per_hour_usd for i in instances)]
-    table = table_for("Rate cards: price per instance-hour", console)
-    table.add_column("instance")
-    table.add_column("gpu")
-    for plan in plans:
-        table.add_column(plan, justify="right")
-    table.add_column("as of")
+    short = {"reserved_1y": "1y", "reserved_3y": "3y", "on_demand": "on demand"}
+    table = TextTable(
+        "Rate cards: price per instance-hour",
+        [Column("instance", shorten=True, min_width=30), Column("gpu", shorten=True, drop=2),
+         *(Column(short.get(p, p), align="right", drop=_PLAN_DROP.get(p, 3)) for p in plans),
+         Column("as of", drop=7)],
+    )  # fmt: skip
     for instance in instances:
         unit = "" if instance.currency == "USD" else f" {instance.currency}"
         prices = [
-            money_text(instance.prices_per_hour_usd[p]) + unit
+            quote_text(instance.prices_per_hour_usd[p]) + unit
             if p in instance.prices_per_hour_usd
-            else "—"
+            else EMPTY
             for p in plans
         ]
         table.add_row(instance.key, _gpus(instance), *prices, instance.as_of)
-    emit(table, console)
-    console.print(
+    screen.table(table)
+    screen.line(
         f"{len(instances)} instances. Add or override with --ratecard FILE or files in "
-        "the ratecards folder of the gpucost config directory.",
-        highlight=False,
+        "the ratecards folder of the gpucost config directory."
     )
+    dates = sorted({(i.provider, i.as_of, "") for i in instances})
+    screen.notes(caveats(stale_price_note(*d) for d in dates))
 
 
-def print_card_details(cards: RateCards, name: str, console: Console | None = None) -> None:
-    console = make_console(console)
+def print_card_details(cards: RateCards, name: str, screen: Screen) -> None:
     if ":" in name:
         instances = [cards.find(name, option="ratecards show")]
     else:
@@ -62,9 +65,6 @@ def print_card_details(cards: RateCards, name: str, console: Console | None = No
                 f"(providers: {', '.join(cards.providers())})"
             )
     for instance in instances:
-        table = table_for(instance.key, console)
-        table.add_column("field")
-        table.add_column("value")
         rows = [
             ("gpu", _gpus(instance)),
             ("vcpus", f"{instance.vcpus:g}"),
@@ -79,10 +79,10 @@ def print_card_details(cards: RateCards, name: str, console: Console | None = No
         owned = instance.self_hosted
         if owned is not None:
             rows += [
-                ("capital per GPU", money_text(owned.capital_cost_per_gpu_usd)),
+                ("capital per GPU", quote_text(owned.capital_cost_per_gpu_usd)),
                 ("depreciation", f"{owned.depreciation_years:g} years"),
-                ("hosting per hour", money_text(owned.hosting_cost_per_hour_usd)),
-                ("electricity per kWh", money_text(owned.electricity_price_per_kwh_usd)),
+                ("hosting per hour", quote_text(owned.hosting_cost_per_hour_usd)),
+                ("electricity per kWh", quote_text(owned.electricity_price_per_kwh_usd)),
                 ("PUE", f"{owned.pue:g}"),
                 (
                     "power",
@@ -93,6 +93,4 @@ def print_card_details(cards: RateCards, name: str, console: Console | None = No
             ]
         if instance.caveat:
             rows.append(("caveat", instance.caveat))
-        for field, value in rows:
-            table.add_row(field, value)
-        emit(table, console)
+        screen.fields(instance.key, rows)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.results.schema import COLUMNS
+from tests.cli_helpers import invoke, one_line_error
 from tests.helpers_runs import TEST_CARD, text_row, write_run
-from tests.test_hardening_money import invoke, one_line_error
 
 SLO = "ttft_p99=0.5"
 

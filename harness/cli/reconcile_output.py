@@ -13,8 +13,11 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from harness.money.formatting import unit_label as formatted_unit_label
-from harness.money.formatting import unit_scale, usd_cell
+from harness.money.units import primary_unit, unit_label, unit_scale
+from harness.reconcile.bill_formats import CHARGE_GROUPS
+from harness.reconcile.floor import ALL_GROUPS, CALL_UNIT, WHOLE
+from harness.render.terminal import Cell, Column, Screen, TextTable, render_text
+from harness.render.text import EMPTY, money_text, percent_text, usd_cell
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,11 +25,6 @@ if TYPE_CHECKING:
     from harness.reconcile.engine import Reconciliation
 
 FORMATS = ("table", "csv", "json")
-
-
-def unit_label(unit: str) -> str:
-    """`output_token` → `1M output tokens`, `image` → `image`: the project's one unit label."""
-    return formatted_unit_label(unit)
 
 
 def _scale(unit: str) -> int:
@@ -99,7 +97,124 @@ def render_table(table: pd.DataFrame) -> str:
         return "  ".join(cells).rstrip()
 
     header = line({c: c for c in columns})
-    return "\n".join([header, "-" * len(header), *(line(r) for r in rows)])
+    rule = "  ".join("─" * widths[c] for c in columns)
+    return "\n".join([header, rule, *(line(r) for r in rows)])
+
+
+def _count(value: float) -> str:
+    """1,000 · 100K · 2.5M: a count of units, short."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= 10 * size:
+            return f"{value / size:,.3g}{suffix}"
+    return f"{value:,.0f}"
+
+
+def _served(rows: pd.DataFrame) -> Cell:
+    """The units a group served, beside its one cost: "1,000 requests, 50K output tokens"
+    (short: "1,000 request, 50K output")."""
+    full, short = [], []
+    for record in rows.to_dict("records"):
+        units = record.get("units")
+        if _missing(units):
+            continue
+        name = str(record["unit"]).replace("_", " ")
+        full.append(f"{_count(float(units))} {name}{'' if units == 1 else 's'}")
+        short.append(f"{_count(float(units))} {name.split(' ')[0]}")
+    return Cell(", ".join(full) or EMPTY, ", ".join(short) or EMPTY)
+
+
+def _per_unit(rows: pd.DataFrame, workload: str) -> tuple[str, str, str]:
+    """(actual, floor, utilisation) per the workload's primary unit (else the first unit)."""
+    unit = primary_unit(workload) if workload else None
+    pick = rows[rows["unit"] == unit] if unit in set(rows["unit"]) else rows.head(1)
+    if pick.empty:
+        return EMPTY, EMPTY, EMPTY
+    record = pick.iloc[0].to_dict()
+    scale = _scale(str(record["unit"]))
+    label = unit_label(str(record["unit"]))
+    actual = record.get("cost_per_unit_usd")
+    floor = record.get("floor_cost_per_unit_usd")
+    shown = EMPTY if _missing(actual) else f"{money_text(actual * scale)}/{label}"
+    return (
+        shown,
+        EMPTY if _missing(floor) else money_text(floor * scale),
+        percent_text(record.get("implied_utilization")),
+    )
+
+
+def unattributed_notes(table: pd.DataFrame) -> list[str]:
+    """Per period, the requests no group could claim (a log line without `instance` where the
+    bill has several groups): counted in the `all` row only."""
+    notes = []
+    whole = table[(table["split"] == WHOLE) & (table["unit"] == CALL_UNIT)]
+    for start, rows in whole.groupby("period_start", sort=True):
+        everything = rows[rows["instance"] == ALL_GROUPS]
+        if everything.empty:
+            continue
+        total = everything["inferences"].iloc[0]
+        claimed = rows.loc[rows["instance"] != ALL_GROUPS, "inferences"].fillna(0).sum()
+        missing = 0 if _missing(total) else int(total - claimed)
+        if missing > 0:
+            notes.append(
+                f"{str(start)[:10]}: {missing:,} request(s) name no instance that the bill has "
+                "several of; they are counted in the 'total' row only, so no group's cost per "
+                "unit is known that day"
+            )
+    return notes
+
+
+def render_terminal(
+    result: Reconciliation, notes: list[str], width: int | None, every_unit: bool = False
+) -> str:
+    """One row per period and group: its one cost with the units it served beside it, the cost
+    per the workload's primary unit, the floor and what idle cost; tax and credits on their own
+    rows; the notes once, after the table. `every_unit` (-v) adds the table of every unit and
+    split."""
+    table = result.table
+    basis = cost_basis_of(table)
+    view = TextTable(
+        f"Billed cost per unit of work, per {result.period}"
+        + (f" (cost basis {basis})" if basis else ""),
+        [Column("period"), Column("group", shorten=True, min_width=10),
+         Column("workload", shorten=True, min_width=8, drop=3),
+         Column("cost", align="right"),
+         Column("served", shorten=True, min_width=16, abbreviate=6),
+         Column("per unit", shorten=True, min_width=14),
+         Column("floor", align="right", drop=5), Column("utilisation", align="right", drop=4),
+         Column("idle", align="right", drop=2)],
+    )  # fmt: skip
+    whole = table[table["split"] == WHOLE] if "split" in table else table
+    keys = ["period_start", "instance", "workload"]
+    groups = whole.groupby(keys, sort=True, dropna=False)
+
+    def order(key: tuple[Any, ...]) -> tuple[str, int, str]:
+        # Per period: the groups that served work, then tax and credits, then the total.
+        start, group = str(key[0]), str(key[1])
+        return start, 2 if group == ALL_GROUPS else 1 if group in CHARGE_GROUPS else 0, group
+
+    for start, group, workload in sorted(groups.groups, key=order):
+        rows = groups.get_group((start, group, workload))
+        name = "" if _missing(workload) else str(workload)
+        charge = str(group) in CHARGE_GROUPS
+        label = "total" if group == ALL_GROUPS else str(group)
+        actual, floor, share = (EMPTY, EMPTY, EMPTY) if charge else _per_unit(rows, name)
+        idle = rows["idle_cost_usd"].iloc[0] if "idle_cost_usd" in rows else None
+        view.add_row(
+            str(start)[:10], label, name, usd_cell(rows["cost_usd"].iloc[0]) or EMPTY,
+            Cell(EMPTY, EMPTY) if charge else _served(rows), actual, floor, share,
+            usd_cell(idle) or EMPTY,
+        )  # fmt: skip
+
+    def draw(screen: Screen) -> None:
+        screen.table(view)
+        if every_unit:
+            screen.line("Every unit and split (each unit row carries its group's whole cost):")
+            for line in render_table(table).splitlines():
+                screen.line(line)
+            screen.line()
+        screen.notes([*unattributed_notes(table), *notes], heading="Notes:")
+
+    return render_text(draw, width)
 
 
 def render_csv(table: pd.DataFrame) -> str:

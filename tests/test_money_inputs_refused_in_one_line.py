@@ -8,16 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from harness.cli import main
+from tests.cli_helpers import invoke, one_line_error
 from tests.helpers_runs import TEST_CARD, row, text_row, write_run
 
 REPO = Path(__file__).resolve().parent.parent
 
-
-def invoke(*args: object) -> object:
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def card(tmp_path: Path) -> Path:
@@ -25,17 +21,6 @@ def card(tmp_path: Path) -> Path:
     path.write_text(TEST_CARD, encoding="utf-8")
     return path
 
-
-def one_line_error(result: object, *needles: str) -> str:
-    """The error a command printed; asserts it is one line, non-zero, with no traceback."""
-    assert result.exit_code not in (0, None), result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert "Traceback" not in result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 # --- YAML: aliases, duplicate keys, deep nesting, values never printed whole ---------------
@@ -203,8 +188,10 @@ def test_cpu_preset_run_says_what_was_measured(tmp_path: Path) -> None:
     run = write_run(tmp_path, [text_row(1, 1.0, gpu_name=None)], gpu_name=None)
     result = invoke("price", run, "--ratecard", card(tmp_path))
     assert result.exit_code == 0, result.output
-    assert "measured: preset tiny with random weights on a CPU" in result.output
-    assert "hold only for the model" in result.output
+    text = " ".join(result.output.split())
+    assert text.startswith("Read with care: random weights, CPU")
+    assert "measured a preset's shape with random weights (tiny)" in text
+    assert "measured on a CPU" in text and "hold only for the model" in text
 
 
 def test_shipped_example_scenario_prices_a_default_cpu_run(tmp_path: Path) -> None:

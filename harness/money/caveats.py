@@ -1,0 +1,66 @@
+"""The caveats of a priced result, made once for every output (terminal, HTML, Markdown, JSON):
+what was measured (a preset's shape with random weights, a CPU), hardware it was priced on but
+not measured on, each shown instance's price caveat and each rate card's date."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from harness.gpus import CPU_ONLY, canonical_gpu
+from harness.money.ratecard import Instance
+from harness.render.notes import Note, NoteKind, caveats, stale_price_note
+
+
+def measured_caveat(measurements: pd.DataFrame) -> list[Note]:
+    """What the priced rows measured, when it is not the model one would serve: a preset's
+    shapes with random weights, or a CPU. The margin holds only for the model served."""
+    ok = measurements[measurements["status"] == "ok"]
+    presets = sorted({str(r.preset) for r in ok.itertuples(index=False)
+                      if isinstance(r.model, str) and r.model == r.preset})  # fmt: skip
+    cpu = bool((ok["device"].astype(str).str.startswith("cpu") | ok["gpu_name"].isna()).any())
+    notes = []
+    if presets:
+        notes.append(Note(NoteKind.RANDOM_WEIGHTS,
+                          f"measured a preset's shape with random weights ({', '.join(presets)}): "
+                          "costs and margins hold only for the model you would serve (market "
+                          "prices are for other, real models)"))  # fmt: skip
+    if cpu:
+        notes.append(Note(NoteKind.CPU, "measured on a CPU: costs and margins hold only for the "
+                                        "hardware you would serve on"))  # fmt: skip
+    return notes
+
+
+def measured_elsewhere(measurements: pd.DataFrame, gpu: str | None) -> list[str]:
+    """ "run R was measured on X" for each run whose known hardware is not `gpu`; a run whose
+    GPU is not in the catalogue (an import, a new card) is what `--gpu` names, not moves."""
+    if gpu is None:
+        return []
+    ok = measurements[measurements["status"] == "ok"]
+    lines = []
+    for run_id, name in ok[["run_id", "gpu_name"]].drop_duplicates().itertuples(index=False):
+        key = canonical_gpu(None if pd.isna(name) else str(name))
+        if key is not None and key != gpu:
+            lines.append(f"run {run_id} was measured on "
+                         + ("a CPU" if key == CPU_ONLY else key))  # fmt: skip
+    return lines
+
+
+def instance_notes(instances: Iterable[Instance]) -> list[Note]:
+    """Each instance's price caveat (a list price to verify, example figures) and each rate
+    card's date and source (a caveat when stale)."""
+    shown = list(instances)
+    notes = [Note(NoteKind.LIST_PRICE, f"{i.key}: {i.caveat}", i.key) for i in shown if i.caveat]
+    cards = sorted({(i.provider, i.as_of, i.source) for i in shown})
+    notes += [stale_price_note(provider, as_of, source) for provider, as_of, source in cards]
+    return notes
+
+
+def run_caveats(
+    measurements: pd.DataFrame, instances: Iterable[Instance], gpu: str | None = None
+) -> list[Note]:
+    """The caveats every output of these rows priced on `instances` carries at its top."""
+    moved = [Note(NoteKind.OTHER_HARDWARE, f"priced on {gpu} instances although {line}: the "
+                  "timings do not transfer") for line in measured_elsewhere(measurements, gpu)]  # fmt: skip
+    return caveats([*measured_caveat(measurements), *moved, *instance_notes(instances)])
