@@ -125,7 +125,7 @@ def test_time_limit_returns_best_plan_with_gap_or_one_line() -> None:
                          "reserved_1y": 0.7 + k * 0.29}, tuple(rng.uniform(1, 20, 8)))
         for k in range(8)
     ]  # fmt: skip
-    rates = rng.uniform(0, 30, (200, 8))
+    rates = rng.uniform(0, 30, (40, 8))
     try:
         solution = solve(_problem(offers, rates, max_spot_share=0.3), time_limit_s=0.01, gap=0)
     except BadInput as err:
