@@ -161,8 +161,10 @@ async def _drain_and_release(raw: aiohttp.ClientResponse) -> None:
     try:
         await _briefly(raw.content.read(), DRAIN_S)
     except BaseException:
+        # Timed out, failed or cancelled with its client: the connection is closed rather than
+        # reused, and nothing is raised (no one awaits this task; the request is already done).
         raw.close()
-        raise
+        return
     raw.release()
 
 
