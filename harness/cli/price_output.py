@@ -19,6 +19,7 @@ from harness.money.margin import margin_column
 from harness.money.prices import CandidatePrice
 from harness.money.pricing import PriceRequest, PriceResult, Sensitivity, price_runs
 from harness.money.units import display_scale, primary_unit, units_by_workload
+from harness.render.cached_input import cached_input_lines
 from harness.render.notes import Note, NoteKind, about, caveats
 from harness.render.terminal import Cell, Column, Screen, TextTable
 from harness.render.text import (
@@ -168,6 +169,8 @@ def render_answer(result: PriceResult, screen: Screen, title: str) -> set[str]:
     if line:
         screen.line(line)
     screen.table(table)
+    for text in cached_input_lines(rows.to_dict("records")):
+        screen.line(text)
     write_notes(screen, notes)
     return shown
 
@@ -455,6 +458,8 @@ def render_price_result(
         return
     table, rows = answer_table(result, title)
     screen.table(table)
+    for text in cached_input_lines(rows.to_dict("records")):
+        screen.line(text)
     shown = _instances(rows) | render_costs(result, screen, top)
     for item in result.sensitivity:
         shown |= render_sensitivity(item, screen, result.currency)

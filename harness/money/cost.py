@@ -18,6 +18,13 @@ are priced come from the workload specs (harness/money/units.py), never from wor
 
 The interval factors come from the measurement (harness/money/confidence.py); the goodput
 cost is the cost per unit of the requests that met the row's SLO (infinite when none did).
+
+Cached input (a row with `cache_hit_rate`, from the server's prefix cache): a cached prompt
+token needed no prefill, so the input tokens' share is carried by the uncached ones and a cached
+token costs the prefill it did not need, nothing (harness/money/cached_input.py, the one home):
+
+    cost_per_uncached_input_token_usd = cost per input token / (1 - cache_hit_rate)
+    cost_per_cached_input_token_usd   = 0
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from harness.gpus import canonical_gpu, max_power_w
+from harness.money.cached_input import CACHED_COST_COLUMNS, add_cached_costs
 from harness.money.context import PricingContext
 from harness.money.ratecard import ALL_PLANS, Instance
 from harness.money.units import count_columns, priced_workloads, unit_specs
@@ -58,16 +66,17 @@ PRICED_COLUMNS: tuple[str, ...] = (
 COST_EXTRA_COLUMNS: tuple[str, ...] = (
     "energy_estimated", "currency", "price_per_hour_usd", "gpus_used", "wall_s_p50",
     "energy_j_used", "compute_cost_usd", "energy_cost_usd", "batch_cost_usd", "cost_share",
-    "source_row",
+    "source_row", *CACHED_COST_COLUMNS,
 )  # fmt: skip
-"""What `unit_costs` adds after the contract columns: the figures behind each cost, and
+"""What `unit_costs` adds after the contract columns: the figures behind each cost,
 `source_row`, the index label of the measurement row it prices (two rows may share run,
-workload and batch size: two open-loop levels of one run)."""
+workload and batch size: two open-loop levels of one run), and the split of an input token's
+cost by the row's prefix-cache hit rate (harness/money/cached_input.py)."""
 
 ROW_COLUMNS: tuple[str, ...] = (
     "run_id", "workload", "preset", "batch_size", "wall_s_p50", "window_s", "prefill_s_p50",
     "decode_s_p50", "energy_j", "power_limit_w", "cost_factor_low", "cost_factor_high",
-    "unstable", *UNIT_COLUMNS,
+    "unstable", "cache_hit_rate", *UNIT_COLUMNS,
 )  # fmt: skip
 """Measurement columns the engine reads (and `batch_costs` keeps); a plugin spec's own count
 columns follow them, then `goodput_<count>_per_s` of every count column."""
@@ -345,6 +354,7 @@ def _unit_block(
         counts[np.arange(len(long)), position] / paid_seconds(long),
         goodput[np.arange(len(long)), position],
     )
+    add_cached_costs(long)
     helpers = ["_row_order", "_unit_order", "_inst_order"]
     long = long[[*COST_COLUMNS, *COST_RANGE_COLUMNS, *COST_EXTRA_COLUMNS, *helpers]]
     long = long.sort_values([*helpers, "utilization"], kind="stable")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import BadInput
+from harness.money.cached_input import INPUT_UNIT, blended_prices
 from harness.money.cost import MARGIN_RANGE_COLUMNS, PRICED_COLUMNS
 from harness.money.prices import CandidatePrice
 
@@ -84,6 +85,7 @@ def price_frame(prices: Iterable[CandidatePrice]) -> pd.DataFrame:
             "price_label": p.label,
             "price_source": p.source,
             "price_as_of": p.as_of,
+            "cached_price_per_unit_usd": p.cached_price_per_unit_usd,
         }
         for p in prices
     ]
@@ -97,8 +99,28 @@ def price_frame(prices: Iterable[CandidatePrice]) -> pd.DataFrame:
             "price_label",
             "price_source",
             "price_as_of",
+            "cached_price_per_unit_usd",
         ],
     )
+
+
+def _blend_cached_input(priced: pd.DataFrame) -> pd.DataFrame:
+    """On input-token rows that measured a cache hit rate, the candidate price becomes the
+    provider's cached/uncached blend at that rate (harness/money/cached_input.py); its list
+    price stays in `uncached_price_per_unit_usd`, its cached price in
+    `cached_price_per_unit_usd`."""
+    priced["uncached_price_per_unit_usd"] = priced["price_per_unit_usd"]
+    if "cache_hit_rate" not in priced.columns:
+        return priced
+    blended = pd.Series(
+        blended_prices(priced["price_per_unit_usd"],
+                       pd.to_numeric(priced["cached_price_per_unit_usd"], errors="coerce"),
+                       pd.to_numeric(priced["cache_hit_rate"], errors="coerce")),
+        index=priced.index,
+    )  # fmt: skip
+    on_input = (priced["unit"] == INPUT_UNIT) & blended.notna()
+    priced["price_per_unit_usd"] = blended.where(on_input, priced["price_per_unit_usd"])
+    return priced
 
 
 def apply_prices(
@@ -120,6 +142,7 @@ def apply_prices(
         ]
     )  # fmt: skip
     priced = priced.merge(price_frame(prices), on=["workload", "unit"], how="left")
+    priced = _blend_cached_input(priced)
     price = priced["price_per_unit_usd"]
     priced["gross_margin"] = gross_margin(price, priced["cost_per_unit_usd"])
     # The margin's interval: the high cost leaves the low margin, the low cost the high one.

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.errors import BadInput, shown
+from harness.money.cached_input import blended_prices
 from harness.money.units import SCALES, scale_label, units_by_workload
 from harness.render.text import quote_text
 
@@ -141,7 +142,6 @@ def blended_input_price(price: CandidatePrice, cache_hit_rate: float | None) -> 
     price or a measured hit rate; a hit rate outside 0..1 is not a share and gives None."""
     if price.cached_price_per_unit_usd is None or cache_hit_rate is None:
         return None
-    if not 0.0 <= cache_hit_rate <= 1.0 or math.isnan(cache_hit_rate):
-        return None
-    cached = price.cached_price_per_unit_usd
-    return cache_hit_rate * cached + (1.0 - cache_hit_rate) * price.price_per_unit_usd
+    value = float(blended_prices(price.price_per_unit_usd, price.cached_price_per_unit_usd,
+                                 cache_hit_rate))  # fmt: skip
+    return None if math.isnan(value) else value

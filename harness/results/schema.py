@@ -142,7 +142,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("usage_rejected_count", "int", "requests"),
     # prefix caching, from the server's usage.prompt_tokens_details.cached_tokens
     Column("cached_input_tokens", "int", "tokens"),
-    Column("cache_hit_rate", "float", "share"),
+    Column("cache_hit_rate", "float", "share", high=1.0),
     # trace replays (`--trace`): see harness/traffic/
     Column("trace_speedup", "float", "x"),
     Column("trace_requests_per_s", "float", "requests/s"),
@@ -198,6 +198,7 @@ ORDERED_COLUMNS: tuple[tuple[str, str], ...] = (
     *((f"{m}_s_{a}", f"{m}_s_{b}") for m in ("wall", "ttft", "tpot", "itl", "e2e")
       for a, b in (("p50", "p90"), ("p90", "p99"), ("p50", "p99"))),
     ("cost_factor_low", "cost_factor_high"),
+    ("cached_input_tokens", "input_tokens"),  # a cache serves at most the prompt
 )  # fmt: skip
 """Pairs (a, b) where a row's a can never exceed its b (percentiles of one series; an
 interval's ends). Checked where a row has both."""
