@@ -45,18 +45,22 @@ def build_printable_llama(folder: Path) -> Path:
     return folder
 
 
-def vllm_command(python: str, model: Path, port: int) -> list[str]:
+def vllm_command(python: str, model: Path, port: int, *extra: str) -> list[str]:
     return [
         python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
         "--host", "127.0.0.1", "--port", str(port), "--max-model-len", "512",
-        "--dtype", "float32", "--enforce-eager", "--enable-prefix-caching",
+        "--dtype", "float32", "--enforce-eager", "--enable-prefix-caching", *extra,
     ]  # fmt: skip
 
 
-def start_vllm(python: str, model: Path, log: Path, timeout_s: float = 240.0) -> Server:
+def start_vllm(
+    python: str, model: Path, log: Path, timeout_s: float = 240.0, extra: tuple[str, ...] = ()
+) -> Server:
+    """`extra`: more server options, e.g. `--enable-prompt-tokens-details` (cached tokens in
+    each response's usage)."""
     port = free_port()
     env = {**os.environ, **OFFLINE_ENV, "VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_KVCACHE_SPACE": "1"}
     env.pop("PYTHONPATH", None)  # vLLM's venv imports its own packages only
-    server = Server(vllm_command(python, model, port), f"http://127.0.0.1:{port}/v1", log, env=env)
+    server = Server(vllm_command(python, model, port, *extra), f"http://127.0.0.1:{port}/v1", log, env=env)
     server.start(timeout_s)
     return server
