@@ -33,7 +33,8 @@ def vllm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     assert python is not None  # the marker skips these tests without it
     folder = tmp_path_factory.mktemp("vllm")
     model = build_printable_llama(folder / "model")
-    server = start_vllm(python, model, folder / "server.log")
+    server = start_vllm(python, model, folder / "server.log",
+                        extra=("--enable-prompt-tokens-details",))  # fmt: skip
     try:
         yield server.base_url, model
     finally:
@@ -85,3 +86,6 @@ def test_a_shared_prefix_shows_as_cached_prompt_tokens(
     assert row["status"] == "ok"
     assert row["server_cached_prompt_tokens"] >= BLOCK_TOKENS * (REQUESTS - 1)
     assert row["server_prompt_tokens"] == row["input_tokens"]
+    # each response's usage.prompt_tokens_details says what its /metrics counted
+    assert row["cached_input_tokens"] == row["server_cached_prompt_tokens"]
+    assert row["cache_hit_rate"] == pytest.approx(row["cached_input_tokens"] / row["input_tokens"])
