@@ -136,7 +136,8 @@ def test_a_server_that_never_answers_is_stopped(tmp_path: Path) -> None:
     result = invoke("run", "--server-cmd", cmd, "--endpoint", f"http://127.0.0.1:{port}/v1",
                     "--server-timeout", 1.5, "--out", tmp_path / "runs")  # fmt: skip
     assert result.exit_code == 1
-    (line,) = result.output.strip().splitlines()
+    *progress, line = result.output.strip().splitlines()
+    assert [p.split(" (")[0] for p in progress] == ["Starting the server"]
     assert "did not answer" in line and "server.log" in line
     with pytest.raises(AssertionError):
         _server_pid(marker)
