@@ -171,10 +171,12 @@ def main() -> None:
                     except (RuntimeError, subprocess.TimeoutExpired) as err:
                         print(f"{name:<12} failed: {str(err)[:150]}")
                         break
-                if len(cpus) == 2:
+                if len(cpus) == 2 and cpus[1] > cpus[0]:
                     chunks = concurrency * 5 * OUTPUT_TOKENS
-                    per_chunk = max(cpus[1] - cpus[0], 1e-9) / chunks
+                    per_chunk = (cpus[1] - cpus[0]) / chunks
                     print(f"{name:<12} {per_chunk * 1e6:>12.1f} {1 / per_chunk:>12.0f}")
+                elif len(cpus) == 2:
+                    print(f"{name:<12} n/a: its start-up CPU varied more than the difference")
             print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 

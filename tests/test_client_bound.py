@@ -60,8 +60,8 @@ def test_a_client_bound_row_is_flagged_and_its_note_says_why(tmp_path: Path, car
     from harness.cli import main
 
     run = _sweep(tmp_path, bound_at_8=True)
-    result = CliRunner().invoke(main, ["price", str(run), "--ratecard", str(card),
-                                       *TEST_CARD_INSTANCES, "-v"])  # fmt: skip
+    result = CliRunner().invoke(main, ["price", str(run), "-v", "--ratecard", str(card),
+                                       *TEST_CARD_INSTANCES])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "8!" in result.output
     assert "client-bound: the load generator was the limit" in result.output

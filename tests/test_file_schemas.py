@@ -88,6 +88,10 @@ def test_a_negative_price_is_refused_by_the_one_path(tmp_path: Path) -> None:
         (("as_of: 2026-10-01", "as_of: soon"), ":3: as_of must be a date like 2026-11-01"),
         (("{on_demand: 1.0, spot: 0.5}", "{}"), ":12: instance 'box-1': prices_per_hour must be a"),
         (("gpu: L4", "gpu: none"), ":6: instance 'box-1': gpu_count must be 0 for a CPU-only"),
+        (("memory_gib: 16", "memory_gib: 1.0e+300"), ":10: instance 'box-1': memory_gib is too"),
+        (("spot: 0.5", "spot: true"), ":12: instance 'box-1': prices_per_hour.spot must be a num"),
+        (("source: test quote", "source: " + "x" * 3000), ":4: source must be a non-empty text"),
+        (("gpu_count: 1", "gpu_count: 99999999999999999999"), ":8: instance 'box-1': gpu_count is"),
     ],
 )
 def test_card_faults_name_the_line_entry_and_field(

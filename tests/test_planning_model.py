@@ -125,7 +125,7 @@ def test_time_limit_returns_best_plan_with_gap_or_one_line() -> None:
                          "reserved_1y": 0.7 + k * 0.29}, tuple(rng.uniform(1, 20, 8)))
         for k in range(8)
     ]  # fmt: skip
-    rates = rng.uniform(0, 30, (200, 8))
+    rates = rng.uniform(0, 30, (40, 8))
     try:
         solution = solve(_problem(offers, rates, max_spot_share=0.3), time_limit_s=0.01, gap=0)
     except BadInput as err:
@@ -163,3 +163,37 @@ def test_decomposed_plan_and_its_bound_bracket_the_true_optimum() -> None:
             have = sum(series[t] for (name, _), series in counts.items() if name == offer.instance)
             have += held if offer.instance == "t:b" else 0
             assert load <= 0.8 * have + 1e-6
+
+
+def _plan_cost(problem: FleetProblem, solution) -> float:
+    """The bill of a plan's own counts, recomputed from the prices."""
+    price = {(o.instance, p): v for o in problem.offers for p, v in o.prices_per_hour_usd.items()}
+    held = sum(n * price[key] for key, n in solution.held.items()) * problem.horizon_h
+    stepped = sum(series.sum() * price[key] for key, series in solution.per_step.items())
+    return held + stepped * problem.step_h
+
+
+@pytest.mark.parametrize("decompose", [False, True])
+def test_reported_gap_is_a_proven_bound_on_the_true_optimum(monkeypatch, decompose) -> None:
+    from harness.planning import model
+
+    # Small enough that the whole program solves to its optimum (gap 0); solved whole, and
+    # solved step by step (decomposition forced), the plan's cost can never beat that optimum
+    # and the bound it reports, cost × (1 − gap), can never exceed it.
+    rng = np.random.default_rng(11)
+    rates = np.round(rng.uniform(2, 40, (12, 2)), 1)
+    held_too = Offer("t:b", {"on_demand": 3.0, "reserved_1y": 1.8, "spot": 1.2}, (20.0, 10.0))
+    problem = _problem([TYPE_A, held_too], rates, max_spot_share=0.3, min_instances=1)
+    unique, _, weights = np.unique(rates, axis=0, return_inverse=True, return_counts=True)
+    whole = model._program(problem, unique, weights, time_limit_s=30, gap=0)
+    assert whole.status == 0
+    optimum = whole.fun
+    if decompose:
+        monkeypatch.setattr(model, "DECOMPOSE_ABOVE_INTEGERS", 0)
+    plan = solve(problem, gap=0)
+    assert plan.gap is not None and plan.gap >= 0
+    assert plan.total_cost_usd == pytest.approx(_plan_cost(problem, plan))
+    assert plan.total_cost_usd >= optimum - 1e-6
+    assert plan.total_cost_usd * (1 - plan.gap) <= optimum + 1e-6
+    if not decompose:
+        assert plan.optimal and plan.total_cost_usd == pytest.approx(optimum)

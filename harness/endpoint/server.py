@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from harness.endpoint.credentials import redact_argv
+from harness.credentials import redact_argv
 from harness.errors import BadInput, GpucostError
 
 STOP_GRACE_S = 10.0
