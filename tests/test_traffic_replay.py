@@ -208,7 +208,7 @@ def test_cli_replay_rows_carry_the_mix_the_trace_and_cached_tokens(
          "--warmup-requests", "0", "--out", str(tmp_path)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    run = Path(result.output.strip().splitlines()[-1])
+    (run,) = tmp_path.iterdir()
     rows = _rows(run)
     assert "Trace mooncake_conv_head200.jsonl (mooncake): 20 requests over" in result.output
     assert json.loads((run / "run.json").read_text())["trace"]["requests"] == 20
@@ -305,7 +305,8 @@ def test_find_max_load_searches_the_speedup(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "trace speed-up" in result.output and "highest level that meets the SLO" in result.output
-    rows = _rows(Path(result.output.strip().splitlines()[-1]))
+    (run,) = tmp_path.iterdir()
+    rows = _rows(run)
     speeds = [float(r["trace_speedup"]) for r in rows]
     assert speeds[:2] == [1.0, 2000.0] and len(rows) == 5
     best = [r for r in rows if r["slo_max_load"] == "True"]
@@ -334,7 +335,8 @@ def test_turns_resend_the_conversation_and_hit_the_cache(
     for earlier, later in ((0, 1), (1, 2), (3, 4), (4, 5)):
         assert prompts[later].startswith(prompts[earlier])
     assert not prompts[3].startswith(prompts[0][:100])
-    (row,) = _rows(Path(result.output.strip().splitlines()[-1]))
+    (run,) = tmp_path.iterdir()
+    (row,) = _rows(run)
     assert json.loads(row["settings"])["turns"] == 3
     # whole 512-token blocks of the prompt sent before (the recorder's rule): the probe sent
     # prompt 0 already (its one full block); each later turn reuses the full blocks of the turn

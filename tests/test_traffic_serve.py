@@ -45,7 +45,7 @@ def test_replay_of_a_real_trace_slice(served, tmp_path: Path, trace: str) -> Non
          "--out", str(tmp_path)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    run = Path(result.output.strip().splitlines()[-1])
+    (run,) = tmp_path.iterdir()
     with (run / "measurements.csv").open() as f:
         (row,) = list(csv.DictReader(f))
     replay = load_replay(
