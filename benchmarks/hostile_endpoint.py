@@ -182,6 +182,12 @@ def response_cases(api: str) -> list[tuple[str, bytes, Callable[[Any], bool]]]:
     cases.append(("deep nesting", sse("[" * 100_000 + "]" * 100_000), err))
     cases.append(("not JSON", sse("{nope"), err))
     cases.append(("invalid UTF-8", head + b"data: \xff\xfe\n\n", err))
+    cases.append(("a 3 MiB line", sse(b"data: " + b"x" * (3 << 20)), err))
+    cases.append(("a 3 MiB event of short lines", sse(b"data: xxxxxxxx\n" * (400 << 10)), err))
+    cases.append(("a 20 MiB error body", http(500, b"x" * (20 << 20)), err))
+    cases.append(("text/event-stream in capitals", head.replace(b"text/event-stream",
+                  b"Text/Event-Stream; charset=utf-8") + body, ok4))  # fmt: skip
+    cases.append(("a BOM first", head + b"\xef\xbb\xbf" + body, ok4))
     for status in (201, 204, 301, 302, 307, 308, 400, 401, 403, 404, 405, 408, 413, 422, 429,
                    500, 502, 503, 504):  # fmt: skip
         extra = {"Location": "/elsewhere"} if 300 <= status < 400 else {"Retry_After": "1"}
@@ -196,7 +202,7 @@ def embedding_cases() -> list[tuple[str, bytes, Callable[[Any], bool]]]:
     cases = []
     for body in ("[1, 2]", '"x"', "null", "5", '{"data": null}', '{"data": 5}', '{"data": []}',
                  '{"data": "x"}', '{"data": [[0.1]], "usage": "x"}', '{"data": [[0.1]], "usage": [1]}',
-                 "[" * 100_000, "{nope"):  # fmt: skip
+                 "[" * 100_000, "{nope", "[" + "0," * (10 << 20) + "0]"):  # fmt: skip
         cases.append((f"embedding {body[:30]}", http(200, body), err))
     ok = lambda r: r.ok and r.input_tokens == 4 and r.usage_rejected is not None  # noqa: E731
     for value in ('"4"', "-1", "1e300", "true"):
@@ -538,7 +544,7 @@ def run_credential_cases(tmp: Path) -> None:
     for argv in (["vllm", "serve", "m", "--api-key", SECRET], ["x", f"--hf-token={SECRET}"],
                  ["x", f"http://u:{SECRET}@h/v1"], ["x", "--password", SECRET],
                  ["x", f"--auth-token={SECRET}"]):  # fmt: skip
-        from harness.endpoint.credentials import redact_argv
+        from harness.credentials import redact_argv
 
         shown = " ".join(redact_argv(argv))
         record("credentials", f"server command {argv[-1][:12]}",

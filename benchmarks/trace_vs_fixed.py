@@ -31,16 +31,23 @@ from tests.endpoint_server import OFFLINE_ENV, build_tiny_llama, start_server  #
 AZURE = Path("/work/shared/data/traces/AzureLLMInferenceTrace_conv.csv")
 
 
-def gpucost(*args: str) -> Path:
+def gpucost(out: Path, *args: str) -> Path:
+    """Run `gpucost run ... --out OUT` and return the run folder it made there."""
     import os
+
+    before = set(out.iterdir()) if out.is_dir() else set()
 
     env = {**os.environ, **OFFLINE_ENV, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-m", "harness", "run", *args], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "harness", "run", *args, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     if done.returncode != 0:
         raise SystemExit(f"gpucost run failed: {done.stderr.strip()[-500:]}")
-    return Path(done.stdout.strip().splitlines()[-1])
+    (run,) = set(out.iterdir()) - before
+    return run
 
 
 def row(run: Path) -> dict[str, str]:
@@ -80,15 +87,13 @@ def main() -> None:
                   "--request-timeout", "600"]  # fmt: skip
         for pair in range(args.pairs):
             replayed = gpucost(
-                *common, "--trace", str(args.trace), "--trace-duration", str(args.trace_duration),
+                work / "runs", *common, "--trace", str(args.trace), "--trace-duration", str(args.trace_duration),
                 "--trace-speedup", str(args.trace_speedup), "--max-input-len",
                 str(args.max_input_len), "--max-output-len", str(args.max_output_len),
-                "--out", str(work / "runs"),
             )  # fmt: skip
             fixed = gpucost(
-                *common, "--input-len", str(mean_in), "--output-len", str(mean_out),
+                work / "runs", *common, "--input-len", str(mean_in), "--output-len", str(mean_out),
                 "--request-rate", f"{rate:.4f}", "--requests", str(count),
-                "--out", str(work / "runs"),
             )  # fmt: skip
             for name, run in (("trace replay", replayed), ("fixed length", fixed)):
                 r = row(run)

@@ -5,7 +5,8 @@ vLLM's own /metrics counted in each run.
 
 The prompts are gpucost's synthetic prompts (whole tokens that re-encode to themselves) written
 to one JSON Lines file that both clients read. The model is the tests' tiny random Llama whose
-output layer can only pick printable tokens (tests/vllm_server.py).
+output layer can only pick printable tokens (tests/vllm_server.py). `vllm bench serve` reads a
+custom dataset through pandas: install it into vLLM's venv.
 
     python benchmarks/vllm_pairs.py --vllm-python /work/vllm-venv/bin/python --pairs 5
 """

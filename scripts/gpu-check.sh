@@ -21,13 +21,16 @@ mkdir -p "$results"
 log="$OUT/gpu-check.log"
 if [ "${DRY_RUN:-0}" = 1 ]; then
   DEVICE=cpu PRESET=tiny BATCHES=1,4 DTYPE=fp32 CAL=(--size 256 --repeats 2)
-  ENDPOINT_SHAPE="" OTHERS=(--device cpu) GPUS=()
+  OTHERS=(--device cpu) GPUS=() LEVELS=1,4 REPLAY=(--max-input-len 96 --max-output-len 16)
+  FIXED=(--input-len 96 --output-len 16)
 else
   DEVICE=cuda:0 PRESET=llama-3.2-1b BATCHES=1,8,64 DTYPE=bf16 CAL=()
-  ENDPOINT_SHAPE="vocab_size=128256, hidden_size=2048, intermediate_size=8192,
-                 num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8,
-                 max_position_embeddings=4096" OTHERS=() GPUS=(--gpus 0)
+  OTHERS=() GPUS=(--gpus 0) LEVELS=1,8,32,128
+  # The Azure slice's mix (mean 903 in / 235 out, longest input 4,107) fits a 4,096 context cut
+  # at 3,500 in / 512 out; the fixed-length row beside it runs the mean lengths at the same rate.
+  REPLAY=(--max-input-len 3500 --max-output-len 512) FIXED=(--input-len 903 --output-len 235)
 fi
+TRACE=tests/data/traces/azure_conv_head200.csv  # 200 requests over 61 s of the real trace
 : > "$log"
 step() { echo "== $*" | tee -a "$log"; }
 # gpucost SECONDS ARGS...: one command under a time limit, its output in the log.
@@ -74,16 +77,21 @@ step "image, asr, tts, embedding, retrieval (GPU default presets)"
 gpucost 200 run -w image,asr,tts,embedding,retrieval --iterations 5 --warmup 2 --min-duration 2 \
   ${OTHERS[@]+"${OTHERS[@]}"} --out "$results" --no-price
 
-step "endpoint (transformers serve --continuous-batching, llama-3.2-1b shape, random weights)"
-timeout 120 python3 -c "
-import sys; from pathlib import Path; sys.path.insert(0, '.')
-from tests.endpoint_server import build_tiny_llama
-build_tiny_llama(Path(sys.argv[1]), $ENDPOINT_SHAPE)
-" /tmp/gpucost-llama-1b-random >> "$log" 2>&1 || echo "endpoint model build failed" | tee -a "$log"
-gpucost 400 run -w text --server transformers --model /tmp/gpucost-llama-1b-random --device "$DEVICE" \
-  --concurrency 1,8,32 --requests 64 --warmup-requests 4 --input-len 128 --output-len 64 \
+step "endpoint (transformers serve --continuous-batching, $PRESET shape, random weights)"
+model=/tmp/gpucost-endpoint-model
+gpucost 180 model init "$model" --preset "$PRESET" || echo "endpoint model build failed" | tee -a "$log"
+gpucost 400 run -w text --server transformers --model "$model" --device "$DEVICE" \
+  --concurrency "$LEVELS" --requests 128 --warmup-requests 4 --input-len 128 --output-len 64 \
   ${GPUS[@]+"${GPUS[@]}"} --request-timeout 120 --slo ttft_p99=0.5,tpot_p99=0.05 --find-max-load \
-  --max-search-levels 2 --out "$results"
+  --max-search-levels 2 --out "$results" --no-price
+
+step "trace replay (real Azure conversation trace, 61 s) beside a fixed-length run at its mean lengths"
+gpucost 300 run -w text --server transformers --model "$model" --device "$DEVICE" \
+  --trace "$TRACE" "${REPLAY[@]}" --warmup-requests 4 ${GPUS[@]+"${GPUS[@]}"} \
+  --request-timeout 120 --out "$results" --no-price
+gpucost 300 run -w text --server transformers --model "$model" --device "$DEVICE" \
+  --request-rate 3.3 --requests 200 "${FIXED[@]}" --warmup-requests 4 ${GPUS[@]+"${GPUS[@]}"} \
+  --request-timeout 120 --out "$results" --no-price
 
 step "summary"
 python3 - "$results" <<'PY' | tee "$OUT/summary.txt"
@@ -101,10 +109,18 @@ cols = ["workload", "preset", "batch_size", "status", "wall_s_p50", "wall_s_cv",
         "idle_power_w", "peak_mem_allocated_bytes", "gpu_util_mean", "throttled", "gpu_name",
         "concurrency", "window_s", "output_tokens_per_s", "ttft_s_p50", "tpot_s_p50",
         "error_count", "slo_met", "goodput_output_tokens_per_s", "slo_max_load",
-        "cost_factor_low", "cost_factor_high", "unstable"]
-with pd.option_context("display.width", 250, "display.max_columns", 30):
+        "cost_factor_low", "cost_factor_high", "unstable", "client_workers", "client_cpu_util",
+        "send_lag_s_p99", "client_bound", "trace_speedup", "input_len_p50", "output_len_p50",
+        "cached_input_tokens", "cache_hit_rate", "server_generation_tokens"]
+with pd.option_context("display.width", 300, "display.max_columns", 50):
     print(df[[c for c in cols if c in df.columns]].to_string(index=False))
 errors = df[df["status"] != "ok"]
 for _, row in errors.iterrows():
     print(f"{row['workload']} batch {row['batch_size']}: {row['status']}: {row['error']}")
 PY
+
+step "cost per unit of every run on the rate-card instances with this GPU"
+for run in "$results"/*/; do
+  timeout 120 python3 -m harness price "$run" >> "$OUT/prices.txt" 2>&1
+  echo "price $(basename "$run") exit code: $?" | tee -a "$log"
+done

@@ -95,6 +95,9 @@ def classify(case: Case) -> tuple[str, str]:
         return "traceback", repr(result.exception)[:200]
     if result.exit_code != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
+        if result.exit_code == 2 and lines and lines[0].startswith("Usage: ") and lines[
+            -1].startswith("Error: "):
+            lines = lines[-1:]  # click's own usage error: the line that says what is wrong
         if len(lines) == 1 and lines[0].startswith("Error: "):
             if case.expect == "accept":
                 return "silent wrong", f"refused a sound input: {lines[0][:160]}"
@@ -208,6 +211,8 @@ def _imported_then_priced(out: Path) -> Callable[[Any], str | None]:
     def check(result: Any) -> str | None:
         run = result.stdout.strip().splitlines()[-1]
         priced = CliRunner().invoke(main, ["price", run])
+        if priced.exit_code != 0 and "no ok rows" in priced.output and "[error:" in result.output:
+            return None  # the import said the level failed, and why
         if priced.exit_code != 0:
             return f"imported, then price refuses it: {priced.output.strip()[:160]}"
         return _priced_sanely(priced)
@@ -401,7 +406,7 @@ def catalog_cases(root: Path) -> Iterator[Case]:
 def main_() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
-    parser.add_argument("--per-file", type=int, default=12,
+    parser.add_argument("--per-file", type=int, default=15,
                         help="numeric fields tampered per import sample")  # fmt: skip
     args = parser.parse_args()
     counts: dict[str, Counter] = {}

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -176,7 +177,15 @@ async def serve(port: int, log_path: Path, ttft_s: float, gap_s: float) -> None:
         app = KnownSpeedServer(ttft_s, gap_s, log)
         server = await asyncio.start_server(app.handle, "127.0.0.1", port, backlog=2048)
         async with server:
-            await server.serve_forever()
+            await _until_orphaned()
+
+
+async def _until_orphaned() -> None:
+    """Serve while the process that started this one lives: a test killed outright (SIGKILL)
+    cannot stop its server, so the server stops itself."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(1.0)
 
 
 def main() -> None:

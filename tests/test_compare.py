@@ -9,10 +9,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from harness.analysis.compare import COMPARE_COLUMNS
-from harness.cli import main
+from tests.cli_helpers import invoke
 from tests.report_helpers import L4_NVML, TEST_CARD, TEST_CARD_INSTANCES, text_row, write_run
 
 # text_row splits wall time 0.2 prefill : 0.8 × 0.99 decode, so output tokens carry this share.
@@ -39,7 +38,7 @@ def two_gpus(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _compare(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["compare", *args])
+    result = invoke("compare", *args)
     return result.exit_code, result.stdout, result.stderr
 
 

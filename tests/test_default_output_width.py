@@ -118,3 +118,35 @@ def test_run_ends_with_the_answer_table(tmp_path: Path) -> None:
     start = next(i for i, line in enumerate(lines) if line.startswith("Run folder:"))
     closing = lines[start + 1 :]
     _answer_at(closing, r"^embedding\s+1M tokens\s+\S+:\S+\s+.*\$")
+
+
+def _cpu_run(tmp_path: Path, threads: int | None) -> Path:
+    import json
+
+    run = write_run(tmp_path, [text_row(1, 1.0, gpu_name=None)], gpu_name=None)
+    meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    meta["config"]["threads"] = threads
+    (run / "run.json").write_text(json.dumps(meta), encoding="utf-8")
+    return run
+
+
+def test_a_cpu_run_is_priced_only_on_the_sizes_its_threads_speak_for(tmp_path: Path) -> None:
+    import json
+
+    run = _cpu_run(tmp_path / "one", 1)
+    result = CliRunner().invoke(main, ["price", str(run), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    priced = {r["instance"] for r in json.loads(result.stdout)}
+    assert "c7i.xlarge" in priced and "c7i.2xlarge" not in priced  # 4 vCPUs, not 8
+    lines = _out("price", run)
+    assert "CPU sizes left out: aws:c7i.2xlarge (8 vCPUs)" in " ".join(" ".join(lines).split())
+    named = CliRunner().invoke(main, ["price", str(run), "--instance", "aws:c7i.2xlarge",
+                                      "--format", "json"])  # fmt: skip
+    assert {r["instance"] for r in json.loads(named.stdout)} == {"c7i.2xlarge"}
+    # A run that recorded no thread count is priced on every size, as before.
+    unknown = CliRunner().invoke(main, ["price", str(_cpu_run(tmp_path / "u", None)),
+                                        "--format", "json"])  # fmt: skip
+    assert "c7i.2xlarge" in {r["instance"] for r in json.loads(unknown.stdout)}
+    compared = CliRunner().invoke(main, ["compare", str(run), str(run)])
+    assert compared.exit_code == 0 and "CPU sizes left out" in compared.stderr
+    assert "c7i.2xlarge" not in compared.stdout

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -198,7 +199,7 @@ def test_the_api_key_comes_from_the_environment_and_is_not_stored(tmp_path: Path
 
 
 def test_key_like_options_of_a_server_command_are_masked() -> None:
-    from harness.endpoint.credentials import redact, redact_argv
+    from harness.credentials import redact, redact_argv
 
     argv = ["vllm", "serve", "m", "--api-key", "K1", "--hf-token=K2", "--port", "8000",
             "http://u:K3@h/v1"]  # fmt: skip
@@ -427,3 +428,72 @@ def test_import_refuses_a_fifo_and_a_device(make, tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2 and "not a regular file" in result.output, result.output
+
+
+def test_reports_mask_credentials_left_in_an_older_run_folder(tmp_path: Path) -> None:
+    with RawServer(lambda body: stream(body["max_tokens"])) as server:
+        result = CliRunner().invoke(main, ["run", "--endpoint", server.url, "--requests", "2",
+                                           "--warmup-requests", "0", "--gpu", "H100-SXM-80GB",
+                                           "--out", str(tmp_path / "runs")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    meta = json.loads((run / "run.json").read_text())
+    leaked = server.url.replace("http://", "http://alice:s3cr3t-old@")
+    meta["command"] = ["gpucost", "run", "--endpoint", leaked]
+    meta["config"]["base_url"] = leaked
+    meta["config"]["server_cmd"] = ["vllm", "serve", "--api-key", "s3cr3t-old"]
+    (run / "run.json").write_text(json.dumps(meta))
+    for name in ("r.md", "r.html"):
+        out = tmp_path / name
+        done = CliRunner().invoke(main, ["report", str(run), "-o", str(out)])
+        assert done.exit_code == 0, done.output
+        text = out.read_text()
+        assert "s3cr3t-old" not in text and "alice:***@" not in text and "***" in text
+
+
+def test_endless_bodies_are_cut_not_read_into_memory(tmp_path: Path) -> None:
+    huge = b"[" + b"0," * (10 << 20) + b"0]"  # 20 MiB
+    record = ask(http(200, huge), api="embedding")
+    assert not record.ok and "larger than 16 MiB" in record.error
+    record = ask(http(500, b"x" * (20 << 20)))
+    assert not record.ok and len(record.error) < 300
+    with RawServer(lambda body: stream(body["max_tokens"]), models_body=["m" * 100] * 100_000) as s:
+        result = CliRunner().invoke(main, ["run", "--endpoint", s.url, "--requests", "1",
+                                           "--warmup-requests", "0", "--out", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def test_a_valid_embedding_answer_is_read() -> None:
+    body = json.dumps({"data": [{"embedding": [0.1, 0.2]}], "usage": {"prompt_tokens": 3}})
+    record = ask(http(200, body), api="embedding")
+    assert record.ok and record.input_tokens == 3 and record.usage_rejected is None
+
+
+def _events(*pieces: bytes) -> list[str]:
+    from harness.endpoint.sse import event_data
+
+    async def stream_of() -> object:
+        for piece in pieces:
+            yield piece
+
+    async def read() -> list[str]:
+        response = httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, content=stream_of()
+        )
+        return [event async for event in event_data(response)]
+
+    return asyncio.run(read())
+
+
+def test_sse_line_ends_split_across_reads_and_the_specification_cases() -> None:
+    assert _events(b"data: a\r", b"\ndata: b\r\n\r\n") == ["a\nb"]  # CRLF split in two reads
+    assert _events(b"data: a\r\rdata: b\n\n") == ["a", "b"]  # CR alone ends a line
+    assert _events(b"\xef\xbb\xbfdata: x\n\n") == ["x"]  # a leading BOM is not part of a field
+    assert _events(b"id: 1\n\nretry: 5\n\n: hi\n\ndata:x\n\n") == ["x"]
+    assert _events(b"data: a\n\ndata: cut") == ["a"]  # an event the stream cut off is dropped
+    assert _events(b"data\n\n") == [""]  # a field with no colon is a data field, empty
+
+
+def test_an_endless_line_is_an_error_not_memory(tmp_path: Path) -> None:
+    record = ask(sse(b"data: " + b"x" * (3 << 20)))
+    assert not record.ok and "longer than" in record.error

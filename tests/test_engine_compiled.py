@@ -15,9 +15,7 @@ from typing import Any, ClassVar
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from harness.cli import main
 from harness.errors import BadInput
 from harness.measure.plan import RunConfig, WorkloadPlan
 from harness.measure.runner import SilentProgress, Sweep
@@ -25,6 +23,7 @@ from harness.meters import NullMeter
 from harness.meters.monitor import EnergyMonitor
 from harness.meters.sampler import Sampler
 from harness.results.store import RunStore
+from tests.cli_helpers import invoke
 from tests.workload_helpers import build, run_iteration
 from workloads.base import Stopwatch, Workload, WorkloadContext, WorkloadSettings
 from workloads.engines.compiled import CompiledTextEngine, CompileFailed, first_call_s
@@ -38,7 +37,7 @@ RUN = ["--iterations", "3", "--warmup", "0", "--min-duration", "0", "--idle-seco
 
 
 def _run(out: Path, *args: str) -> Any:
-    return CliRunner().invoke(main, ["run", *args, "--out", str(out), "--no-price", *RUN])
+    return invoke("run", *args, "--out", out, "--no-price", *RUN)
 
 
 def _csv(path: Path) -> list[dict[str, str]]:

@@ -11,15 +11,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 from harness.analysis.frontier import axis_values, frontier_points, level_costs, pareto_mask
 from harness.analysis.slo_choice import verdict
-from harness.cli import main
 from harness.money.context import PricingContext
 from harness.money.units import workload_spec
 from harness.results.schema import COLUMNS
 from harness.slo import parse_slo
+from tests.cli_helpers import invoke
 from tests.report_helpers import TEST_CARD, TEST_CARD_INSTANCES, text_row, write_run
 from workloads.spec import FrontierAxis
 
@@ -209,7 +208,7 @@ def _per_token(price_per_hour: float, tokens: int) -> float:
 
 
 def _compare(*args: object) -> Any:
-    return CliRunner().invoke(main, ["compare", *(str(a) for a in args)])
+    return invoke("compare", *args)
 
 
 def test_compare_slo_picks_the_cheapest_level_that_meets_it(sweeps, card) -> None:

@@ -105,3 +105,11 @@ def test_more_gpus_than_the_instance_has_is_a_note_not_a_silent_drop(tmp_path: P
     flat = " ".join(result.output.split())
     assert "not priced" in flat and "concurrency 8" in flat and "9 GPUs" in flat, result.output
     assert "test:eight, 8 GPUs" in flat, result.output
+
+
+def test_compare_notes_a_level_on_more_gpus_than_the_instance_has(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "runs", [endpoint_row(gpus_used=9), endpoint_row(concurrency=4)])
+    result = invoke("compare", run, "--ratecard", _card(tmp_path), "--instance", "test:eight")
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "not priced" in flat and "9 GPUs" in flat, result.output

@@ -14,17 +14,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from harness.cli import main
 from harness.errors import BadInput
+from tests.cli_helpers import invoke
 from tests.helpers_runs import start_sleepy_run
 
 FAST = ["--iterations", "2", "--warmup", "0", "--min-duration", "0", "--idle-seconds", "0"]
 
 
-def invoke(args: list[str]):
-    return CliRunner().invoke(main, ["run", *args, "--no-price"])
+def invoke_run(args: list[str]):
+    return invoke("run", *args, "--no-price")
 
 
 def rows_of(run: Path) -> list[dict[str, str]]:
@@ -66,7 +65,7 @@ def test_bad_options_are_refused_before_anything_exists(
 ) -> None:
     out = tmp_path / "out"
     base = ["-w", "text", "--iterations", "2", "--idle-seconds", "0", "--out", str(out)]
-    result = invoke([*base, *args])
+    result = invoke_run([*base, *args])
     assert result.exit_code == 2, result.output
     assert message in result.output, result.output
     assert [line for line in result.output.splitlines() if line.startswith("Error:")] == [
@@ -88,7 +87,7 @@ def test_empty_workload_lists_and_non_finite_settings_are_refused(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
     out = tmp_path / "out"
-    result = invoke([*args, *FAST, "--out", str(out)])
+    result = invoke_run([*args, *FAST, "--out", str(out)])
     assert result.exit_code == 2 and message in result.output, result.output
     assert not out.exists()
 
@@ -127,7 +126,7 @@ def test_summary_fits_80_columns_with_every_number_whole(test_plugin: Path, tmp_
 
     from harness.cli.run_output import summary_table
 
-    result = invoke(["-w", "noop", "-b", "1,2", *FAST, "--out", str(tmp_path)])
+    result = invoke_run(["-w", "noop", "-b", "1,2", *FAST, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert max(len(line) for line in lines if "Run folder" not in line) <= 80
@@ -160,7 +159,7 @@ def test_summary_fits_80_columns_with_every_number_whole(test_plugin: Path, tmp_
 
 
 def test_a_run_with_no_ok_row_exits_non_zero(test_plugin: Path, tmp_path: Path) -> None:
-    result = invoke(["-w", "flaky", "-b", "1", "-o", "fail_at=1", *FAST, "--out", str(tmp_path)])
+    result = invoke_run(["-w", "flaky", "-b", "1", "-o", "fail_at=1", *FAST, "--out", str(tmp_path)])
     assert result.exit_code == 1, result.output
     assert "Error: no row was measured ok" in result.output
     assert "flaky batch 1: error: ValueError: bad shape at batch 1" in result.output
@@ -195,7 +194,7 @@ def test_a_model_folder_too_big_for_memory_is_one_line(tmp_path: Path) -> None:
     header = json.dumps({"w": {"dtype": "F32", "shape": [10**6, 10**6], "data_offsets": [0, 0]}})
     (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header.encode())
     out = tmp_path / "out"
-    result = invoke(["-w", "text", "--model", str(folder), "-b", "1", *FAST, "--out", str(out)])
+    result = invoke_run(["-w", "text", "--model", str(folder), "-b", "1", *FAST, "--out", str(out)])
     assert result.exit_code == 2, result.output
     assert "needs 3725.3 GiB for its weights alone (1000.00 B parameters × 4 bytes)" in (
         result.output
@@ -215,7 +214,7 @@ def test_rows_above_the_cv_threshold_are_unstable_and_threads_are_recorded(
     from harness.measure.plan import UNSTABLE_CV, RunConfig, plan_workloads
 
     before = torch.get_num_threads()
-    result = invoke(["-w", "sleepy", "-b", "1,2", *FAST, "--threads", "1", "--out", str(tmp_path)])
+    result = invoke_run(["-w", "sleepy", "-b", "1,2", *FAST, "--threads", "1", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     run = only_run(tmp_path)
     for row in rows_of(run):

@@ -9,10 +9,9 @@ import signal
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from harness.cli import main
 from harness.results.store import create_run_folder
+from tests.cli_helpers import invoke
 from tests.helpers_runs import start_sleepy_run
 
 FAST = ["--iterations", "2", "--warmup", "1", "--min-duration", "0", "--idle-seconds", "0"]
@@ -24,14 +23,14 @@ def rows_of(out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def invoke(args: list[str]):
-    return CliRunner().invoke(main, ["run", *FAST, *args, "--no-price"])
+def invoke_run(args: list[str]):
+    return invoke("run", *FAST, *args, "--no-price")
 
 
 def test_out_of_memory_keeps_earlier_rows_and_skips_larger_sizes(
     test_plugin: Path, tmp_path: Path
 ) -> None:
-    result = invoke(
+    result = invoke_run(
         ["-w", "flaky,noop", "-b", "1,2,3,4", "-o", "oom_above=2", "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
@@ -48,7 +47,7 @@ def test_out_of_memory_keeps_earlier_rows_and_skips_larger_sizes(
 
 
 def test_an_error_becomes_a_row_and_the_sweep_goes_on(test_plugin: Path, tmp_path: Path) -> None:
-    result = invoke(["-w", "flaky", "-b", "1,2", "-o", "fail_at=1", "--out", str(tmp_path)])
+    result = invoke_run(["-w", "flaky", "-b", "1,2", "-o", "fail_at=1", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     rows = rows_of(tmp_path)
     assert [(r["batch_size"], r["status"]) for r in rows] == [("1", "error"), ("2", "ok")]
@@ -78,7 +77,7 @@ def test_two_runs_never_collide(test_plugin: Path, tmp_path: Path) -> None:
     folders = {create_run_folder(tmp_path)[1] for _ in range(50)}
     assert len(folders) == 50
     for _ in range(2):
-        assert invoke(["-w", "noop", "-b", "1", "--out", str(tmp_path / "r")]).exit_code == 0
+        assert invoke_run(["-w", "noop", "-b", "1", "--out", str(tmp_path / "r")]).exit_code == 0
     assert len(list((tmp_path / "r").iterdir())) == 2
 
 
@@ -114,7 +113,7 @@ def test_bad_input_is_one_line_and_writes_nothing(
         if torch.cuda.is_available():
             pytest.skip("this machine has a GPU")
     out = tmp_path / "out"
-    result = invoke([*args, "--out", str(out)])
+    result = invoke_run([*args, "--out", str(out)])
     assert result.exit_code != 0
     assert message in result.output, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
@@ -124,7 +123,7 @@ def test_bad_input_is_one_line_and_writes_nothing(
 
 def test_model_folder_that_is_not_a_model(tmp_path: Path) -> None:
     (tmp_path / "m").mkdir()
-    result = invoke(["-w", "text", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o")])
+    result = invoke_run(["-w", "text", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o")])
     assert result.exit_code != 0
     assert "not a model folder (no config.json)" in result.output
 
@@ -132,20 +131,20 @@ def test_model_folder_that_is_not_a_model(tmp_path: Path) -> None:
 def test_out_that_cannot_be_written(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    result = invoke(["-w", "text", "--out", str(blocker / "sub")])
+    result = invoke_run(["-w", "text", "--out", str(blocker / "sub")])
     assert result.exit_code != 0
     assert f"--out {blocker / 'sub'}: cannot create the folder" in result.output
     assert blocker.read_text() == "not a folder"
 
 
 def test_model_flops_are_counted_in_an_untimed_iteration(test_plugin: Path, tmp_path: Path) -> None:
-    result = invoke(["-w", "flaky", "-b", "1,2", "--out", str(tmp_path / "on")])
+    result = invoke_run(["-w", "flaky", "-b", "1,2", "--out", str(tmp_path / "on")])
     assert result.exit_code == 0, result.output
     # flaky multiplies (b, 32, 32) by (32, 32) twice: 2 products × 2·32³ FLOPs × b.
     counted = [float(r["counted_flops"]) for r in rows_of(tmp_path / "on")]
     assert counted == [2 * 2 * 32**3 * 1, 2 * 2 * 32**3 * 2]
     # The count is not a timed iteration: the timed ones are exactly the --iterations asked for.
     assert [r["iterations"] for r in rows_of(tmp_path / "on")] == ["2", "2"]
-    result = invoke(["-w", "flaky", "-b", "1", "--no-count-flops", "--out", str(tmp_path / "off")])
+    result = invoke_run(["-w", "flaky", "-b", "1", "--no-count-flops", "--out", str(tmp_path / "off")])
     assert result.exit_code == 0, result.output
     assert [r["counted_flops"] for r in rows_of(tmp_path / "off")] == [""]

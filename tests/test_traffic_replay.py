@@ -94,6 +94,10 @@ class Recorder(BaseHTTPRequestHandler):
         self.wfile.write(out.encode())
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog (5) resets a burst of simultaneous connects
+
+
 @pytest.fixture(scope="module")
 def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("tiny") / "model")
@@ -118,7 +122,7 @@ def recorder(tokenizer_folder: Path):
     Recorder.seen_blocks = set()
     Recorder.serial_s = 0.0
     Recorder.encode = staticmethod(tokenizer.encode)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    server = _Server(("127.0.0.1", 0), Recorder)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -204,8 +208,13 @@ def test_cli_replay_rows_carry_the_mix_the_trace_and_cached_tokens(
          "--warmup-requests", "0", "--out", str(tmp_path)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    run = Path(result.output.strip().splitlines()[-1])
+    (run,) = tmp_path.iterdir()
     rows = _rows(run)
+    assert "Trace mooncake_conv_head200.jsonl (mooncake): 20 requests over" in result.output
+    assert json.loads((run / "run.json").read_text())["trace"]["requests"] == 20
+    with (run / "iterations.csv").open() as f:
+        failed = [r["error"] for r in csv.DictReader(f) if r["error"]]
+    assert failed == []
     assert [float(r["trace_speedup"]) for r in rows] == [50.0, 100.0]
     replay = load_replay(str(MOONCAKE), None, tokenizer, seed=0, max_requests=20)
     inputs = [r.input_len for r in replay.requests]
@@ -291,12 +300,13 @@ def test_find_max_load_searches_the_speedup(
         main,
         ["run", "--endpoint", url, "--tokenizer", str(tokenizer_folder), "--trace", str(AZURE),
          "--trace-requests", "30", "--max-output-len", "2", "--trace-speedup", "1,2000",
-         "--slo", "e2e_p99=1.0", "--find-max-load", "--max-search-levels", "3",
+         "--slo", "e2e_p99=0.3", "--find-max-load", "--max-search-levels", "3",
          "--warmup-requests", "0", "--out", str(tmp_path)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "trace speed-up" in result.output and "highest level that meets the SLO" in result.output
-    rows = _rows(Path(result.output.strip().splitlines()[-1]))
+    (run,) = tmp_path.iterdir()
+    rows = _rows(run)
     speeds = [float(r["trace_speedup"]) for r in rows]
     assert speeds[:2] == [1.0, 2000.0] and len(rows) == 5
     best = [r for r in rows if r["slo_max_load"] == "True"]
@@ -307,3 +317,72 @@ def test_find_max_load_searches_the_speedup(
         for r in rows
         if float(r["trace_speedup"]) > float(best[0]["trace_speedup"])
     )
+
+
+def test_turns_resend_the_conversation_and_hit_the_cache(
+    recorder, tokenizer_folder: Path, tmp_path: Path
+) -> None:
+    url, tokenizer = recorder
+    result = CliRunner().invoke(
+        main,
+        ["run", "--endpoint", url, "--tokenizer", str(tokenizer_folder), "--turns", "3",
+         "--input-len", "600", "--output-len", "2", "--requests", "6", "--concurrency", "1",
+         "--warmup-requests", "0", "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    prompts = [entry["prompt"] for entry in Recorder.log[1:]]  # the first is the probe
+    assert [len(tokenizer.encode(p)) for p in prompts] == [600, 1202, 1804] * 2
+    for earlier, later in ((0, 1), (1, 2), (3, 4), (4, 5)):
+        assert prompts[later].startswith(prompts[earlier])
+    assert not prompts[3].startswith(prompts[0][:100])
+    (run,) = tmp_path.iterdir()
+    (row,) = _rows(run)
+    assert json.loads(row["settings"])["turns"] == 3
+    # whole 512-token blocks of the prompt sent before (the recorder's rule): the probe sent
+    # prompt 0 already (its one full block); each later turn reuses the full blocks of the turn
+    # before (600 tokens hold 1, 1202 hold 2); a new conversation reuses nothing
+    assert int(float(row["cached_input_tokens"])) == 512 + 512 + 1024 + 0 + 512 + 1024
+
+
+def test_shared_prefix_len_gives_every_prompt_the_same_start(
+    recorder, tokenizer_folder: Path, tmp_path: Path
+) -> None:
+    url, tokenizer = recorder
+    result = CliRunner().invoke(
+        main,
+        ["run", "--endpoint", url, "--tokenizer", str(tokenizer_folder), "--shared-prefix-len",
+         "512", "--input-len", "700", "--output-len", "2", "--requests", "4", "--concurrency",
+         "1", "--warmup-requests", "0", "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    prompts = [entry["prompt"] for entry in Recorder.log]
+    ids = [tokenizer.encode(p) for p in prompts]
+    assert all(len(i) == 700 for i in ids)
+    prefix = tokenizer.decode(ids[0][:512])
+    assert all(p.startswith(prefix) for p in prompts)
+    # the probe's prompt, then 4 measured prompts: the same start, each its own rest
+    assert len(prompts) == 5 and len({p[len(prefix) :] for p in prompts[1:]}) == 4
+
+
+def test_bad_lines_and_disorder_are_said_and_the_rest_replayed(
+    recorder, tokenizer_folder: Path, tmp_path: Path
+) -> None:
+    url, _ = recorder
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text(
+        '{"timestamp": 0, "input_length": 20, "output_length": 2}\n'
+        "not json\n"
+        '{"timestamp": 300, "input_length": 30, "output_length": 2}\n'
+        '{"timestamp": 100, "input_length": -4, "output_length": 2}\n'
+        '{"timestamp": 200, "input_length": 40, "output_length": 2}\n'
+    )
+    args = ["run", "--endpoint", url, "--tokenizer", str(tokenizer_folder), "--trace", str(trace),
+            "--warmup-requests", "0", "--out", str(tmp_path / "runs")]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "1 unparseable line(s) (lines 2" in result.output
+    assert "1 refused for impossible lengths (lines 4" in result.output
+    assert "1 out of order (sorted by arrival)" in result.output
+    assert [len(e["prompt"].split()) for e in Recorder.log[1:]] == [20, 40, 30]
+    strict = CliRunner().invoke(main, [*args, "--trace-strict"])
+    assert strict.exit_code == 2 and "line 2: not JSON (--strict)" in strict.output

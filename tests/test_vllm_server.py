@@ -15,8 +15,8 @@ import pytest
 
 from harness.endpoint.config import EndpointConfig, LoadLevel
 from harness.endpoint.runner import run_endpoint
-from tests.endpoint_server import SENTENCES
 from tests.vllm_server import build_printable_llama, start_vllm, vllm_python
+from workloads.model_folder import SENTENCES
 
 pytestmark = pytest.mark.vllm
 

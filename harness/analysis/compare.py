@@ -24,6 +24,8 @@ from harness.analysis.row_costs import ROW_POSITION, row_unit_costs
 from harness.analysis.work import WORK_FIELDS, work_signature
 from harness.errors import BadInput
 from harness.money.context import PricingContext
+from harness.money.cost import oversized_notes
+from harness.money.cpu_sizes import cpu_sizes_spoken_for
 from harness.money.units import units_by_workload
 
 if TYPE_CHECKING:
@@ -137,6 +139,12 @@ def compare_runs(
         raise BadInput("nothing comparable: " + "; ".join(kept_apart or _only_in(groups)))
 
     notes: list[str] = []
+    if not options.instance_refs:
+        instances, sizes_note = cpu_sizes_spoken_for(list(unique.values()), instances)
+        notes += [sizes_note] if sizes_note else []
+    notes += oversized_notes(
+        rows, PricingContext(tuple(instances), options.plans, options.utilizations)
+    )
     frames = [_costs(rows, instances, options)]
     levels = primary_levels(frames[0], rows)
     for gpu in options.project_gpus:

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "harness.cli.sweep:sweep",
     "workloads": "harness.cli.workloads:workloads",
     "import": "harness.cli.importing:import_group",
+    "model": "harness.cli.model:model",
 }
 
 

@@ -96,6 +96,9 @@ _OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (("--max-output-len",), {"type": int, "default": None, "metavar": "N",
                              "help": "endpoint, --trace: cut longer outputs to N tokens "
                                      "(recorded in the row)."}),
+    (("--turns",), {"type": int, "default": None, "metavar": "K",
+                    "help": "endpoint: synthetic chat of K-turn conversations, each turn "
+                            "resending the conversation so far."}),
     (("--shared-prefix-len",), {"type": int, "default": None, "metavar": "N",
                                 "help": "endpoint: every synthetic prompt starts with the same N "
                                         "tokens (a prefix cache can reuse them)."}),
@@ -111,7 +114,7 @@ def endpoint_options(func: Any) -> Any:
 _ENDPOINT_ONLY = ("concurrency", "request_rate", "duration", "requests", "dataset", "tokenizer",
                   "gpus", "gpus_used", "gpu", "max_search_levels", "trace", "trace_format",
                   "trace_speedup", "trace_start", "trace_duration", "trace_requests",
-                  "max_input_len", "max_output_len", "shared_prefix_len", "workers")  # fmt: skip
+                  "max_input_len", "max_output_len", "shared_prefix_len", "workers", "turns")  # fmt: skip
 _TRACE_ONLY = ("trace_format", "trace_speedup", "trace_start", "trace_duration",
                "trace_requests", "max_input_len", "max_output_len")  # fmt: skip
 DEFAULT_SEARCH_LEVELS = 4
@@ -201,6 +204,14 @@ def _check_trace(kw: dict[str, Any]) -> None:
                 raise BadInput(f"--{name.replace('_', '-')} shapes a replay: add --trace FILE")
         if kw.get("shared_prefix_len") is not None and kw["shared_prefix_len"] < 1:
             raise BadInput(f"--shared-prefix-len must be >= 1 (got {kw['shared_prefix_len']})")
+        if kw.get("shared_prefix_len") is not None and kw.get("dataset") is not None:
+            raise BadInput("--shared-prefix-len builds synthetic prompts: leave out --dataset")
+        if kw.get("turns") is not None:
+            if kw["turns"] < 1:
+                raise BadInput(f"--turns must be >= 1 (got {kw['turns']})")
+            if kw.get("dataset") is not None or kw.get("shared_prefix_len") is not None:
+                raise BadInput("--turns builds its own prompts: leave out --dataset and "
+                               "--shared-prefix-len")  # fmt: skip
         return
     for name in ("concurrency", "request_rate", "dataset", "requests", "duration"):
         if kw.get(name) is not None:
@@ -209,6 +220,8 @@ def _check_trace(kw: dict[str, Any]) -> None:
                 f"{flag} and --trace: a replay sends the trace's own requests at their times "
                 "(shape it with --trace-speedup, --trace-start/--trace-duration, --trace-requests)"
             )
+    if kw.get("turns") is not None:
+        raise BadInput("--turns is for synthetic prompts; a trace replays its own turns")
     if kw.get("shared_prefix_len") is not None:
         raise BadInput("--shared-prefix-len is for synthetic prompts; a trace's own block ids "
                        "say which prompts share a prefix")  # fmt: skip
@@ -246,6 +259,7 @@ def _refuse_in_process_options(kw: dict[str, Any]) -> None:
 
 def run_endpoint_command(kw: dict[str, Any]) -> None:
     from harness.cli.options import gpu_key
+    from harness.credentials import auth_headers, redact_argv
     from harness.endpoint.config import (
         ENDPOINT_WORKLOADS,
         EndpointConfig,
@@ -255,7 +269,6 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         parse_request_rate,
         parse_trace_speedup,
     )
-    from harness.endpoint.credentials import auth_headers, redact_argv
     from harness.endpoint.meters import visible_gpus
     from harness.endpoint.runner import ServerSpec, run_endpoint
     from harness.endpoint.server import free_port, transformers_command
@@ -348,6 +361,7 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         max_input_len=kw.get("max_input_len"),
         max_output_len=kw.get("max_output_len"),
         shared_prefix_len=kw.get("shared_prefix_len") or 0,
+        turns=kw.get("turns") or 1,
         workers=kw.get("workers"),
         auth_headers=headers,
     )
@@ -373,6 +387,11 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
     except StoreWriteError as err:
         raise GpucostError(f"{err}; the run stopped: {_kept(created)}") from None
     click.echo(str(store.path))
+    if kw.get("show_price", True):
+        # The same closing table as an in-process run (`--no-price` skips it).
+        from harness.cli.money import print_market_summary
+
+        print_market_summary(store.path)
 
 
 def _kept(created: list[Any]) -> str:
@@ -422,7 +441,7 @@ def _base_url(url: str) -> tuple[str, str | None]:
     """The endpoint's base URL without userinfo, and the userinfo (sent, never stored); one
     line naming what is wrong otherwise. The URL in the line has its userinfo masked."""
 
-    from harness.endpoint.credentials import redact, split_userinfo
+    from harness.credentials import redact, split_userinfo
 
     shown = redact(url)
     example = "expected an http(s) URL such as http://127.0.0.1:8000/v1"

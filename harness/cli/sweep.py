@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -61,7 +62,6 @@ def _parse_run_args(run_args: list[str]) -> None:
     no run. BadInput in one line otherwise."""
     from harness.cli.endpoint import is_endpoint_run
     from harness.cli.run import check_run_options, run
-    from harness.slo import parse_slo
 
     try:
         context = run.make_context("run", list(run_args))
@@ -71,10 +71,10 @@ def _parse_run_args(run_args: list[str]) -> None:
         raise BadInput(f"run options: {err.format_message()}") from None
     kw = dict(context.params)
     try:
-        if is_endpoint_run(kw):
-            if kw.get("slo") is not None:
-                parse_slo(kw["slo"])
-            return
+        with context:  # the endpoint checks ask the context which options were given
+            if is_endpoint_run(kw):
+                _check_endpoint_options(kw)
+                return
         check_run_options(kw, elsewhere=True)  # on the cluster's GPU, not this machine's
     except BadInput as err:
         raise BadInput(f"run options: {err}") from None
@@ -163,3 +163,18 @@ def down_cmd(plan_dir: Path) -> None:
         click.echo(f"{name:<44} {'down' if error is None else error}")
     if any(outcome.values()):
         raise GpucostError("some instances were not torn down: see above, or use sky down")
+
+
+def _check_endpoint_options(kw: dict[str, Any]) -> None:
+    """What an endpoint run checks before it starts, with the endpoint run's own functions."""
+    from harness.cli import endpoint
+    from harness.endpoint.config import parse_concurrency, parse_request_rate
+    from harness.slo import parse_slo
+
+    endpoint._check(kw)  # the endpoint run's own option checks, reused as they are
+    if kw.get("slo") is not None:
+        parse_slo(kw["slo"])
+    if kw.get("concurrency") is not None:
+        parse_concurrency(kw["concurrency"])
+    if kw.get("request_rate") is not None:
+        parse_request_rate(kw["request_rate"])

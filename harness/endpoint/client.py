@@ -1,5 +1,5 @@
 """One request to an OpenAI-compatible endpoint, streamed where the API streams, with its own
-timestamps. HTTP is httpx; server-sent events are parsed by httpx-sse."""
+timestamps. HTTP is httpx; server-sent events are read by harness/endpoint/sse.py."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from httpx_sse import SSEError, aconnect_sse
 
-from harness.endpoint.credentials import redact
+from harness.credentials import redact
 from harness.endpoint.prompts import Prompt
 from harness.endpoint.records import RequestRecord
+from harness.endpoint.sse import event_data
 
 ROUTES = {"completions": "/completions", "chat": "/chat/completions", "embedding": "/embeddings"}
 LENGTH_FIELDS = ("min_tokens", "ignore_eos")
@@ -139,7 +139,6 @@ async def send(
     except (
         httpx.HTTPError,
         httpx.InvalidURL,
-        SSEError,
         json.JSONDecodeError,
         ValueError,
         KeyError,
@@ -155,6 +154,36 @@ async def send(
         record.end_s = None
         record.error = redact(record.error)  # a server may echo the Authorization it was sent
     return record
+
+
+MAX_BODY_BYTES = 16 << 20
+"""Largest whole (not streamed) response read: an embedding answer is kilobytes."""
+ERROR_TEXT_BYTES = 4096
+"""What is read of an error response: enough for its message, not an endless body."""
+
+
+async def read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The body, or MalformedResponse once it passes `limit` bytes (a server that never stops
+    sending would otherwise fill the memory before the request timeout)."""
+    parts: list[bytes] = []
+    size = 0
+    async for part in response.aiter_bytes():
+        size += len(part)
+        if size > limit:
+            raise MalformedResponse(f"the response is larger than {limit >> 20} MiB")
+        parts.append(part)
+    return b"".join(parts)
+
+
+async def _error_text(response: httpx.Response) -> str:
+    parts: list[bytes] = []
+    size = 0
+    async for part in response.aiter_bytes():
+        parts.append(part)
+        size += len(part)
+        if size >= ERROR_TEXT_BYTES:
+            break
+    return b"".join(parts)[:ERROR_TEXT_BYTES].decode("utf-8", errors="replace")
 
 
 def _loads(text: str, what: str) -> Any:
@@ -174,11 +203,12 @@ async def _exchange(
     url = base_url + ROUTES[shape.api]
     body = shape.body(prompt)
     if shape.api == "embedding":
-        response = await client.post(url, json=body)
-        record.status_code = response.status_code
-        if response.status_code != 200:
-            raise HttpStatusError(response.status_code, response.text)
-        data = _object(_loads(response.text, "the response"), "the response")
+        async with client.stream("POST", url, json=body) as response:
+            record.status_code = response.status_code
+            if response.status_code != 200:
+                raise HttpStatusError(response.status_code, await _error_text(response))
+            raw = await read_capped(response, MAX_BODY_BYTES)
+        data = _object(_loads(raw.decode("utf-8"), "the response"), "the response")
         usage = {} if data.get("usage") is None else _object(data["usage"], "usage")
         record.input_tokens = _input_tokens(usage, prompt, record)
         embeddings = data.get("data")
@@ -188,21 +218,20 @@ async def _exchange(
     chunks = 0
     ended = False
     usage: dict[str, Any] = {}
-    async with aconnect_sse(client, "POST", url, json=body) as source:
-        response = source.response
+    headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+    async with client.stream("POST", url, json=body, headers=headers) as response:
         record.status_code = response.status_code
         if response.status_code != 200:
-            await response.aread()
-            raise HttpStatusError(response.status_code, response.text)
-        async for event in source.aiter_sse():
-            # An event with no data (only `id:`, `retry:` or an empty `data:`) carries nothing
-            # to read: the SSE specification lets servers send them as keep-alives.
-            if not event.data.strip():
+            raise HttpStatusError(response.status_code, await _error_text(response))
+        async for event in event_data(response):
+            # An event whose data is empty carries nothing to read: servers send them (and
+            # events of only `id:` or `retry:`, which are not dispatched) as keep-alives.
+            if not event.strip():
                 continue
-            if event.data.strip() == "[DONE]":
+            if event.strip() == "[DONE]":
                 ended = True
                 break
-            data = _object(_loads(event.data, "a stream chunk"), "a stream chunk")
+            data = _object(_loads(event, "a stream chunk"), "a stream chunk")
             if data.get("error"):
                 raise ValueError(f"server error in stream: {str(data['error'])[:200]}")
             if data.get("usage") is not None:

@@ -7,7 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.endpoint.credentials import redact_argv
+from harness.credentials import redact_argv
 from harness.errors import BadInput
 
 APIS = ("completions", "chat")
@@ -70,6 +70,8 @@ class EndpointConfig:
     max_output_len: int | None = None
     """inputs longer than this are cut to it (recorded in the row), e.g. for a small model"""
     shared_prefix_len: int = 0
+    turns: int = 1
+    """> 1: synthetic chat, each turn resending the conversation so far (harness/traffic)"""
     workers: int | None = None
     """load-generator processes per level; None = enough for the level (workers.default_workers)"""
     extra: dict[str, Any] = field(default_factory=dict)

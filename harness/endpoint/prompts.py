@@ -4,28 +4,10 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.errors import BadInput
-
-
-@dataclass(frozen=True)
-class Prompt:
-    text: str
-    input_tokens: int | None  # by the tokenizer; None when no tokenizer was available
-    output_tokens: int
-
-
-class Tokenizer:
-    """Encode, decode and the ids a prompt may use: the `tokenizers` library reads a folder's
-    `tokenizer.json` in milliseconds; other folders go through transformers."""
-
-    def __init__(self, encode: Any, decode: Any, ids: list[int]) -> None:
-        self.encode = encode
-        self.decode = decode
-        self.ids = ids
+from harness.traffic.prompt import Prompt, Tokenizer
 
 
 def load_tokenizer(folder: str | None) -> Tokenizer | None:

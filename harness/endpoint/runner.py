@@ -5,6 +5,7 @@ server."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shlex
 import signal
 import sys
@@ -17,9 +18,9 @@ from typing import Any
 
 import httpx
 
+from harness.credentials import redact_argv
 from harness.endpoint.client import ROUTES, RequestShape, send
 from harness.endpoint.config import EndpointConfig, LoadLevel
-from harness.endpoint.credentials import redact_argv
 from harness.endpoint.goodput import slo_columns
 from harness.endpoint.loadgen import make_client
 from harness.endpoint.maxload import ALL_MET, NONE_MET, UNJUDGED, MaxLoad, find_max_load
@@ -41,6 +42,8 @@ from harness.measure.stopsignals import (
 )
 from harness.results.store import RunStore, StoreWriteError, utc_now
 from harness.slo import parse_slo
+from harness.traffic.prompts import multi_turn_prompts, shared_prefix_prompts
+from harness.traffic.replay import load_replay, mix_columns, model_context_tokens
 
 ENGINE = "endpoint"
 PROBE_TIMEOUT_S = 10.0
@@ -111,14 +114,25 @@ def run_endpoint(
         )
         if on_created is not None:
             on_created(store)
+        if replay is not None:
+            store.update_meta(trace=replay.describe())
+            if on_search is not None:  # the run's one channel for a line to the user
+                on_search(replay.summary_line())
         try:
             try:
                 if server is not None:
+                    # Progress through on_search, the runner's one line-by-line channel.
+                    say = on_search or (lambda _line: None)
+                    say(f"Starting the server (up to {server.health_timeout_s:g} s): "
+                        f"{shlex.join(redact_argv(server.command))}")  # fmt: skip
+                    started = time.monotonic()
                     process = Server(
                         server.command, config.base_url, store.path / "server.log",
                         headers=config.auth_headers,
                     )  # fmt: skip
                     process.start(server.health_timeout_s)
+                    say(f"Server up after {time.monotonic() - started:.0f} s; "
+                        "checking that it takes a request")  # fmt: skip
                     checked = _check_endpoint(config, prompts, stop)
                 assert checked is not None
                 _run_levels(config, store, prompts, checked, stop, on_level, on_search, replay)
@@ -205,22 +219,43 @@ def _run_on_fast_loop(coro: Any) -> Any:
 def _served_models(base_url: str, headers: dict[str, str] | None = None) -> list[str]:
     """The ids `GET /models` lists; BadInput when nothing answers there."""
     try:
-        with httpx.Client(timeout=PROBE_TIMEOUT_S, trust_env=False, headers=headers) as client:
-            response = client.get(base_url + "/models")
+        with (
+            httpx.Client(timeout=PROBE_TIMEOUT_S, trust_env=False, headers=headers) as client,
+            client.stream("GET", base_url + "/models") as response,
+        ):
+            if response.status_code != 200:
+                return []
+            body = _models_body(response)
     except httpx.HTTPError as err:
         raise BadInput(
             f"--endpoint {base_url}: cannot connect ({type(err).__name__}: {err})"
         ) from None
-    if response.status_code != 200:
-        return []
     try:
-        listing = response.json()
+        listing = json.loads(body) if body is not None else None
     except (ValueError, RecursionError):
         return []
     models = listing.get("data") if isinstance(listing, dict) else None
     if not isinstance(models, list):
         return []  # not the OpenAI list: the model is then the one --model names, or none
     return [str(m["id"]) for m in models if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+
+MAX_MODELS_BYTES = 4 << 20
+"""Largest `/models` answer read (a list of model ids is kilobytes)."""
+
+
+def _models_body(response: httpx.Response) -> bytes | None:
+    """The body of `/models`, or None when it runs past MAX_MODELS_BYTES or the probe timeout
+    (a server that keeps sending would otherwise never let the run start)."""
+    deadline = time.monotonic() + PROBE_TIMEOUT_S
+    parts: list[bytes] = []
+    size = 0
+    for part in response.iter_bytes():
+        size += len(part)
+        if size > MAX_MODELS_BYTES or time.monotonic() > deadline:
+            return None
+        parts.append(part)
+    return b"".join(parts)
 
 
 async def _probe(config: EndpointConfig, shape: RequestShape, prompt: Prompt) -> dict[str, Any]:
@@ -251,9 +286,11 @@ def _prompts(config: EndpointConfig) -> list[Prompt]:
     tokenizer = load_tokenizer(config.tokenizer)
     length = config.seq_len if config.workload == "embedding" else config.input_len
     count = min(config.requests or 64, 256, max(1, MAX_PROMPT_TOKENS // max(length, 1)))
+    if config.turns > 1:
+        return multi_turn_prompts(
+            tokenizer, count, length, config.output_len, config.turns, config.seed
+        )
     if config.shared_prefix_len:
-        from harness.traffic.prompts import shared_prefix_prompts
-
         return shared_prefix_prompts(
             tokenizer, count, length, config.output_len, config.shared_prefix_len, config.seed
         )
@@ -289,8 +326,6 @@ def _check_endpoint(
 
 
 def _load_replay(config: EndpointConfig) -> Any:
-    from harness.traffic.replay import load_replay, model_context_tokens
-
     assert config.trace is not None
     return load_replay(
         config.trace, config.trace_format, load_tokenizer(config.tokenizer),
@@ -340,7 +375,7 @@ def _run_levels(
                     stop=stop,
                     coro=run_schedule(
                         config.base_url, shape,
-                        replay_schedule(replay.arrivals_s, replay.prompts, level.trace_speedup),
+                        replay_schedule(replay.arrivals_s, prompts, level.trace_speedup),
                         warmup_requests=config.warmup_requests,
                         timeout_s=config.request_timeout_s,
                         headers=config.auth_headers,
@@ -484,8 +519,6 @@ def _search_line(
 def _replay_columns(replay: Any, level: LoadLevel, records: list[Any]) -> dict[str, Any]:
     """A replay level's own columns: the speed-up, the trace's rate, the mix served; the fixed
     lengths are empty."""
-    from harness.traffic.replay import mix_columns
-
     assert level.trace_speedup is not None
     span = replay.span_s / level.trace_speedup
     return {
@@ -542,5 +575,6 @@ def _row(
             "request_timeout_s": config.request_timeout_s,
             # Only where set, so rows written before the option existed stay the same work.
             **({"shared_prefix_len": config.shared_prefix_len} if config.shared_prefix_len else {}),
+            **({"turns": config.turns} if config.turns > 1 else {}),
         },
     }

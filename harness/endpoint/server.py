@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from harness.endpoint.credentials import redact_argv
+from harness.credentials import redact_argv
 from harness.errors import BadInput, GpucostError
 
 STOP_GRACE_S = 10.0
@@ -139,7 +139,7 @@ class Server:
         self.stop()
         raise ServerFailed(
             f"server did not answer {urls[0]} or {urls[1]} within {timeout_s:g} s "
-            f"(log: {self.log_path})"
+            f"({self._last_log_line()}; log: {self.log_path})"
         )
 
     def _last_log_line(self) -> str:

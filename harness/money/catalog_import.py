@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import io
+import json
 import math
 import os
 import re
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
-from harness.gpus import CPU_ONLY, gpu_for_cloud_offer
+from harness.gpus import CPU_ONLY, gpu_entry, gpu_for_cloud_offer, gpu_keys
 from harness.money.file_schemas import RateCard, as_of_text, validated
 from harness.money.yamlfile import MAX_YAML_BYTES, YamlFile
 
@@ -146,6 +147,8 @@ def read_frame(path: Path) -> tuple[pd.DataFrame, bool]:
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise BadInput(f"{path}: not a SkyPilot vms.csv (missing columns: {', '.join(missing)})")
+    if frame.empty:
+        raise BadInput(f"{path}: a header and no rows (an empty SkyPilot vms.csv)")
     for column in ("AvailabilityZone", "GpuInfo"):
         if column not in frame.columns:
             frame[column] = ""
@@ -225,7 +228,7 @@ def _problems(frame: pd.DataFrame, suspect: bool) -> tuple[pd.DataFrame, pd.Seri
         flag(value.notna() & ((value < HOST_RANGE[0]) | (value > HOST_RANGE[1])),
              lambda i, c=column, v=value: f"{c} {v[i]:g} is not a plausible size")
     info = frame["GpuInfo"]
-    memory = info.map({text: _gpu_memory_mib(text) for text in info.unique()})
+    memory = info.map({text: _gpu_memory_mib(text) for text in info.unique()}).astype(float)
     flag(np.isinf(memory), "GpuInfo names an impossible GPU memory size")
     numbers["gpu_mib"] = memory.where(np.isfinite(memory))
     return numbers, reason
@@ -301,41 +304,55 @@ def _gcp_attachable(frame: pd.DataFrame, numbers: pd.DataFrame) -> list[str]:
 
 def offers(zone_rows: pd.DataFrame) -> pd.DataFrame:
     """One row per instance type × region, from the cheapest zone (SkyPilot's choice too): the
-    first zone row's machine figures, the lowest on-demand and spot prices, and the spot range."""
+    first zone row's machine figures, the lowest on-demand and spot prices, and the spot range.
+    Grouped on integer codes of the names: grouping hundreds of thousands of texts is slow."""
+    import pandas as pd
+
     priced = zone_rows[zone_rows["price"].notna() | zone_rows["spot"].notna()]
-    groups = priced.groupby(["instance", "region"], sort=False)
-    first = groups[["accelerator", "count", "vcpus", "memory", "gpu_mib"]].first()
+    instance_code, _ = pd.factorize(priced["instance"])
+    region_code, regions = pd.factorize(priced["region"])
+    key = instance_code.astype("int64") * max(len(regions), 1) + region_code
+    groups = priced.groupby(key, sort=False)
+    first = groups[["instance", "region", "accelerator", "count", "vcpus", "memory",
+                    "gpu_mib"]].first()  # fmt: skip
     result = first.assign(
         on_demand=groups["price"].min(),
         spot=groups["spot"].min(),
         spot_high=groups["spot"].max(),
         spot_kinds=groups["spot"].nunique(),
     )
-    return result.reset_index()
+    return result.reset_index(drop=True)
 
 
 def _choose(offers_frame: pd.DataFrame, region: str | None) -> pd.DataFrame:
-    """Per instance type the offer to price and how it was chosen (`how`)."""
+    """Per instance type the offer to price and how it was chosen (`how`): the cheapest
+    on-demand price, ties and unpriced types to the first region by name."""
     import numpy as np
+    import pandas as pd
 
     if region is not None:
         chosen = offers_frame[offers_frame["region"] == region].drop_duplicates("instance").copy()
         chosen["how"] = f"region {region} (chosen)"
         return chosen
-    frame = offers_frame.assign(_key=offers_frame["on_demand"].fillna(np.inf))
-    per_type = frame.groupby("instance", sort=False)
-    frame["_regions"] = per_type["region"].transform("size")
-    kinds = per_type["on_demand"].transform("nunique")
-    any_priced = per_type["on_demand"].transform("count") > 0
-    frame["_same"] = (frame["_regions"] > 1) & ((kinds == 1) | ~any_priced)
-    frame = frame.sort_values(["instance", "_key", "region"], kind="stable")
-    chosen = frame.drop_duplicates("instance")
-    chosen = chosen.assign(how=[
-        f"same on-demand price in {n} regions; first by name shown" if same
-        else f"cheapest on-demand of {n} region(s)"
-        for n, same in zip(chosen["_regions"], chosen["_same"], strict=True)
+    instance_code, _ = pd.factorize(offers_frame["instance"])
+    region_rank = offers_frame["region"].rank(method="dense").to_numpy()
+    price = offers_frame["on_demand"].fillna(np.inf).to_numpy()
+    order = np.lexsort((region_rank, price, instance_code))
+    frame = offers_frame.iloc[order]
+    codes = instance_code[order]
+    first = np.ones(len(codes), dtype=bool)
+    first[1:] = codes[1:] != codes[:-1]
+    by_type = pd.Series(codes)
+    regions = by_type.map(by_type.value_counts()).to_numpy()
+    kinds = frame.groupby(codes, sort=False)["on_demand"].transform("nunique").to_numpy()
+    priced = frame.groupby(codes, sort=False)["on_demand"].transform("count").to_numpy() > 0
+    chosen = frame[first]
+    n, same = regions[first], ((regions > 1) & ((kinds == 1) | ~priced))[first]
+    return chosen.assign(how=[
+        f"same on-demand price in {count} regions; first by name shown" if alike
+        else f"cheapest on-demand of {count} region(s)"
+        for count, alike in zip(n, same, strict=True)
     ])  # fmt: skip
-    return chosen.drop(columns=["_key", "_regions", "_same"])
 
 
 BYTES_PER_INSTANCE_MIN = 150
@@ -363,7 +380,14 @@ def import_cloud(
     frame, numbers = frame[sound], numbers[sound]
     if cloud == "gcp":
         result.skipped.extend(_gcp_attachable(frame, numbers))
-    chosen = _choose(offers(_zone_rows(frame, numbers, cloud)), region)
+    offered = offers(_zone_rows(frame, numbers, cloud))
+    unpriced = set(frame.loc[frame["InstanceType"] != "", "InstanceType"]) - set(offered["instance"])
+    result.skipped.extend(
+        f"{name}: no price in any row (Price and SpotPrice empty"
+        + (", or its GPUs priced in none of its zones)" if cloud == "gcp" else ")")
+        for name in sorted(unpriced)
+    )
+    chosen = _choose(offered, region)
     if region is not None:
         everywhere = set(frame.loc[frame["InstanceType"] != "", "InstanceType"])
         result.skipped.extend(f"{name}: not offered in region {region}"
@@ -420,8 +444,6 @@ def _gpu_keys(cloud: str, offers_frame: pd.DataFrame) -> pd.Series:
     GPU memory and matches of every such regex get the same key: it is asked once per group."""
     import pandas as pd
 
-    from harness.gpus import gpu_entry, gpu_keys
-
     if offers_frame.empty:
         return pd.Series(dtype=object)
     where = cloud + ":" + offers_frame["instance"].str.lower()
@@ -475,8 +497,6 @@ def render_card(card: dict[str, Any]) -> str:
     """The card as YAML: the file fields, then one instance per line as a JSON object (JSON is
     YAML's flow style). Written directly: PyYAML's emitter takes minutes on a catalog of 300,000
     types, this a second."""
-    import json
-
     lines = [
         "# Imported by `gpucost ratecards import skypilot`; USD per instance-hour.",
         f"provider: {json.dumps(card['provider'])}",

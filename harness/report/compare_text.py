@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from harness.analysis.frontier import MAX_TEXT_POINTS
 from harness.analysis.slo_choice import SloAnswer, describe_targets
 from harness.analysis.work import choice_label, describe_signature, work_signature
-from harness.money.units import display_scale
+from harness.money.units import display_scale, primary_unit
+from harness.render.terminal import Column, TextTable, render_text
 from harness.report import format as fmt
 from harness.slo import Slo
 
@@ -35,9 +36,6 @@ def format_answer(comparison: Comparison, width: int | None) -> str:
     """The answer first: per work (group) and its primary unit, a line naming the cheapest run,
     instance and plan and how much cheaper it is than the best of every other run; then a table
     of the cheapest choices fitted to `width`. `-v` prints `format_table` instead."""
-    from harness.money.units import primary_unit
-    from harness.render.terminal import Column, TextTable, render_text
-
     frame = comparison.rows[comparison.rows["cost_per_unit_usd"].notna()]
 
     def draw(screen: Any) -> None:

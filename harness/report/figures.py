@@ -82,12 +82,18 @@ def latency_blocks(workload: str, ok: pd.DataFrame, stem: str) -> list[Block]:
         label, values = throughput
         frame = ok.assign(_throughput=values)
         panels.append(Panel("throughput", label, _present(_series(label, frame, "_throughput"))))
+    # The unit the tables print these latencies in (fmt.seconds: ms below a second).
+    import pandas as pd
+
+    slowest = pd.to_numeric(ok.get("wall_s_p99", ok["wall_s_p50"]), errors="coerce").max()
+    scale, unit = (1000.0, "ms") if not slowest >= 1 else (1.0, "s")
     panels.append(
         Panel(
             "latency per batch",
-            "seconds",
+            unit,
             _present(
-                _series("p50", ok, "wall_s_p50"), _series("p99", ok, "wall_s_p99", style="--s")
+                _series("p50", ok, "wall_s_p50", scale),
+                _series("p99", ok, "wall_s_p99", scale, style="--s"),
             ),
         )
     )

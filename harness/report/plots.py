@@ -4,6 +4,7 @@ the cost–interactivity frontier."""
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,13 @@ DPI = 96
 
 MAX_LINES = 8
 """Lines drawn per panel at most: more are unreadable, and legend layout grows with each one."""
+LEGEND_POINTS = 9
+"""Legend text size: readable in a forwarded page at 100 % zoom."""
+DIRECT_LABELS_FROM = 3
+"""More lines than this in a panel: each is also named at its last point, and drawn with its
+own marker and dash, so lines of similar colour stay apart."""
+MARKERS = ("o", "s", "^", "D", "v", "P")
+LINESTYLES = ("-", "--", ":")
 
 MAX_POINTS = 400
 """Points drawn per line at most (evenly spread, the last kept): a 100,000-row run still draws
@@ -148,6 +156,15 @@ def _batch_axis(ax: Any, xs: Sequence[float]) -> None:
         ax.set_xticklabels([f"{t:g}" for t in ticks])
 
 
+def _apart(end_ys: list[float], all_ys: list[float]) -> bool:
+    """True when no two line ends are closer than a twelfth of the axis' range."""
+    if len(end_ys) < 2 or not all_ys:
+        return False
+    span = max(all_ys) - min(all_ys)
+    ordered = sorted(end_ys)
+    return span > 0 and min(b - a for a, b in itertools.pairwise(ordered)) >= span / 12
+
+
 def panels_figure(name: str, caption: str, panels: Sequence[Panel]) -> Figure:
     """Side-by-side panels of lines over batch size (one line per series).
 
@@ -162,8 +179,8 @@ def panels_figure(name: str, caption: str, panels: Sequence[Panel]) -> Figure:
     shared = len(labels[0]) > 1 and all(x == labels[0] for x in labels)
     beside = shared and len(panels) == 1
     if beside:
-        # 7-point text is about 0.055 in a character; the handle takes 0.45 in.
-        legend_w = 0.45 + 0.055 * max(len(label) for label in labels[0])
+        # 9-point text is about 0.07 in a character; the handle takes 0.45 in.
+        legend_w = 0.5 + 0.075 * max(len(label) for label in labels[0])
         frame = Frame(panel_w=4.6 + legend_w, axes_h=2.5, right=0.2 + legend_w)
     else:
         rows = -(-len(labels[0]) // 3) if shared else 0
@@ -172,11 +189,24 @@ def panels_figure(name: str, caption: str, panels: Sequence[Panel]) -> Figure:
     for ax, panel in zip(axes[0], panels, strict=True):
         xs: list[float] = []
         ys: list[float] = []
-        for series in panel.series:
+        many = len(panel.series) > DIRECT_LABELS_FROM
+        ends: list[tuple[float, float, str, str]] = []
+        for n, series in enumerate(panel.series):
             x, y = _thin(series.x, series.y)
-            ax.plot(x, y, series.style, label=series.label, markersize=4)
+            style = series.style
+            if many:
+                # Many lines: each its own marker and dash as well as colour.
+                style = LINESTYLES[n % len(LINESTYLES)] + MARKERS[n % len(MARKERS)]
+            (line,) = ax.plot(x, y, style, label=series.label, markersize=4)
+            if x:
+                ends.append((x[-1], y[-1], series.label, line.get_color()))
             xs += x
             ys += y
+        if many and _apart([end[1] for end in ends], ys):
+            # Named at their ends too, where the ends are far enough apart to be read.
+            for x_end, y_end, label, color in ends:
+                ax.annotate(label, (x_end, y_end), xytext=(4, 0), textcoords="offset points",
+                            fontsize=7, va="center", color=color)  # fmt: skip
         if panel.xlabel == "batch size":
             _batch_axis(ax, xs)
         positive = [v for v in ys if v > 0]
@@ -190,13 +220,13 @@ def panels_figure(name: str, caption: str, panels: Sequence[Panel]) -> Figure:
         ax.set_ylabel(panel.ylabel)
         ax.grid(True, alpha=0.3)
         if not shared and len(panel.series) > 1:
-            ax.legend(fontsize=7, loc="best")
+            ax.legend(fontsize=LEGEND_POINTS, loc="best")
     if beside:
         axes[0, 0].legend(
             loc="upper left",
             bbox_to_anchor=(1.03, 1.0),
             borderaxespad=0.0,
-            fontsize=7,
+            fontsize=LEGEND_POINTS,
             frameon=False,
         )
     elif shared:
@@ -207,7 +237,7 @@ def panels_figure(name: str, caption: str, panels: Sequence[Panel]) -> Figure:
             loc="lower center",
             bbox_to_anchor=(0.5, 0.02),
             ncol=3,
-            fontsize=7,
+            fontsize=LEGEND_POINTS,
             frameon=False,
         )
     return Figure(name, caption, _png(fig))

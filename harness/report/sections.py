@@ -18,6 +18,7 @@ from harness.analysis.frontier import frontier_points, level_costs
 from harness.analysis.roofline import efficiency
 from harness.analysis.row_costs import matched_unit_costs
 from harness.analysis.work import choice_label
+from harness.credentials import redact, redact_argv
 from harness.gpus import CPU_ONLY, canonical_gpu
 from harness.money import apply_prices
 from harness.money.caveats import run_caveats
@@ -284,7 +285,7 @@ def machine_table(meta: Mapping[str, Any]) -> Table:
         ("created", meta.get("created_at")),
         ("finished", meta.get("finished_at")),
         ("gpucost version", meta.get("gpucost_version")),
-        ("command", " ".join(str(c) for c in meta.get("command") or [])),
+        ("command", " ".join(redact_argv([str(c) for c in meta.get("command") or []]))),
     ]
     pairs += _flat("host", meta.get("host"))
     pairs += _flat("device", device)
@@ -317,15 +318,27 @@ def settings_table(meta: Mapping[str, Any]) -> Table:
 def _flat(prefix: str, data: Any) -> list[tuple[str, Any]]:
     if not isinstance(data, Mapping):
         return []
-    return [
-        (f"{prefix} {k}", json.dumps(v, default=str) if isinstance(v, (dict, list)) else v)
-        for k, v in data.items()
-    ]
+    pairs = []
+    for k, v in data.items():
+        v = _masked(v)
+        pairs.append(
+            (f"{prefix} {k}", json.dumps(v, default=str) if isinstance(v, (dict, list)) else v)
+        )
+    return pairs
 
 
 def _pairs_table(caption: str, pairs: list[tuple[str, Any]]) -> Table:
-    rows = tuple((str(k), fmt.text(v)) for k, v in pairs)
+    rows = tuple((str(k), fmt.text(_masked(v))) for k, v in pairs)
     return Table(caption, ("what", "value"), rows)
+
+
+def _masked(value: Any) -> Any:
+    """A run folder written before credentials were masked on the way in may still hold one."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return redact_argv(value)
+    return value
 
 
 def _stem(text: str) -> str:

@@ -176,8 +176,6 @@ class RunStore:
         self.meta: dict[str, Any] = {}
         self.measurements: list[dict[str, Any]] = []
         self.iterations: list[dict[str, Any]] = []
-        self.rows_kept = 0
-        """Rows in measurements.csv on disk (fewer than `measurements` after a failed write)."""
         self._samples_started = False
 
     @classmethod
@@ -262,7 +260,18 @@ class RunStore:
             ordered_columns(leading, self.measurements),
             self.measurements,
         )
-        self.rows_kept = len(self.measurements)
+
+    @property
+    def rows_kept(self) -> int:
+        """Rows in measurements.csv on disk (fewer than `measurements` after a failed write).
+        Counted in the file: a stop signal can land after the file is replaced and before a
+        counter kept beside it would be set."""
+        try:
+            with open(self.path / "measurements.csv", newline="", encoding="utf-8") as fh:
+                on_disk = sum(1 for _ in csv.reader(fh)) - 1
+        except (OSError, csv.Error, UnicodeDecodeError):
+            return 0
+        return max(0, min(on_disk, len(self.measurements)))
 
     def update_measurements(self, changes: Sequence[Mapping[str, Any]]) -> None:
         """Set columns on the rows written so far (`changes[i]` onto row i) and rewrite

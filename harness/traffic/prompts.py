@@ -16,9 +16,9 @@ import random
 from collections.abc import Hashable
 from functools import lru_cache
 
-from harness.endpoint.prompts import Prompt, Tokenizer
 from harness.errors import BadInput
 from harness.traffic.base import TraceRequest
+from harness.traffic.prompt import Prompt, Tokenizer
 
 _FALLBACK_WORDS = tuple(
     f" {a}{b}"
@@ -143,3 +143,32 @@ def shared_prefix_prompts(
     builder = BlockPrompts(tokenizer, shared_prefix_len, seed)
     requests = [TraceRequest(0.0, input_len, output_len) for _ in range(count)]
     return trace_prompts(builder, requests, shared_prefix_len=shared_prefix_len)
+
+
+def multi_turn_prompts(
+    tokenizer: Tokenizer | None,
+    count: int,
+    input_len: int,
+    output_len: int,
+    turns: int,
+    seed: int,
+) -> list[Prompt]:
+    """Chat traffic: conversations of `turns` turns, in order, each turn resending the
+    conversation so far — every earlier user message (`input_len` tokens) and a stand-in for
+    every earlier answer (`output_len` tokens; the server's real answer is not known in advance)
+    — then its new message. Turn t's input is t × input_len + (t − 1) × output_len tokens, and
+    all but its last message is the previous turn's prompt and answer: a prefix cache's case."""
+    if turns < 1:
+        raise BadInput(f"--turns {turns}: must be >= 1")
+    builder = BlockPrompts(tokenizer, max(input_len, output_len), seed)
+    prompts: list[Prompt] = []
+    conversation = 0
+    while len(prompts) < count:
+        text = ""
+        for turn in range(turns):
+            if turn:
+                text += builder.block(("answer", conversation, turn - 1), output_len)
+            text += builder.block(("user", conversation, turn), input_len)
+            prompts.append(Prompt(text, builder.count(text), output_len))
+        conversation += 1
+    return prompts[:count] if count % turns == 0 else prompts

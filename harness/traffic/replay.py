@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.endpoint.prompts import Prompt, Tokenizer
 from harness.errors import BadInput
 from harness.stats import percentile
 from harness.traffic.base import BLOCK_TOKENS_DEFAULT, TraceRequest
+from harness.traffic.prompt import Prompt, Tokenizer
 from harness.traffic.prompts import BlockPrompts, trace_prompts
 from harness.traffic.read import read_trace
 
@@ -46,6 +46,25 @@ class TraceReplay:
             "max_input_len": self.max_input_len,
             "max_output_len": self.max_output_len,
         }
+
+    def describe(self) -> dict[str, Any]:
+        """For run.json: what was replayed and what was left out or changed."""
+        return {
+            **self.settings(),
+            "requests": len(self.requests),
+            "span_s": self.span_s,
+            "clamped_requests": self.clamped_requests,
+            "notes": self.notes,
+        }
+
+    def summary_line(self) -> str:
+        line = (
+            f"Trace {self.name} ({self.format_name}): {len(self.requests)} requests over "
+            f"{self.span_s:.0f} s of trace time"
+        )
+        if self.clamped_requests:
+            line += f"; {self.clamped_requests} cut to --max-input-len/--max-output-len"
+        return line + "".join(f"; {note}" for note in self.notes)
 
 
 def model_context_tokens(folder: str | None) -> int | None:

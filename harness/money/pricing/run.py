@@ -14,6 +14,7 @@ from harness.errors import BadInput
 from harness.money.caveats import measured_caveat, measured_elsewhere
 from harness.money.context import PricingContext, check_utilizations
 from harness.money.cost import batch_costs, oversized_notes, unit_costs
+from harness.money.cpu_sizes import cpu_sizes_spoken_for
 from harness.money.inputs import load_ratecards, load_scenario, market_prices
 from harness.money.margin import apply_prices
 from harness.money.prices import CandidatePrice, parse_price, with_market
@@ -90,6 +91,9 @@ def price_inputs(request: PriceRequest, inputs: PriceInputs) -> PriceResult:
             "to price these timings there anyway)"
         )
     matched = match_instances(measurements, selected, cards, gpu, bool(refs))
+    sizes_note = None
+    if not refs:
+        matched, sizes_note = cpu_sizes_spoken_for(runs, matched)
     if plans:
         matched = [i for i in matched if any(p in i.prices_per_hour_usd for p in plans)]
         if not matched:
@@ -103,6 +107,8 @@ def price_inputs(request: PriceRequest, inputs: PriceInputs) -> PriceResult:
              "(--other-hardware): the timings do not transfer")
         for line in moved
     ]  # fmt: skip
+    if sizes_note:
+        notes.append(Note(NoteKind.INFO, sizes_note))
     if currency == "USD":
         candidates, warnings = with_market(given, inputs.market)
         notes.extend(Note(NoteKind.INPUT, w) for w in warnings)

@@ -45,6 +45,9 @@ BAD_RUN_OPTIONS = [
     (["--help"], "asks for no run"),
     (["-w", "text", "--version"], "No such option"),
     (["-w", "text", "--endpoint", "http://127.0.0.1:8000/v1", "--slo", "ttft_p99=abc"], "--slo"),
+    (["-w", "text", "--endpoint", "http://127.0.0.1:8000/v1", "--concurrency", "0"],
+     "--concurrency"),
+    (["-w", "text", "--endpoint", "http://127.0.0.1:8000/v1", "-b", "4"], "is for in-process runs"),
 ]
 
 
