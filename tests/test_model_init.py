@@ -87,4 +87,5 @@ def test_a_live_server_run_shows_progress_and_ends_with_the_cost_table(
     lines = result.stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("Cost and margin at market"))
     assert any(line.startswith("text ") and "$" in line for line in lines[at:])
-    assert max(len(line) for line in lines[at:]) <= 80
+    assert max(len(line) for line in lines[at:-1]) <= 80
+    assert Path(lines[-1]).is_dir()  # the run folder stays the last line, for scripts

@@ -386,12 +386,13 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         sys.exit(130 if signum is None else 128 + signum)
     except StoreWriteError as err:
         raise GpucostError(f"{err}; the run stopped: {_kept(created)}") from None
-    click.echo(str(store.path))
     if kw.get("show_price", True):
-        # The same closing table as an in-process run (`--no-price` skips it).
+        # The same closing table as an in-process run (`--no-price` skips it); the folder's
+        # path stays the last line, for scripts.
         from harness.cli.money import print_market_summary
 
         print_market_summary(store.path)
+    click.echo(str(store.path))
 
 
 def _kept(created: list[Any]) -> str:
