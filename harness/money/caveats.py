@@ -64,3 +64,28 @@ def run_caveats(
     moved = [Note(NoteKind.OTHER_HARDWARE, f"priced on {gpu} instances although {line}: the "
                   "timings do not transfer") for line in measured_elsewhere(measurements, gpu)]  # fmt: skip
     return caveats([*measured_caveat(measurements), *moved, *instance_notes(instances)])
+
+
+def row_caveats(notes: Iterable[Note], rows: pd.DataFrame) -> list[list[Note]]:
+    """Per row of `rows`, the caveats about it: those about everything shown and those whose
+    subject is the row's run id, workload, instance key (provider:name) or provider (a rate
+    card's date), so a machine-readable row carries its own caveats and no other row's."""
+    shown = caveats(notes)
+    columns = [c for c in ("run_id", "workload", "provider", "instance") if c in rows.columns]
+    out = []
+    for record in rows[columns].to_dict("records"):
+        subjects = {str(record[c]) for c in ("run_id", "workload", "provider") if c in record}
+        if "provider" in record and "instance" in record:
+            subjects.add(f"{record['provider']}:{record['instance']}")
+        out.append([n for n in shown if not n.subject or n.subject in subjects])
+    return out
+
+
+def caveat_kinds_text(row: Iterable[Note]) -> str:
+    """A row's caveat kinds for a CSV cell, `;`-joined, each once; empty when none."""
+    return ";".join(dict.fromkeys(n.kind.value for n in row))
+
+
+def caveat_records(row: Iterable[Note]) -> list[dict[str, str]]:
+    """A row's caveats for JSON: each as {kind, text}."""
+    return [{"kind": n.kind.value, "text": n.text} for n in row]

@@ -1,0 +1,84 @@
+"""`price --format csv|json` rows carry their own caveats (random weights, CPU, stale prices,
+prices to verify) from the one caveat list, in an added `caveats` column."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+from harness.money import PRICED_COLUMNS
+from tests.cli_helpers import invoke
+from tests.helpers_runs import TEST_CARD, text_row, write_run
+
+FRESH = dt.date.today().isoformat()
+STALE = "2025-01-01"  # far more than 90 days before any day these tests run
+CPU_CARD = """\
+provider: {provider}
+currency: USD
+as_of: {as_of}
+source: hand-made for tests
+instances:
+  - name: cpu
+    gpu: none
+    gpu_count: 0
+    vcpus: 4
+    memory_gib: 16
+    region: lab
+    prices_per_hour: {{on_demand: 0.36}}
+"""
+
+
+def _cards(tmp_path: Path) -> list[str]:
+    """Two CPU instances on two cards: `old:cpu` on a stale card, `new:cpu` on a fresh one."""
+    paths = []
+    for provider, as_of in (("old", STALE), ("new", FRESH)):
+        path = tmp_path / f"{provider}.yaml"
+        path.write_text(CPU_CARD.format(provider=provider, as_of=as_of), encoding="utf-8")
+        paths += ["--ratecard", str(path)]
+    return paths
+
+
+def _price(run: Path, fmt: str, *args: str) -> str:
+    result = invoke("price", run, *args, "--plan", "on_demand", "--format", fmt)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_cpu_random_weights_run_carries_both_caveats_on_every_row(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [text_row(4, 2.0, gpu_name=None)], gpu_name=None)
+    args = (*_cards(tmp_path), "--instance", "old:cpu", "--instance", "new:cpu")
+    rows = list(csv.DictReader(io.StringIO(_price(run, "csv", *args))))
+    assert rows and list(rows[0])[: len(PRICED_COLUMNS)] == list(PRICED_COLUMNS)
+    assert list(rows[0])[-1] == "caveats"
+    for row in rows:
+        kinds = row["caveats"].split(";")
+        assert "random weights" in kinds and "CPU" in kinds, row
+        # The stale card's date is a caveat on its own instance's rows only.
+        assert ("stale prices" in kinds) == (row["provider"] == "old"), row
+    assert {r["provider"] for r in rows} == {"old", "new"}
+
+    data = json.loads(_price(run, "json", *args))
+    assert isinstance(data, list) and all(isinstance(r, dict) for r in data)
+    assert len(data) == len(rows)
+    for record in data:
+        kinds = [c["kind"] for c in record["caveats"]]
+        assert {"random weights", "CPU"} <= set(kinds)
+        assert ("stale prices" in kinds) == (record["provider"] == "old")
+        assert all(set(c) == {"kind", "text"} and c["text"] for c in record["caveats"])
+    stale = next(c for r in data for c in r["caveats"] if c["kind"] == "stale prices")
+    assert "old prices as of 2025-01-01" in stale["text"]
+
+
+def test_a_row_without_caveats_has_an_empty_field(tmp_path: Path) -> None:
+    # A real model's folder measured on a GPU, priced on a fresh card: nothing to caveat.
+    run = write_run(tmp_path, [text_row(4, 2.0, model="/models/served")])
+    card = tmp_path / "test.yaml"
+    card.write_text(TEST_CARD.replace("2026-11-01", FRESH), encoding="utf-8")
+    args = ("--ratecard", str(card), "--instance", "test:one")
+    rows = list(csv.DictReader(io.StringIO(_price(run, "csv", *args))))
+    assert rows and all(r["caveats"] == "" for r in rows)
+    data = json.loads(_price(run, "json", *args))
+    assert data and all(r["caveats"] == [] for r in data)
