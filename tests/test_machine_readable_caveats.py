@@ -82,3 +82,36 @@ def test_a_row_without_caveats_has_an_empty_field(tmp_path: Path) -> None:
     assert rows and all(r["caveats"] == "" for r in rows)
     data = json.loads(_price(run, "json", *args))
     assert data and all(r["caveats"] == [] for r in data)
+
+
+def test_compare_rows_carry_their_own_runs_and_projections_caveats(tmp_path: Path) -> None:
+    from tests.report_helpers import L4_NVML, TEST_CARD_INSTANCES
+    from tests.report_helpers import TEST_CARD as COMPARE_CARD
+    from tests.report_helpers import text_row as report_row
+    from tests.report_helpers import write_run as write_report_run
+
+    card = tmp_path / "testcloud.yaml"
+    card.write_text(COMPARE_CARD, encoding="utf-8")
+    # A preset with random weights (kept apart: other work), and a real model's folder measured
+    # on two GPUs.
+    preset = write_report_run(tmp_path, "run-preset", [report_row(8, 0.1)])
+    served = write_report_run(tmp_path, "run-served", [report_row(8, 0.1, model="/models/m")])
+    l4 = write_report_run(tmp_path, "run-l4", [report_row(8, 0.5, model="/models/m",
+                          gpu_name=L4_NVML)], gpu_name=L4_NVML)  # fmt: skip
+    args = ["compare", str(preset), str(served), str(l4), "--ratecard", str(card),
+            *TEST_CARD_INSTANCES, "--unit", "request", "--project", "L4"]  # fmt: skip
+    result = invoke(*args, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert isinstance(data, list) and data
+    for record in data:
+        kinds = {c["kind"] for c in record["caveats"]}
+        assert ("random weights" in kinds) == (record["run_id"] == "run-preset"), record
+        assert ("projected" in kinds) == bool(record["projected"]), record
+    assert any(r["projected"] for r in data) and any(not r["projected"] for r in data)
+    assert any(r["caveats"] == [] for r in data)
+    table = invoke(*args, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(table.stdout)))
+    assert len(rows) == len(data)
+    for row, record in zip(rows, data, strict=True):
+        assert row["caveats"] == ";".join(c["kind"] for c in record["caveats"])

@@ -23,10 +23,12 @@ from harness.analysis.roofline import efficiency
 from harness.analysis.row_costs import ROW_POSITION, row_unit_costs
 from harness.analysis.work import WORK_FIELDS, work_signature
 from harness.errors import BadInput
+from harness.money.caveats import PROJECTED_SUBJECT, instance_notes, per_run_caveats
 from harness.money.context import PricingContext
 from harness.money.cost import oversized_notes
 from harness.money.cpu_sizes import cpu_sizes_spoken_for
 from harness.money.units import units_by_workload
+from harness.render.notes import Note, NoteKind
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,6 +87,9 @@ class Comparison:
     or an SLO reads (harness/analysis/frontier.py `primary_levels`)."""
     frontier: pd.DataFrame | None = None
     """`frontier_points` of `levels`."""
+    caveats: tuple[Note, ...] = ()
+    """Each run's (random weights, CPU), each instance's and rate card's, and projected rows':
+    what `row_caveats` hands each machine-readable row."""
 
 
 def group_runs(
@@ -176,7 +181,19 @@ def compare_runs(
     costs["cheapest"] = costs["cost_per_unit_usd"] == cheapest
     costs = costs.sort_values([*keys, "cost_per_unit_usd"], kind="stable")
     table = costs.reindex(columns=list(COMPARE_COLUMNS)).reset_index(drop=True)
-    return Comparison(table, tuple(kept_apart), tuple(notes), levels, frontier_points(levels))
+    caveats = [
+        *per_run_caveats((run.run_id, run.measurements) for run in unique.values()),
+        *instance_notes(i for i in instances if i.key in _shown(table)),
+        *([Note(NoteKind.PROJECTED, "projected: cost estimated for a GPU not measured, from "
+                "another GPU's run", PROJECTED_SUBJECT)]
+          if bool((table["projected"] == True).any()) else []),  # noqa: E712
+    ]  # fmt: skip
+    return Comparison(table, tuple(kept_apart), tuple(notes), levels, frontier_points(levels),
+                      tuple(caveats))  # fmt: skip
+
+
+def _shown(table: pd.DataFrame) -> set[str]:
+    return {f"{p}:{i}" for p, i in zip(table["provider"], table["instance"], strict=True)}
 
 
 def _costs(

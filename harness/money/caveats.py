@@ -5,6 +5,7 @@ not measured on, each shown instance's price caveat and each rate card's date.""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import pandas as pd
 
@@ -66,15 +67,28 @@ def run_caveats(
     return caveats([*measured_caveat(measurements), *moved, *instance_notes(instances)])
 
 
+PROJECTED_SUBJECT = "projected rows"
+"""The subject of the caveat on rows projected from another GPU (column `projected`)."""
+
+
+def per_run_caveats(runs: Iterable[tuple[str, pd.DataFrame]]) -> list[Note]:
+    """`measured_caveat` of each run's measurements, about that run alone (its id)."""
+    return [replace(note, subject=run_id)
+            for run_id, measurements in runs for note in measured_caveat(measurements)]  # fmt: skip
+
+
 def row_caveats(notes: Iterable[Note], rows: pd.DataFrame) -> list[list[Note]]:
     """Per row of `rows`, the caveats about it: those about everything shown and those whose
     subject is the row's run id, workload, instance key (provider:name) or provider (a rate
     card's date), so a machine-readable row carries its own caveats and no other row's."""
     shown = caveats(notes)
-    columns = [c for c in ("run_id", "workload", "provider", "instance") if c in rows.columns]
+    names = ("run_id", "workload", "provider", "instance", "projected")
+    columns = [c for c in names if c in rows.columns]
     out = []
     for record in rows[columns].to_dict("records"):
         subjects = {str(record[c]) for c in ("run_id", "workload", "provider") if c in record}
+        if record.get("projected") == True:  # noqa: E712 (a numpy bool too)
+            subjects.add(PROJECTED_SUBJECT)
         if "provider" in record and "instance" in record:
             subjects.add(f"{record['provider']}:{record['instance']}")
         out.append([n for n in shown if not n.subject or n.subject in subjects])
