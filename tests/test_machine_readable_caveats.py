@@ -115,3 +115,30 @@ def test_compare_rows_carry_their_own_runs_and_projections_caveats(tmp_path: Pat
     assert len(rows) == len(data)
     for row, record in zip(rows, data, strict=True):
         assert row["caveats"] == ";".join(c["kind"] for c in record["caveats"])
+
+
+def test_reconcile_rows_carry_their_floors_caveats(tmp_path: Path) -> None:
+    from tests.test_reconcile_cli import base_args, floor_args, write_inputs, write_text_rows
+
+    files = write_inputs(tmp_path)
+    # The floor run measured a preset's shape with random weights, priced on a stale card.
+    write_text_rows(files["run"], [(4, 2.0, 0.5, 1.5, 400, 200)], model="tiny")
+    card = files["card"]
+    card.write_text(card.read_text(encoding="utf-8").replace("2026-11-01", STALE), "utf-8")
+    args = [*base_args(files), *floor_args(files)]
+    result = invoke(*args, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0])[-1] == "caveats"
+    with_floor = [r for r in rows if r["floor_instance"]]
+    assert with_floor and all(r["caveats"] == "random weights;stale prices" for r in with_floor)
+    assert all(r["caveats"] == "" for r in rows if not r["floor_instance"])
+    assert any(not r["floor_instance"] for r in rows)
+    data = json.loads(invoke(*args, "--format", "json").stdout)
+    assert isinstance(data, list) and len(data) == len(rows)
+    for record in data:
+        kinds = [c["kind"] for c in record["caveats"]]
+        assert kinds == (["random weights", "stale prices"] if record["floor_instance"] else [])
+    # Without a run there is no floor and nothing to caveat.
+    plain = json.loads(invoke(*base_args(files), "--format", "json").stdout)
+    assert plain and all(r["caveats"] == [] for r in plain)

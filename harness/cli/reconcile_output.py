@@ -11,8 +11,10 @@ import html
 import io
 import json
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from harness.money.caveats import caveat_kinds_text, caveat_records, floor_row_caveats
 from harness.money.units import primary_unit, unit_label, unit_scale
 from harness.reconcile.bill_formats import CHARGE_GROUPS
 from harness.reconcile.floor import ALL_GROUPS, CALL_UNIT, WHOLE
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from harness.reconcile.engine import Reconciliation
+    from harness.render.notes import Note
 
 FORMATS = ("table", "csv", "json")
 
@@ -217,17 +220,21 @@ def render_terminal(
     return render_text(draw, width)
 
 
-def render_csv(table: pd.DataFrame) -> str:
-    return table.to_csv(index=False, na_rep="", lineterminator="\n")
+def render_csv(table: pd.DataFrame, caveats: Sequence[Note] = ()) -> str:
+    kinds = [caveat_kinds_text(row) for row in floor_row_caveats(caveats, table)]
+    return table.assign(caveats=kinds).to_csv(index=False, na_rep="", lineterminator="\n")
 
 
-def render_json(table: pd.DataFrame) -> str:
+def render_json(table: pd.DataFrame, caveats: Sequence[Note] = ()) -> str:
     records = [
         {
             k: (None if _missing(v) else v.item() if hasattr(v, "item") else v)
             for k, v in row.items()
         }
-        for row in table.to_dict("records")
+        | {"caveats": caveat_records(notes)}
+        for row, notes in zip(
+            table.to_dict("records"), floor_row_caveats(caveats, table), strict=True
+        )
     ]
     return json.dumps(records, indent=2, allow_nan=False) + "\n"
 
@@ -238,11 +245,12 @@ def cost_basis_of(table: pd.DataFrame) -> str:
     return ", ".join(dict.fromkeys(str(b) for b in table["cost_basis"]))
 
 
-def render(table: pd.DataFrame, fmt: str) -> str:
+def render(table: pd.DataFrame, fmt: str, caveats: Sequence[Note] = ()) -> str:
+    """The table as text, csv or json; csv and json rows end with their floor's `caveats`."""
     if fmt == "csv":
-        return render_csv(table)
+        return render_csv(table, caveats)
     if fmt == "json":
-        return render_json(table)
+        return render_json(table, caveats)
     basis = cost_basis_of(table)
     title = f"Cost basis: {basis}\n" if basis else ""
     return title + render_table(table) + "\n"

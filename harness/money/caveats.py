@@ -103,3 +103,13 @@ def caveat_kinds_text(row: Iterable[Note]) -> str:
 def caveat_records(row: Iterable[Note]) -> list[dict[str, str]]:
     """A row's caveats for JSON: each as {kind, text}."""
     return [{"kind": n.kind.value, "text": n.text} for n in row]
+
+
+def floor_row_caveats(notes: Iterable[Note], table: pd.DataFrame) -> list[list[Note]]:
+    """Per reconcile row, the caveats of its benchmark floor (the run's, the floor instance's
+    and its rate card's); none on a row without a floor, whose numbers are the bill's alone."""
+    keys = [k if isinstance(k, str) and k else None
+            for k in (table["floor_instance"] if "floor_instance" in table else [None] * len(table))]  # fmt: skip
+    frame = pd.DataFrame({"provider": [k.split(":", 1)[0] if k else "" for k in keys],
+                          "instance": [k.split(":", 1)[-1] if k else "" for k in keys]})  # fmt: skip
+    return [row if key else [] for row, key in zip(row_caveats(notes, frame), keys, strict=True)]
