@@ -225,7 +225,8 @@ def _print_slo(
     answers = slo_answers(levels, slo, prices) if levels is not None else []
     if fmt == "json":
         frontier = pareto_records(comparison.frontier) if comparison.frontier is not None else []
-        document = {"slo": slo.text, "answers": answer_records(answers), "frontier": frontier}
+        document = {"slo": slo.text, "answers": answer_records(answers), "frontier": frontier,
+                    "caveats": [n.as_dict() for n in comparison.caveats]}  # fmt: skip
         click.echo(json.dumps(document, indent=2))
     elif fmt == "csv":
         import pandas as pd
