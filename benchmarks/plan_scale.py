@@ -14,8 +14,8 @@ near-tie` makes 12 types whose speed spans 8× with prices growing a little slow
 timed (the model build included: it is part of `solve`).
 
 Problems this size are decomposed (see `harness/planning/model.py`): the gap printed is proven
-against a relaxation with fractional per-step counts, so it includes the rounding every step's
-whole instances force, which the relaxation cannot see.
+against the LP relaxation, so it includes the rounding every step's whole instances force,
+which the relaxation cannot see.
 """
 
 from __future__ import annotations
