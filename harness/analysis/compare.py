@@ -81,7 +81,9 @@ class Comparison:
     rows: pd.DataFrame
     """COMPARE_COLUMNS, one row per group × batch size × unit × utilisation × run × instance × plan."""
     kept_apart: tuple[str, ...]
-    notes: tuple[str, ...]
+    notes: tuple[Note, ...]
+    """How to read the rows (CPU sizes left out, rows too large for an instance, what a
+    projection could not scale); typed, printed as their text."""
     levels: pd.DataFrame | None = None
     """Measured rows' costs of their workload's primary unit, with the row columns a frontier
     or an SLO reads (harness/analysis/frontier.py `primary_levels`)."""
@@ -143,18 +145,21 @@ def compare_runs(
     ):
         raise BadInput("nothing comparable: " + "; ".join(kept_apart or _only_in(groups)))
 
-    notes: list[str] = []
+    notes: list[Note] = []
     if not options.instance_refs:
         instances, sizes_note = cpu_sizes_spoken_for(list(unique.values()), instances)
-        notes += [sizes_note] if sizes_note else []
-    notes += oversized_notes(
-        rows, PricingContext(tuple(instances), options.plans, options.utilizations)
-    )
+        notes += [Note(NoteKind.INFO, sizes_note)] if sizes_note else []
+    notes += [
+        Note(NoteKind.INFO, text)
+        for text in oversized_notes(
+            rows, PricingContext(tuple(instances), options.plans, options.utilizations)
+        )
+    ]
     frames = [_costs(rows, instances, options)]
     levels = primary_levels(frames[0], rows)
     for gpu in options.project_gpus:
         projected, project_notes = project(rows, gpu)
-        notes += [f"--project {gpu}: {n}" for n in project_notes]
+        notes += [Note(NoteKind.INFO, f"--project {gpu}: {n}", gpu) for n in project_notes]
         if not projected.empty:
             frames.append(_costs(projected, instances, options, projected=True))
     costs = pd.concat(frames, ignore_index=True)

@@ -178,7 +178,7 @@ def compare(
     # Under an SLO the levels of a sweep are compared with each other, so the levels that are
     # "kept apart" as different settings are not news.
     for line in (*(comparison.kept_apart if slo is None else ()), *comparison.notes):
-        click.echo(line, err=True)
+        click.echo(str(line), err=True)
     if slo is not None and output is None:
         _print_slo(comparison, slo, candidate_prices(price_texts, ratecard_files), fmt)
         return
