@@ -142,3 +142,16 @@ def test_reconcile_rows_carry_their_floors_caveats(tmp_path: Path) -> None:
     # Without a run there is no floor and nothing to caveat.
     plain = json.loads(invoke(*base_args(files), "--format", "json").stdout)
     assert plain and all(r["caveats"] == [] for r in plain)
+
+
+def test_the_reconcile_table_names_its_floors_caveats_above_it(tmp_path: Path) -> None:
+    from tests.test_reconcile_cli import base_args, floor_args, write_inputs, write_text_rows
+
+    files = write_inputs(tmp_path)
+    write_text_rows(files["run"], [(4, 2.0, 0.5, 1.5, 400, 200)], model="tiny")
+    result = invoke(*base_args(files), *floor_args(files))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Read with care: random weights")
+    assert "measured a preset's shape with random weights" in " ".join(result.stdout.split())
+    assert max(len(line) for line in lines) <= 80

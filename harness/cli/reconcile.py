@@ -193,7 +193,7 @@ def reconcile(
         for text in floor_notes:
             note(text)
         caveats = floors.caveats
-        for caveat in caveats:
+        for caveat in caveats if not on_screen else ():  # the table names them at its top
             note(caveat.text, "Caveat")
     result = run_reconcile(bill_totals, request_totals, checked_period, floors, loaded_scenario)
     for text in result.notes:
@@ -225,7 +225,7 @@ def reconcile(
     elif on_screen:
         from harness.render.terminal import screen_width
 
-        click.echo(render_terminal(result, notes, screen_width(verbose), verbose), nl=False)
+        click.echo(render_terminal(result, notes, screen_width(verbose), verbose, caveats), nl=False)
     else:
         click.echo(render(result.table, fmt, caveats), nl=False)
 

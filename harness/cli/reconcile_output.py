@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from harness.cli.price_output import caveat_line
 from harness.money.caveats import caveat_kinds_text, caveat_records, floor_row_caveats
 from harness.money.units import primary_unit, unit_label, unit_scale
 from harness.reconcile.bill_formats import CHARGE_GROUPS
@@ -167,12 +168,16 @@ def unattributed_notes(table: pd.DataFrame) -> list[str]:
 
 
 def render_terminal(
-    result: Reconciliation, notes: list[str], width: int | None, every_unit: bool = False
+    result: Reconciliation,
+    notes: list[str],
+    width: int | None,
+    every_unit: bool = False,
+    caveats: Sequence[Note] = (),
 ) -> str:
     """One row per period and group: its one cost with the units it served beside it, the cost
     per the workload's primary unit, the floor and what idle cost; tax and credits on their own
-    rows; the notes once, after the table. `every_unit` (-v) adds the table of every unit and
-    split."""
+    rows; the notes once, after the table, the floor's `caveats` first and named above it.
+    `every_unit` (-v) adds the table of every unit and split."""
     table = result.table
     basis = cost_basis_of(table)
     view = TextTable(
@@ -209,13 +214,17 @@ def render_terminal(
         )  # fmt: skip
 
     def draw(screen: Screen) -> None:
+        line = caveat_line(caveats)
+        if line:
+            screen.line(line)
         screen.table(view)
         if every_unit:
             screen.line("Every unit and split (each unit row carries its group's whole cost):")
             for line in render_table(table).splitlines():
                 screen.line(line)
             screen.line()
-        screen.notes([*unattributed_notes(table), *notes], heading="Notes:")
+        texts = [*(n.text for n in caveats), *unattributed_notes(table), *notes]
+        screen.notes(texts, heading="Notes:")
 
     return render_text(draw, width)
 
