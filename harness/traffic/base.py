@@ -8,10 +8,12 @@ time in seconds on the trace's own clock and the recorded lengths. Everything fo
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, ClassVar
+from typing import IO, Any, ClassVar
 
 BLOCK_TOKENS_DEFAULT = 512
 """Tokens per `hash_ids` block in Mooncake traces (and in the prompts built from them)."""
@@ -155,3 +157,58 @@ def parse_float(text: str, what: str) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise LineError(f"{what} {text.strip()[:40]!r} is not finite")
     return value
+
+
+def number_text(value: Any, what: str) -> str:
+    """A JSON field that should hold a number, as text for `parse_int`/`parse_float`; booleans,
+    lists and objects are refused (JSON `true` is not a count)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise LineError(f"{what} {str(value)[:40]!r} is not a number")
+    return str(value)
+
+
+def json_objects(stream: IO[str], tally: TraceTally) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line of a JSON Lines stream that is a JSON object, with its 1-based line
+    number; other lines are noted unparseable in `tally`."""
+    for line, text in enumerate(stream, start=1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except ValueError:
+            tally.note_unparseable(line, "not JSON")
+            continue
+        if not isinstance(record, dict):
+            tally.note_unparseable(line, "not a JSON object")
+            continue
+        yield line, record
+
+
+def header_names(row: list[str]) -> list[str]:
+    """CSV column names as compared: trimmed, unquoted, lower case."""
+    return [name.strip().strip('"').lower() for name in row]
+
+
+def csv_rows(
+    stream: IO[str], columns: tuple[str, ...], tally: TraceTally
+) -> tuple[tuple[int, ...], Iterator[tuple[int, list[str]]]]:
+    """Where `columns` (as `header_names` spells them) stand in a CSV stream's header, and its
+    non-blank rows with their 1-based line numbers. A header missing one of them raises
+    `LineError`; a row whose width differs from the header's is noted unparseable in `tally`."""
+    rows = csv.reader(stream)
+    header = header_names(next(rows, []))
+    missing = [name for name in columns if name not in header]
+    if missing:
+        raise LineError(f"header has no column(s) {', '.join(missing)}")
+    width = len(header)
+
+    def checked() -> Iterator[tuple[int, list[str]]]:
+        for line, row in enumerate(rows, start=2):
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) != width:
+                tally.note_unparseable(line, f"{len(row)} fields, the header has {width}")
+                continue
+            yield line, row
+
+    return tuple(header.index(name) for name in columns), checked()

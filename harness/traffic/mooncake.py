@@ -14,6 +14,8 @@ from harness.traffic.base import (
     RawRequest,
     TraceReader,
     TraceTally,
+    json_objects,
+    number_text,
     parse_float,
     parse_int,
 )
@@ -22,10 +24,7 @@ from harness.traffic.base import (
 def _number(record: dict[str, Any], key: str) -> Any:
     if key not in record:
         raise LineError(f"no {key!r}")
-    value = record[key]
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise LineError(f"{key} {str(value)[:40]!r} is not a number")
-    return str(value)
+    return number_text(record[key], key)
 
 
 def _hash_ids(value: Any) -> tuple[int, ...] | None:
@@ -52,16 +51,8 @@ class MooncakeReader(TraceReader):
         return isinstance(record, dict) and "input_length" in record and "timestamp" in record
 
     def requests(self, stream: IO[str], tally: TraceTally) -> Iterator[RawRequest]:
-        for line, text in enumerate(stream, start=1):
-            if not text.strip():
-                continue
+        for line, record in json_objects(stream, tally):
             try:
-                try:
-                    record = json.loads(text)
-                except ValueError:
-                    raise LineError("not JSON") from None
-                if not isinstance(record, dict):
-                    raise LineError("not a JSON object")
                 output = record.get("output_length")
                 yield RawRequest(
                     time_s=parse_float(_number(record, "timestamp"), "timestamp") / 1000.0,

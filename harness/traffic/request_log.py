@@ -19,6 +19,8 @@ from harness.traffic.base import (
     RawRequest,
     TraceReader,
     TraceTally,
+    json_objects,
+    number_text,
     parse_int,
 )
 from harness.traffic.timestamps import epoch_seconds
@@ -27,9 +29,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def _count(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise LineError(f"{what} {str(value)[:40]!r} is not a number")
-    return parse_int(str(value), what)
+    return parse_int(number_text(value, what), what)
 
 
 def _request(fields: dict[str, Any], line: int) -> RawRequest:
@@ -69,16 +69,8 @@ class RequestLogReader(TraceReader):
         )
 
     def requests(self, stream: IO[str], tally: TraceTally) -> Iterator[RawRequest]:
-        for line, text in enumerate(stream, start=1):
-            if not text.strip():
-                continue
+        for line, record in json_objects(stream, tally):
             try:
-                try:
-                    record = json.loads(text)
-                except ValueError:
-                    raise LineError("not JSON") from None
-                if not isinstance(record, dict):
-                    raise LineError("not a JSON object")
                 yield _request(record, line)
             except LineSkipped as why:
                 tally.note_skipped(str(why))
