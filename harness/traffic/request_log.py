@@ -6,13 +6,12 @@ instance. Failed requests and lines without input tokens (not text) are skipped 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import BadInput
-from harness.reconcile.requests import SQLITE_TABLE
+from harness.reconcile.requests import SQLITE_TABLE, open_sqlite_log
 from harness.traffic.base import (
     LineError,
     LineSkipped,
@@ -88,15 +87,7 @@ class RequestLogSqliteReader(TraceReader):
         return first_line.startswith(SQLITE_MAGIC.decode("latin-1"))
 
     def requests_from_path(self, path: Path, tally: TraceTally) -> Iterator[RawRequest]:
-        try:
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        except sqlite3.Error as err:
-            raise BadInput(f"trace {path}: cannot open as SQLite ({err})") from None
-        try:
-            try:
-                names = [row[1] for row in connection.execute(f"PRAGMA table_info({SQLITE_TABLE})")]
-            except sqlite3.DatabaseError as err:
-                raise BadInput(f"trace {path}: not a SQLite database ({err})") from None
+        with open_sqlite_log(path, "trace") as (connection, names):
             if "timestamp" not in names or "input_tokens" not in names:
                 raise BadInput(
                     f"trace {path}: no table '{SQLITE_TABLE}' with 'timestamp' and "
@@ -117,5 +108,3 @@ class RequestLogSqliteReader(TraceReader):
                     tally.note_skipped(str(why))
                 except LineError as err:
                     tally.note_unparseable(row[0], str(err))
-        finally:
-            connection.close()
