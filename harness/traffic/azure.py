@@ -7,30 +7,23 @@ from collections.abc import Iterator
 from typing import IO
 
 from harness.traffic.base import (
+    CsvTraceReader,
     LineError,
     RawRequest,
-    TraceReader,
     TraceTally,
     csv_rows,
-    header_names,
     parse_int,
 )
 from harness.traffic.timestamps import epoch_seconds
 
-_COLUMNS = ("timestamp", "contexttokens", "generatedtokens")
 
-
-class AzureReader(TraceReader):
+class AzureReader(CsvTraceReader):
     format_name = "azure"
     description = "Azure LLM inference trace CSV (TIMESTAMP, ContextTokens, GeneratedTokens)"
-
-    @classmethod
-    def sniff(cls, first_line: str) -> bool:
-        header = header_names(first_line.strip().split(","))
-        return all(name in header for name in _COLUMNS)
+    columns = ("timestamp", "contexttokens", "generatedtokens")
 
     def requests(self, stream: IO[str], tally: TraceTally) -> Iterator[RawRequest]:
-        (at_time, at_in, at_out), rows = csv_rows(stream, _COLUMNS, tally)
+        (at_time, at_in, at_out), rows = csv_rows(stream, self.columns, tally)
         for line, row in rows:
             try:
                 yield RawRequest(

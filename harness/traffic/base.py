@@ -4,7 +4,9 @@ was skipped or refused (`TraceTally`), and the interface a format implements (`T
 A reader turns the text (or SQLite rows) of one format into `RawRequest`s: an absolute arrival
 time in seconds on the trace's own clock and the recorded lengths. Everything format-independent
 — checking the numbers, putting arrivals in order, the window, the content hash — is done once in
-`harness.traffic.read`, so a new format is one small module."""
+`harness.traffic.read`, so a new format is one small module. The line-level checks that several
+formats share (JSON Lines objects, a CSV header's columns and each row's width, a JSON number
+field) are here too."""
 
 from __future__ import annotations
 
@@ -212,3 +214,24 @@ def csv_rows(
             yield line, row
 
     return tuple(header.index(name) for name in columns), checked()
+
+
+class CsvTraceReader(TraceReader):
+    """A CSV format known by the columns its header must have (`columns`, spelled as
+    `header_names` gives them, in the order `csv_rows` returns their positions)."""
+
+    columns: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def sniff(cls, first_line: str) -> bool:
+        header = header_names(first_line.strip().split(","))
+        return all(name in header for name in cls.columns)
+
+
+def json_object(text: str) -> dict[str, Any] | None:
+    """The JSON object a line holds, or None when it holds anything else (for `sniff`)."""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None

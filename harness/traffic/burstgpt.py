@@ -8,30 +8,23 @@ from collections.abc import Iterator
 from typing import IO
 
 from harness.traffic.base import (
+    CsvTraceReader,
     LineError,
     RawRequest,
-    TraceReader,
     TraceTally,
     csv_rows,
-    header_names,
     parse_float,
     parse_int,
 )
 
-_COLUMNS = ("timestamp", "request tokens", "response tokens")
 
-
-class BurstGptReader(TraceReader):
+class BurstGptReader(CsvTraceReader):
     format_name = "burstgpt"
     description = "BurstGPT CSV (Timestamp, Model, Request tokens, Response tokens, ...)"
-
-    @classmethod
-    def sniff(cls, first_line: str) -> bool:
-        header = header_names(first_line.strip().split(","))
-        return all(name in header for name in _COLUMNS)
+    columns = ("timestamp", "request tokens", "response tokens")
 
     def requests(self, stream: IO[str], tally: TraceTally) -> Iterator[RawRequest]:
-        (at_time, at_in, at_out), rows = csv_rows(stream, _COLUMNS, tally)
+        (at_time, at_in, at_out), rows = csv_rows(stream, self.columns, tally)
         for line, row in rows:
             try:
                 output_len = parse_int(row[at_out], "Response tokens")

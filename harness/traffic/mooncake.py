@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -14,6 +13,7 @@ from harness.traffic.base import (
     RawRequest,
     TraceReader,
     TraceTally,
+    json_object,
     json_objects,
     number_text,
     parse_float,
@@ -44,11 +44,8 @@ class MooncakeReader(TraceReader):
 
     @classmethod
     def sniff(cls, first_line: str) -> bool:
-        try:
-            record = json.loads(first_line)
-        except ValueError:
-            return False
-        return isinstance(record, dict) and "input_length" in record and "timestamp" in record
+        record = json_object(first_line)
+        return record is not None and "input_length" in record and "timestamp" in record
 
     def requests(self, stream: IO[str], tally: TraceTally) -> Iterator[RawRequest]:
         for line, record in json_objects(stream, tally):

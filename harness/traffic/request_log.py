@@ -5,7 +5,6 @@ instance. Failed requests and lines without input tokens (not text) are skipped 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -18,6 +17,7 @@ from harness.traffic.base import (
     RawRequest,
     TraceReader,
     TraceTally,
+    json_object,
     json_objects,
     number_text,
     parse_int,
@@ -56,12 +56,9 @@ class RequestLogReader(TraceReader):
 
     @classmethod
     def sniff(cls, first_line: str) -> bool:
-        try:
-            record = json.loads(first_line)
-        except ValueError:
-            return False
+        record = json_object(first_line)
         return (
-            isinstance(record, dict)
+            record is not None
             and isinstance(record.get("timestamp"), str)
             and "input_length" not in record
             and ("workload" in record or "wall_s" in record or "input_tokens" in record)
