@@ -235,3 +235,20 @@ def json_object(text: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return record if isinstance(record, dict) else None
+
+
+class JsonLinesTraceReader(TraceReader):
+    """A JSON Lines format: one JSON object per line, turned into a request by `request`, which
+    raises `LineError` for a line it cannot read and `LineSkipped` for one not to replay."""
+
+    def request(self, record: dict[str, Any], line: int) -> RawRequest:
+        raise NotImplementedError
+
+    def requests(self, stream: IO[str], tally: TraceTally) -> Iterator[RawRequest]:
+        for line, record in json_objects(stream, tally):
+            try:
+                yield self.request(record, line)
+            except LineSkipped as why:
+                tally.note_skipped(str(why))
+            except LineError as err:
+                tally.note_unparseable(line, str(err))

@@ -4,17 +4,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 from harness.traffic.base import (
     BLOCK_TOKENS_DEFAULT,
+    JsonLinesTraceReader,
     LineError,
     RawRequest,
-    TraceReader,
-    TraceTally,
     json_object,
-    json_objects,
     number_text,
     parse_float,
     parse_int,
@@ -37,7 +34,7 @@ def _hash_ids(value: Any) -> tuple[int, ...] | None:
     return tuple(value)
 
 
-class MooncakeReader(TraceReader):
+class MooncakeReader(JsonLinesTraceReader):
     format_name = "mooncake"
     description = "Mooncake JSON Lines (timestamp ms, input_length, output_length, hash_ids)"
     block_tokens = BLOCK_TOKENS_DEFAULT
@@ -47,18 +44,14 @@ class MooncakeReader(TraceReader):
         record = json_object(first_line)
         return record is not None and "input_length" in record and "timestamp" in record
 
-    def requests(self, stream: IO[str], tally: TraceTally) -> Iterator[RawRequest]:
-        for line, record in json_objects(stream, tally):
-            try:
-                output = record.get("output_length")
-                yield RawRequest(
-                    time_s=parse_float(_number(record, "timestamp"), "timestamp") / 1000.0,
-                    input_len=parse_int(_number(record, "input_length"), "input_length"),
-                    output_len=None
-                    if output is None
-                    else parse_int(_number(record, "output_length"), "output_length"),
-                    hash_ids=_hash_ids(record.get("hash_ids")),
-                    line=line,
-                )
-            except LineError as err:
-                tally.note_unparseable(line, str(err))
+    def request(self, record: dict[str, Any], line: int) -> RawRequest:
+        output = record.get("output_length")
+        return RawRequest(
+            time_s=parse_float(_number(record, "timestamp"), "timestamp") / 1000.0,
+            input_len=parse_int(_number(record, "input_length"), "input_length"),
+            output_len=None
+            if output is None
+            else parse_int(_number(record, "output_length"), "output_length"),
+            hash_ids=_hash_ids(record.get("hash_ids")),
+            line=line,
+        )

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from harness.errors import BadInput
 from harness.reconcile.requests import SQLITE_TABLE, open_sqlite_log
 from harness.traffic.base import (
+    JsonLinesTraceReader,
     LineError,
     LineSkipped,
     RawRequest,
     TraceReader,
     TraceTally,
     json_object,
-    json_objects,
     number_text,
     parse_int,
 )
@@ -50,7 +50,7 @@ def _request(fields: dict[str, Any], line: int) -> RawRequest:
     )
 
 
-class RequestLogReader(TraceReader):
+class RequestLogReader(JsonLinesTraceReader):
     format_name = "request-log"
     description = "gpucost request log, JSON Lines (timestamp, input_tokens, output_tokens)"
 
@@ -64,14 +64,8 @@ class RequestLogReader(TraceReader):
             and ("workload" in record or "wall_s" in record or "input_tokens" in record)
         )
 
-    def requests(self, stream: IO[str], tally: TraceTally) -> Iterator[RawRequest]:
-        for line, record in json_objects(stream, tally):
-            try:
-                yield _request(record, line)
-            except LineSkipped as why:
-                tally.note_skipped(str(why))
-            except LineError as err:
-                tally.note_unparseable(line, str(err))
+    def request(self, record: dict[str, Any], line: int) -> RawRequest:
+        return _request(record, line)
 
 
 class RequestLogSqliteReader(TraceReader):
