@@ -76,3 +76,18 @@ def test_plugin(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     paths = [str(folder), str(REPO_ROOT)] + ([existing] if existing else [])
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_llama_server(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny random Llama served by `transformers serve --continuous-batching` on 127.0.0.1,
+    one per test module: (model folder, base URL). Stopped when the module's tests end."""
+    from tests.endpoint_server import build_tiny_llama, start_server
+
+    folder = tmp_path_factory.mktemp("served")
+    model = build_tiny_llama(folder / "tiny-llama")
+    server = start_server(model, folder / "server.log")
+    try:
+        yield model, server.base_url
+    finally:
+        server.stop()

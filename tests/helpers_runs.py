@@ -72,6 +72,23 @@ instances:
 """
 
 
+# One L4 box with on-demand and spot prices: a small valid card that hostile-card tests edit.
+ONE_BOX_CARD = """\
+provider: acme
+currency: USD
+as_of: 2026-10-01
+source: test quote
+instances:
+  - name: box-1
+    gpu: L4
+    gpu_count: 1
+    vcpus: 4
+    memory_gib: 16
+    region: test-1
+    prices_per_hour: {on_demand: 1.0, spot: 0.5}
+"""
+
+
 def card_instances(folder: Path) -> list:
     """The instances of TEST_CARD and OWNED_CARD, written to `folder` as a user would."""
     from harness.money import load_card_file

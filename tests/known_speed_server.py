@@ -58,6 +58,9 @@ class KnownSpeedServer:
                     head = await reader.readuntil(b"\r\n\r\n")
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
+                # The request's arrival: as soon as its head is read, before any parsing, so the
+                # server's own intake counts as server time (as the client sees it).
+                arrived = (time.perf_counter(), asyncio.get_running_loop().time())
                 lines = head.decode("latin-1").split("\r\n")
                 method, path, _ = lines[0].split(" ", 2)
                 headers = {
@@ -72,18 +75,19 @@ class KnownSpeedServer:
                 elif method == "GET" and path in ("/health", "/metrics"):
                     writer.write(_response("404 Not Found", b"{}"))
                 elif method == "POST" and path.endswith("/completions"):
-                    await self.stream(json.loads(body), writer)
+                    await self.stream(json.loads(body), writer, arrived)
                 else:
                     writer.write(_response("404 Not Found", b'{"error":"no route"}'))
                 await writer.drain()
         finally:
             writer.close()
 
-    async def stream(self, body: dict[str, Any], writer: asyncio.StreamWriter) -> None:
-        start = time.perf_counter()
+    async def stream(
+        self, body: dict[str, Any], writer: asyncio.StreamWriter, arrived: tuple[float, float]
+    ) -> None:
         loop = asyncio.get_running_loop()
         # Due times on the loop's clock (monotonic), offset from the request's own arrival.
-        begin = loop.time()
+        start, begin = arrived
         tokens = int(body.get("max_tokens") or 16)
         prompt = body.get("prompt") or ""
         prompt_tokens = len(str(prompt).split())

@@ -156,18 +156,23 @@ def test_a_port_in_use_is_refused(tmp_path: Path) -> None:
     assert "already in use" in result.output
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_stops_the_server(stop: signal.Signals, tmp_path: Path) -> None:
+def _start_run_with_server(mode: str, marker: Path, out: Path) -> subprocess.Popen:
+    """`gpucost run --server-cmd` on the fake app in `mode` (it writes its pid to `marker`), a
+    one-minute closed loop into `out`, in a session of its own so that it can be signalled."""
     port = free_port()
-    marker = tmp_path / "marker"
-    cmd = f"{sys.executable} {FAKE_APP} {port} ok {marker}"
-    out = tmp_path / "runs"
-    child = subprocess.Popen(
+    cmd = f"{sys.executable} {FAKE_APP} {port} {mode} {marker}"
+    return subprocess.Popen(
         [sys.executable, "-m", "harness", "run", "--server-cmd", cmd,
          "--endpoint", f"http://127.0.0.1:{port}/v1", "--concurrency", "1",
          "--duration", "60", "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_the_server(stop: signal.Signals, tmp_path: Path) -> None:
+    marker, out = tmp_path / "marker", tmp_path / "runs"
+    child = _start_run_with_server("ok", marker, out)
     pid = None
     try:
         deadline = time.monotonic() + 30
@@ -207,16 +212,8 @@ def test_signals_while_stopping_are_ignored_and_a_deaf_server_and_its_daemon_are
 ) -> None:
     """The server ignores SIGTERM and has forked a setsid daemon; gpucost gets SIGTERM, then
     SIGINT 10 ms later and SIGTERM again while it waits out the grace period."""
-    port = free_port()
-    marker = tmp_path / "marker"
-    cmd = f"{sys.executable} {FAKE_APP} {port} ok+deaf+daemon {marker}"
-    out = tmp_path / "runs"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", "--server-cmd", cmd,
-         "--endpoint", f"http://127.0.0.1:{port}/v1", "--concurrency", "1",
-         "--duration", "60", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
+    marker, out = tmp_path / "marker", tmp_path / "runs"
+    child = _start_run_with_server("ok+deaf+daemon", marker, out)
     daemon_file = Path(str(marker) + ".daemon")
     pid = daemon = None
     try:

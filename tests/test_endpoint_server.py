@@ -9,24 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import invoke
-from tests.endpoint_server import build_tiny_llama, start_server
 
 pytest.importorskip("fastapi", reason="needs transformers[serving]")
 
 OUTPUT_LEN = 16
 INPUT_LEN = 16
 L4_ON_DEMAND_PER_HOUR = 0.8048  # ratecards/aws.yaml, g6.xlarge (1 × L4)
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory):
-    folder = tmp_path_factory.mktemp("served")
-    model = build_tiny_llama(folder / "tiny-llama")
-    server = start_server(model, folder / "server.log")
-    try:
-        yield model, server.base_url
-    finally:
-        server.stop()
 
 
 def _rows(path: Path, name: str) -> list[dict[str, str]]:
@@ -36,8 +24,8 @@ def _rows(path: Path, name: str) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def sweep(served, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    model, url = served
+def sweep(tiny_llama_server, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model, url = tiny_llama_server
     out = tmp_path_factory.mktemp("runs")
     result = invoke(
         "run", "-w", "text", "--endpoint", url, "--model", model, "--concurrency", "1,4",
@@ -107,8 +95,8 @@ def test_price_charges_the_window_to_output_tokens(sweep: Path) -> None:
         assert result.exit_code == 0, result.output
 
 
-def test_chat_api_and_open_loop(served, tmp_path: Path) -> None:
-    model, url = served
+def test_chat_api_and_open_loop(tiny_llama_server, tmp_path: Path) -> None:
+    model, url = tiny_llama_server
     result = invoke(
         "run", "-w", "text", "--endpoint", url, "--model", model, "--api", "chat",
         "--request-rate", "inf", "--requests", 4, "--warmup-requests", 0,
@@ -121,8 +109,8 @@ def test_chat_api_and_open_loop(served, tmp_path: Path) -> None:
     assert 1 <= int(row["batch_size"]) <= 4
 
 
-def test_a_route_the_server_lacks_is_one_line(served, tmp_path: Path) -> None:
-    model, url = served
+def test_a_route_the_server_lacks_is_one_line(tiny_llama_server, tmp_path: Path) -> None:
+    model, url = tiny_llama_server
     result = invoke("run", "-w", "embedding", "--endpoint", url, "--model", model,
                     "--requests", 2, "--out", tmp_path)  # fmt: skip
     assert result.exit_code == 2
@@ -130,8 +118,8 @@ def test_a_route_the_server_lacks_is_one_line(served, tmp_path: Path) -> None:
     assert "has no POST /embeddings" in line
 
 
-def test_slo_goodput_matches_the_requests_own_timings(served, tmp_path: Path) -> None:
-    model, url = served
+def test_slo_goodput_matches_the_requests_own_timings(tiny_llama_server, tmp_path: Path) -> None:
+    model, url = tiny_llama_server
     result = invoke(
         "run", "-w", "text", "--endpoint", url, "--model", model, "--concurrency", 2,
         "--requests", 6, "--warmup-requests", 1, "--input-len", 8, "--output-len", 8,

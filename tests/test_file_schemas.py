@@ -14,23 +14,9 @@ from harness.cli import main
 from harness.errors import BadInput
 from harness.money.file_schemas import RateCard, ScenarioFile
 from harness.money.inputs import load_card_file, load_scenario
+from tests.helpers_runs import ONE_BOX_CARD
 
 REPO = Path(__file__).resolve().parent.parent
-
-CARD = """\
-provider: acme
-currency: USD
-as_of: 2026-10-01
-source: test quote
-instances:
-  - name: box-1
-    gpu: L4
-    gpu_count: 1
-    vcpus: 4
-    memory_gib: 16
-    region: test-1
-    prices_per_hour: {on_demand: 1.0, spot: 0.5}
-"""
 
 
 def _yaml(path: Path) -> dict:
@@ -61,14 +47,14 @@ def test_the_example_scenario_fits_and_a_typo_does_not(tmp_path: Path) -> None:
 
 def test_a_fractional_vcpu_is_a_real_instance(tmp_path: Path) -> None:
     # Shared-core machines sell half a vCPU; loader and schema once disagreed about it.
-    _, [instance] = load_card_file(_card(tmp_path, CARD.replace("vcpus: 4", "vcpus: 0.5")))
+    _, [instance] = load_card_file(_card(tmp_path, ONE_BOX_CARD.replace("vcpus: 4", "vcpus: 0.5")))
     assert instance.vcpus == 0.5
     schema = RateCard.model_json_schema()
     assert schema["$defs"]["CardInstance"]["properties"]["vcpus"]["type"] == "number"
 
 
 def test_a_negative_price_is_refused_by_the_one_path(tmp_path: Path) -> None:
-    path = _card(tmp_path, CARD.replace("spot: 0.5", "spot: -0.5"))
+    path = _card(tmp_path, ONE_BOX_CARD.replace("spot: 0.5", "spot: -0.5"))
     with pytest.raises(BadInput) as err:
         load_card_file(path)
     assert str(err.value) == (
@@ -97,7 +83,7 @@ def test_a_negative_price_is_refused_by_the_one_path(tmp_path: Path) -> None:
 def test_card_faults_name_the_line_entry_and_field(
     tmp_path: Path, edit: tuple[str, str], expected: str
 ) -> None:
-    path = _card(tmp_path, CARD.replace(*edit))
+    path = _card(tmp_path, ONE_BOX_CARD.replace(*edit))
     with pytest.raises(BadInput) as err:
         load_card_file(path)
     assert str(err.value).startswith(f"{path}{expected}"), str(err.value)

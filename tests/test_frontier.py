@@ -219,6 +219,7 @@ def test_compare_slo_picks_the_cheapest_level_that_meets_it(sweeps, card) -> Non
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["slo"] == "ttft_p99=0.5"
+    assert all(set(c) == {"kind", "text", "subject"} for c in document["caveats"])
     (answer,) = document["answers"]
     choice = answer["choice"]
     # Meeting it: H100 at 1 and 8, L4 at 1; the cheapest is the H100 at 8 on spot.

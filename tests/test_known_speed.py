@@ -23,6 +23,8 @@ from tests.known_speed_server import read_log, running, server_truth
 TTFT_S = 0.050
 GAP_S = 0.020
 OUTPUT_TOKENS = 8
+READ_ALLOWANCE_S = 0.0002
+"""Per further concurrent stream: the client's time to read one stream's chunk."""
 SERVER_LATE_S = 0.003
 """The server's own sends later than this at p99 mean the box is too loaded to judge a client at
 the millisecond: the test says so and is skipped rather than judged on noise."""
@@ -65,9 +67,15 @@ def test_throughput_and_latency_match_the_servers_own_log(
     assert row["requests"] == truth["requests"] == concurrency * rounds
     assert row["output_tokens"] == truth["output_tokens"]
     assert row["output_tokens_per_s"] == pytest.approx(truth["output_tokens_per_s"], rel=0.01)
-    assert row["ttft_s_p50"] == pytest.approx(truth["ttft_s_p50"], abs=0.002)
+    # The server sends every stream's first token at the same instant; one client process
+    # reads them one after another (about 0.1-0.2 ms of CPU each on a 2-core box), so the
+    # median stream's first token is read later by about half the streams' reading: 2 ms at
+    # one stream, and that allowance per further stream (measured: +2.7 ms at 16).
+    ttft_tolerance_s = 0.002 + READ_ALLOWANCE_S * (concurrency - 1)
+    assert row["ttft_s_p50"] == pytest.approx(truth["ttft_s_p50"], abs=ttft_tolerance_s)
     assert row["itl_s_p50"] == pytest.approx(truth["itl_s_p50"], abs=0.002)
-    assert row["ttft_s_p50"] == pytest.approx(TTFT_S, abs=0.005)  # and the truth is the design
+    # and the truth is the design
+    assert row["ttft_s_p50"] == pytest.approx(TTFT_S, abs=0.003 + ttft_tolerance_s)
     assert row["client_workers"] == (workers or 1)
     assert 0 < row["client_cpu_util"] < 1
     assert row["client_bound"] == (row["send_lag_s_p99"] > SEND_LAG_BOUND_S)

@@ -20,21 +20,7 @@ from harness.money import (
 )
 from harness.money.ratecard import shipped_card_paths
 from tests.cli_helpers import one_line_error
-
-GOOD_CARD = """\
-provider: acme
-currency: USD
-as_of: 2026-10-01
-source: test quote
-instances:
-  - name: box-1
-    gpu: L4
-    gpu_count: 1
-    vcpus: 4
-    memory_gib: 16
-    region: test-1
-    prices_per_hour: {on_demand: 1.0, spot: 0.5}
-"""
+from tests.helpers_runs import ONE_BOX_CARD
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -128,18 +114,18 @@ def test_market_prices_have_one_default_per_unit_with_source_and_date() -> None:
 
 
 BAD_CARDS = {
-    "missing field": (GOOD_CARD.replace("    region: test-1\n", ""), "missing field 'region'"),
-    "negative price": (GOOD_CARD.replace("spot: 0.5", "spot: -0.5"), "must not be negative"),
-    "non-numeric price": (GOOD_CARD.replace("spot: 0.5", "spot: cheap"), "must be a number"),
-    "unknown plan": (GOOD_CARD.replace("spot: 0.5", "weekly: 0.5"), "unknown plan 'weekly'"),
+    "missing field": (ONE_BOX_CARD.replace("    region: test-1\n", ""), "missing field 'region'"),
+    "negative price": (ONE_BOX_CARD.replace("spot: 0.5", "spot: -0.5"), "must not be negative"),
+    "non-numeric price": (ONE_BOX_CARD.replace("spot: 0.5", "spot: cheap"), "must be a number"),
+    "unknown plan": (ONE_BOX_CARD.replace("spot: 0.5", "weekly: 0.5"), "unknown plan 'weekly'"),
     "unknown currency": (
-        GOOD_CARD.replace("currency: USD", "currency: DOGE"),
+        ONE_BOX_CARD.replace("currency: USD", "currency: DOGE"),
         "unknown currency 'DOGE'",
     ),
-    "unknown gpu": (GOOD_CARD.replace("gpu: L4", "gpu: RTX-9090"), "unknown gpu 'RTX-9090'"),
-    "duplicate instance": (GOOD_CARD + GOOD_CARD.split("instances:\n")[1], "duplicate instance"),
-    "missing as_of": (GOOD_CARD.replace("as_of: 2026-10-01\n", ""), "missing field 'as_of'"),
-    "gpu count for cpu": (GOOD_CARD.replace("gpu: L4", "gpu: none"), "gpu_count must be 0"),
+    "unknown gpu": (ONE_BOX_CARD.replace("gpu: L4", "gpu: RTX-9090"), "unknown gpu 'RTX-9090'"),
+    "duplicate instance": (ONE_BOX_CARD + ONE_BOX_CARD.split("instances:\n")[1], "duplicate instance"),
+    "missing as_of": (ONE_BOX_CARD.replace("as_of: 2026-10-01\n", ""), "missing field 'as_of'"),
+    "gpu count for cpu": (ONE_BOX_CARD.replace("gpu: L4", "gpu: none"), "gpu_count must be 0"),
 }
 
 
@@ -160,7 +146,7 @@ def test_bad_card_is_refused_with_file_entry_and_reason(case: str, tmp_path: Pat
 
 
 def test_unknown_gpu_error_lists_valid_keys(tmp_path: Path) -> None:
-    path = write(tmp_path, "acme.yaml", GOOD_CARD.replace("gpu: L4", "gpu: RTX-9090"))
+    path = write(tmp_path, "acme.yaml", ONE_BOX_CARD.replace("gpu: L4", "gpu: RTX-9090"))
     line = one_line_error(CliRunner().invoke(main, ["ratecards", "validate", str(path)]))
     assert "H100-SXM-80GB" in line and "none" in line
 
@@ -176,7 +162,7 @@ def test_not_yaml_and_missing_file_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_validate_counts_instances_and_market_prices(tmp_path: Path) -> None:
-    path = write(tmp_path, "acme.yaml", GOOD_CARD)
+    path = write(tmp_path, "acme.yaml", ONE_BOX_CARD)
     result = CliRunner().invoke(main, ["ratecards", "validate", str(path)])
     assert result.exit_code == 0 and result.output.strip() == "ok: 1 instances"
     market = next(p for p in shipped_card_paths() if p.name == "market.yaml")
@@ -192,7 +178,7 @@ def test_user_folder_and_ratecard_flag_override_shipped_entries(
     write(
         folder,
         "mine.yaml",
-        GOOD_CARD.replace("provider: acme", "provider: aws")
+        ONE_BOX_CARD.replace("provider: acme", "provider: aws")
         .replace("name: box-1", "name: g5.xlarge")
         .replace("gpu: L4", "gpu: A10G"),
     )
@@ -208,13 +194,13 @@ def test_user_folder_and_ratecard_flag_override_shipped_entries(
     extra = write(
         tmp_path,
         "later.yaml",
-        GOOD_CARD.replace("provider: acme", "provider: aws")
+        ONE_BOX_CARD.replace("provider: acme", "provider: aws")
         .replace("name: box-1", "name: g5.xlarge")
         .replace("gpu: L4", "gpu: A10G")
         .replace("on_demand: 1.0", "on_demand: 0.9"),
     )
     assert load_ratecards([extra]).find("aws:g5.xlarge").prices_per_hour_usd["on_demand"] == 0.9
-    added = load_ratecards([write(tmp_path, "acme.yaml", GOOD_CARD)])
+    added = load_ratecards([write(tmp_path, "acme.yaml", ONE_BOX_CARD)])
     assert added.find("acme:box-1").gpu == "L4"
 
 

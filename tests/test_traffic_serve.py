@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.endpoint.prompts import load_tokenizer
 from harness.traffic.replay import load_replay
-from tests.endpoint_server import build_tiny_llama, start_server
 
 pytest.importorskip("fastapi", reason="needs transformers[serving]")
 
@@ -22,20 +21,9 @@ TRACES = Path(__file__).parent / "data" / "traces"
 MAX_IN, MAX_OUT, REQUESTS = 48, 16, 10
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory):
-    folder = tmp_path_factory.mktemp("served")
-    model = build_tiny_llama(folder / "tiny-llama")
-    server = start_server(model, folder / "server.log")
-    try:
-        yield model, server.base_url
-    finally:
-        server.stop()
-
-
 @pytest.mark.parametrize("trace", ["azure_conv_head200.csv", "mooncake_conv_head200.jsonl"])
-def test_replay_of_a_real_trace_slice(served, tmp_path: Path, trace: str) -> None:
-    model, url = served
+def test_replay_of_a_real_trace_slice(tiny_llama_server, tmp_path: Path, trace: str) -> None:
+    model, url = tiny_llama_server
     path = TRACES / trace
     result = CliRunner().invoke(
         main,

@@ -23,10 +23,12 @@ from harness.analysis.roofline import efficiency
 from harness.analysis.row_costs import ROW_POSITION, row_unit_costs
 from harness.analysis.work import WORK_FIELDS, work_signature
 from harness.errors import BadInput
+from harness.money.caveats import PROJECTED_SUBJECT, instance_notes, per_run_caveats
 from harness.money.context import PricingContext
 from harness.money.cost import oversized_notes
 from harness.money.cpu_sizes import cpu_sizes_spoken_for
 from harness.money.units import units_by_workload
+from harness.render.notes import Note, NoteKind
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,12 +81,17 @@ class Comparison:
     rows: pd.DataFrame
     """COMPARE_COLUMNS, one row per group × batch size × unit × utilisation × run × instance × plan."""
     kept_apart: tuple[str, ...]
-    notes: tuple[str, ...]
+    notes: tuple[Note, ...]
+    """How to read the rows (CPU sizes left out, rows too large for an instance, what a
+    projection could not scale); typed, printed as their text."""
     levels: pd.DataFrame | None = None
     """Measured rows' costs of their workload's primary unit, with the row columns a frontier
     or an SLO reads (harness/analysis/frontier.py `primary_levels`)."""
     frontier: pd.DataFrame | None = None
     """`frontier_points` of `levels`."""
+    caveats: tuple[Note, ...] = ()
+    """Each run's (random weights, CPU), each instance's and rate card's, and projected rows':
+    what `row_caveats` hands each machine-readable row."""
 
 
 def group_runs(
@@ -138,18 +145,21 @@ def compare_runs(
     ):
         raise BadInput("nothing comparable: " + "; ".join(kept_apart or _only_in(groups)))
 
-    notes: list[str] = []
+    notes: list[Note] = []
     if not options.instance_refs:
         instances, sizes_note = cpu_sizes_spoken_for(list(unique.values()), instances)
-        notes += [sizes_note] if sizes_note else []
-    notes += oversized_notes(
-        rows, PricingContext(tuple(instances), options.plans, options.utilizations)
-    )
+        notes += [Note(NoteKind.INFO, sizes_note)] if sizes_note else []
+    notes += [
+        Note(NoteKind.INFO, text)
+        for text in oversized_notes(
+            rows, PricingContext(tuple(instances), options.plans, options.utilizations)
+        )
+    ]
     frames = [_costs(rows, instances, options)]
     levels = primary_levels(frames[0], rows)
     for gpu in options.project_gpus:
         projected, project_notes = project(rows, gpu)
-        notes += [f"--project {gpu}: {n}" for n in project_notes]
+        notes += [Note(NoteKind.INFO, f"--project {gpu}: {n}", gpu) for n in project_notes]
         if not projected.empty:
             frames.append(_costs(projected, instances, options, projected=True))
     costs = pd.concat(frames, ignore_index=True)
@@ -176,7 +186,19 @@ def compare_runs(
     costs["cheapest"] = costs["cost_per_unit_usd"] == cheapest
     costs = costs.sort_values([*keys, "cost_per_unit_usd"], kind="stable")
     table = costs.reindex(columns=list(COMPARE_COLUMNS)).reset_index(drop=True)
-    return Comparison(table, tuple(kept_apart), tuple(notes), levels, frontier_points(levels))
+    caveats = [
+        *per_run_caveats((run.run_id, run.measurements) for run in unique.values()),
+        *instance_notes(i for i in instances if i.key in _shown(table)),
+        *([Note(NoteKind.PROJECTED, "projected: cost estimated for a GPU not measured, from "
+                "another GPU's run", PROJECTED_SUBJECT)]
+          if bool((table["projected"] == True).any()) else []),  # noqa: E712
+    ]  # fmt: skip
+    return Comparison(table, tuple(kept_apart), tuple(notes), levels, frontier_points(levels),
+                      tuple(caveats))  # fmt: skip
+
+
+def _shown(table: pd.DataFrame) -> set[str]:
+    return {f"{p}:{i}" for p, i in zip(table["provider"], table["instance"], strict=True)}
 
 
 def _costs(

@@ -3,7 +3,6 @@ the standard library at import time, so `--help` stays fast."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 import shlex
@@ -17,6 +16,7 @@ import click
 from click.core import ParameterSource
 
 from harness.cli.numbers import EXACT_FLOAT, EXACT_INT
+from harness.cli.stopped import echo_err, rows_kept_line
 from harness.errors import BadInput, GpucostError
 
 if TYPE_CHECKING:
@@ -382,10 +382,10 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
         signum = getattr(err, "signum", None)
         how = "Interrupted" if signum is None else f"Stopped by {err}"
         stopped = "; the server is stopped" if server is not None else ""
-        _echo_err(f"{how}: {_kept(created)}{stopped}")
+        echo_err(f"{how}: {rows_kept_line(created)}{stopped}")
         sys.exit(130 if signum is None else 128 + signum)
     except StoreWriteError as err:
-        raise GpucostError(f"{err}; the run stopped: {_kept(created)}") from None
+        raise GpucostError(f"{err}; the run stopped: {rows_kept_line(created)}") from None
     if kw.get("show_price", True):
         # The same closing table as an in-process run (`--no-price` skips it); the folder's
         # path stays the last line, for scripts.
@@ -393,20 +393,6 @@ def run_endpoint_command(kw: dict[str, Any]) -> None:
 
         print_market_summary(store.path)
     click.echo(str(store.path))
-
-
-def _kept(created: list[Any]) -> str:
-    """Where the run's rows are, in words: the closing line of a run that did not finish."""
-    if not created:
-        return "no run folder was made"
-    store = created[0]
-    n = store.rows_kept
-    return f"{n} row{'s' if n != 1 else ''} kept in {store.path / 'measurements.csv'}"
-
-
-def _echo_err(text: str) -> None:
-    with contextlib.suppress(OSError):  # the terminal may have gone away with the SIGHUP
-        click.echo(text, err=True)
 
 
 def _level_line(level: LoadLevel, row: dict[str, Any]) -> str:

@@ -62,10 +62,16 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _render(result: Any, fmt: str, top: int, verbose: bool = False) -> str:
     if fmt in ("csv", "json"):
+        from harness.money.caveats import caveat_kinds_text, caveat_records, row_caveats
+
         frame = result.scenario_rows if result.scenario_rows is not None else result.costs
+        per_row = row_caveats(result.all_notes(), frame)
         if fmt == "csv":
-            return frame.to_csv(index=False)
-        return json.dumps(_records(frame), indent=2) + "\n"
+            return frame.assign(caveats=[caveat_kinds_text(r) for r in per_row]).to_csv(index=False)
+        records = _records(frame)
+        for record, row in zip(records, per_row, strict=True):
+            record["caveats"] = caveat_records(row)
+        return json.dumps(records, indent=2) + "\n"
     from harness.cli.price_output import render_price_result
     from harness.render.terminal import render_text, screen_width
 

@@ -178,6 +178,7 @@ def reconcile(
     for text in bill_totals.notes:
         note(text)
     floors = None
+    caveats: tuple = ()  # the floor's (harness.render.notes.Note); none without a run
     if run is not None:
         from harness.reconcile.floor import floor_source
 
@@ -191,6 +192,9 @@ def reconcile(
         )
         for text in floor_notes:
             note(text)
+        caveats = floors.caveats
+        for caveat in caveats if not on_screen else ():  # the table names them at its top
+            note(caveat.text, "Caveat")
     result = run_reconcile(bill_totals, request_totals, checked_period, floors, loaded_scenario)
     for text in result.notes:
         note(text)
@@ -216,14 +220,14 @@ def reconcile(
         write_output(output, render_html(result, summary))
         click.echo(f"Wrote {output}", err=True)
     elif output is not None:
-        write_output(output, render(result.table, fmt))
+        write_output(output, render(result.table, fmt, caveats))
         click.echo(f"Wrote {output}", err=True)
     elif on_screen:
         from harness.render.terminal import screen_width
 
-        click.echo(render_terminal(result, notes, screen_width(verbose), verbose), nl=False)
+        click.echo(render_terminal(result, notes, screen_width(verbose), verbose, caveats), nl=False)
     else:
-        click.echo(render(result.table, fmt), nl=False)
+        click.echo(render(result.table, fmt, caveats), nl=False)
 
 
 @contextmanager

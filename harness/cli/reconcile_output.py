@@ -11,8 +11,11 @@ import html
 import io
 import json
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from harness.cli.price_output import caveat_line
+from harness.money.caveats import caveat_kinds_text, caveat_records, floor_row_caveats
 from harness.money.units import primary_unit, unit_label, unit_scale
 from harness.reconcile.bill_formats import CHARGE_GROUPS
 from harness.reconcile.floor import ALL_GROUPS, CALL_UNIT, WHOLE
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from harness.reconcile.engine import Reconciliation
+    from harness.render.notes import Note
 
 FORMATS = ("table", "csv", "json")
 
@@ -164,12 +168,16 @@ def unattributed_notes(table: pd.DataFrame) -> list[str]:
 
 
 def render_terminal(
-    result: Reconciliation, notes: list[str], width: int | None, every_unit: bool = False
+    result: Reconciliation,
+    notes: list[str],
+    width: int | None,
+    every_unit: bool = False,
+    caveats: Sequence[Note] = (),
 ) -> str:
     """One row per period and group: its one cost with the units it served beside it, the cost
     per the workload's primary unit, the floor and what idle cost; tax and credits on their own
-    rows; the notes once, after the table. `every_unit` (-v) adds the table of every unit and
-    split."""
+    rows; the notes once, after the table, the floor's `caveats` first and named above it.
+    `every_unit` (-v) adds the table of every unit and split."""
     table = result.table
     basis = cost_basis_of(table)
     view = TextTable(
@@ -206,28 +214,36 @@ def render_terminal(
         )  # fmt: skip
 
     def draw(screen: Screen) -> None:
+        line = caveat_line(caveats)
+        if line:
+            screen.line(line)
         screen.table(view)
         if every_unit:
             screen.line("Every unit and split (each unit row carries its group's whole cost):")
             for line in render_table(table).splitlines():
                 screen.line(line)
             screen.line()
-        screen.notes([*unattributed_notes(table), *notes], heading="Notes:")
+        texts = [*(n.text for n in caveats), *unattributed_notes(table), *notes]
+        screen.notes(texts, heading="Notes:")
 
     return render_text(draw, width)
 
 
-def render_csv(table: pd.DataFrame) -> str:
-    return table.to_csv(index=False, na_rep="", lineterminator="\n")
+def render_csv(table: pd.DataFrame, caveats: Sequence[Note] = ()) -> str:
+    kinds = [caveat_kinds_text(row) for row in floor_row_caveats(caveats, table)]
+    return table.assign(caveats=kinds).to_csv(index=False, na_rep="", lineterminator="\n")
 
 
-def render_json(table: pd.DataFrame) -> str:
+def render_json(table: pd.DataFrame, caveats: Sequence[Note] = ()) -> str:
     records = [
         {
             k: (None if _missing(v) else v.item() if hasattr(v, "item") else v)
             for k, v in row.items()
         }
-        for row in table.to_dict("records")
+        | {"caveats": caveat_records(notes)}
+        for row, notes in zip(
+            table.to_dict("records"), floor_row_caveats(caveats, table), strict=True
+        )
     ]
     return json.dumps(records, indent=2, allow_nan=False) + "\n"
 
@@ -238,11 +254,12 @@ def cost_basis_of(table: pd.DataFrame) -> str:
     return ", ".join(dict.fromkeys(str(b) for b in table["cost_basis"]))
 
 
-def render(table: pd.DataFrame, fmt: str) -> str:
+def render(table: pd.DataFrame, fmt: str, caveats: Sequence[Note] = ()) -> str:
+    """The table as text, csv or json; csv and json rows end with their floor's `caveats`."""
     if fmt == "csv":
-        return render_csv(table)
+        return render_csv(table, caveats)
     if fmt == "json":
-        return render_json(table)
+        return render_json(table, caveats)
     basis = cost_basis_of(table)
     title = f"Cost basis: {basis}\n" if basis else ""
     return title + render_table(table) + "\n"

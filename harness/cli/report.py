@@ -145,6 +145,7 @@ def compare(
     cost–interactivity frontier; with --slo, the cheapest choice that meets the SLO."""
     from harness.analysis.compare import CompareOptions, compare_runs
     from harness.analysis.records import to_records
+    from harness.money.caveats import caveat_kinds_text, caveat_records, row_caveats
     from harness.report.compare_text import format_table
     from harness.results.runs import load_runs
 
@@ -177,7 +178,7 @@ def compare(
     # Under an SLO the levels of a sweep are compared with each other, so the levels that are
     # "kept apart" as different settings are not news.
     for line in (*(comparison.kept_apart if slo is None else ()), *comparison.notes):
-        click.echo(line, err=True)
+        click.echo(str(line), err=True)
     if slo is not None and output is None:
         _print_slo(comparison, slo, candidate_prices(price_texts, ratecard_files), fmt)
         return
@@ -190,9 +191,13 @@ def compare(
         if slo is not None:
             _print_slo(comparison, slo, candidate_prices(price_texts, ratecard_files), "table")
     elif fmt == "csv":
-        click.echo(comparison.rows.to_csv(index=False), nl=False)
+        kinds = [caveat_kinds_text(r) for r in row_caveats(comparison.caveats, comparison.rows)]
+        click.echo(comparison.rows.assign(caveats=kinds).to_csv(index=False), nl=False)
     elif fmt == "json":
-        click.echo(json.dumps(to_records(comparison), indent=2))
+        rows = to_records(comparison)
+        for record, row in zip(rows, row_caveats(comparison.caveats, comparison.rows), strict=True):
+            record["caveats"] = caveat_records(row)
+        click.echo(json.dumps(rows, indent=2))
     elif not verbose:
         from harness.render.terminal import terminal_width
         from harness.report.compare_text import format_answer
@@ -220,7 +225,8 @@ def _print_slo(
     answers = slo_answers(levels, slo, prices) if levels is not None else []
     if fmt == "json":
         frontier = pareto_records(comparison.frontier) if comparison.frontier is not None else []
-        document = {"slo": slo.text, "answers": answer_records(answers), "frontier": frontier}
+        document = {"slo": slo.text, "answers": answer_records(answers), "frontier": frontier,
+                    "caveats": [n.as_dict() for n in comparison.caveats]}  # fmt: skip
         click.echo(json.dumps(document, indent=2))
     elif fmt == "csv":
         import pandas as pd

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import click
 
 from harness.cli.endpoint import endpoint_options, is_endpoint_run, run_endpoint_command
 from harness.cli.numbers import EXACT_FLOAT, EXACT_INT
+from harness.cli.stopped import echo_err, rows_kept_line
 from harness.errors import BadInput, GpucostError
 
 _KINDS: dict[str, Any] = {"int": EXACT_INT, "float": EXACT_FLOAT, "bool": bool}
@@ -122,7 +122,7 @@ def check_run_options(kw: dict[str, Any], elsewhere: bool = False) -> tuple[Any,
         for plan in plans:
             missing = unjudged_metrics(slo, plan.workload_type.slo_metrics)
             if missing:
-                _echo_err(
+                echo_err(
                     f"warning: --slo {', '.join(missing)} cannot be judged for {plan.name} "
                     "in-process (it has no such latency): its rows leave slo_met empty unless "
                     "another target fails, and goodput empty"
@@ -260,10 +260,10 @@ def run(**kw: Any) -> None:
     except KeyboardInterrupt as err:
         signum = getattr(err, "signum", None)
         how = "Interrupted" if signum is None else f"Stopped by {err}"
-        _echo_err(f"{how}: {_kept(created)}")
+        echo_err(f"{how}: {rows_kept_line(created)}")
         sys.exit(130 if signum is None else 128 + signum)
     except StoreWriteError as err:
-        raise GpucostError(f"{err}; the run stopped: {_kept(created)}") from None
+        raise GpucostError(f"{err}; the run stopped: {rows_kept_line(created)}") from None
     print_summary(
         store.path, store.measurements, verbose=kw["verbose"], unstable_cv=config.unstable_cv
     )
@@ -273,20 +273,6 @@ def run(**kw: Any) -> None:
         )
     if kw["show_price"]:
         _print_prices(store.path)
-
-
-def _kept(created: list[Any]) -> str:
-    """Where the run's rows are, in words: the closing line of a run that did not finish."""
-    if not created:
-        return "no run folder was made"
-    store = created[0]
-    n = store.rows_kept
-    return f"{n} row{'s' if n != 1 else ''} kept in {store.path / 'measurements.csv'}"
-
-
-def _echo_err(text: str) -> None:
-    with suppress(OSError):  # the terminal may have gone away with the SIGHUP
-        click.echo(text, err=True)
 
 
 def _print_prices(run_dir: Path) -> None:

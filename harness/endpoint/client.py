@@ -203,7 +203,7 @@ async def _exchange(
     url = base_url + ROUTES[shape.api]
     body = shape.body(prompt)
     if shape.api == "embedding":
-        async with client.stream("POST", url, json=body) as response:
+        async with client.stream("POST", url, json=body, on_sent=record.sent_at) as response:
             record.status_code = response.status_code
             if response.status_code != 200:
                 raise HttpStatusError(response.status_code, await _error_text(response))
@@ -219,7 +219,9 @@ async def _exchange(
     ended = False
     usage: dict[str, Any] = {}
     headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
-    async with client.stream("POST", url, json=body, headers=headers) as response:
+    async with client.stream(
+        "POST", url, json=body, headers=headers, on_sent=record.sent_at
+    ) as response:
         record.status_code = response.status_code
         if response.status_code != 200:
             raise HttpStatusError(response.status_code, await _error_text(response))

@@ -26,6 +26,12 @@ class RequestRecord:
     usage_rejected: str | None = None
     """Why the server's `usage` counts were not taken (the stream's or tokenizer's count was)."""
 
+    def sent_at(self, sent_s: float) -> None:
+        """The request's headers left the client at `sent_s`: latencies count from there, not
+        from when it was handed to the client (a burst queued in the client's own event loop is
+        the client's time, not the server's; open-loop lateness is `send_lag_s_p99`)."""
+        self.start_s = sent_s
+
     @property
     def ok(self) -> bool:
         return self.error is None and self.end_s is not None

@@ -11,7 +11,6 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from harness.measure.stopsignals import (
     signals_interrupt,
     stop_exception,
 )
-from harness.results.store import RunStore, StoreWriteError, utc_now
+from harness.results.store import RunStore
 from harness.slo import parse_slo
 from harness.traffic.prompts import multi_turn_prompts, shared_prefix_prompts
 from harness.traffic.replay import load_replay, mix_columns, model_context_tokens
@@ -138,40 +137,24 @@ def run_endpoint(
                 _run_levels(config, store, prompts, checked, stop, on_level, on_search, replay)
             except KeyboardInterrupt as err:
                 stop.closing()
-                _close_meta(store, "interrupted", getattr(err, "signum", None))
+                store.close_meta("interrupted", getattr(err, "signum", None))
                 raise
             except BaseException:
                 stop.closing()
-                _close_meta(store, "failed", None)
+                store.close_meta("failed", None)
                 raise
         finally:
             stop.closing()
             if process is not None:
                 process.stop()
         if not any(row.get("status") == "ok" for row in store.measurements):
-            _close_meta(store, "failed", None)
+            store.close_meta("failed", None)
             raise NoRequestSucceeded(
                 "no request succeeded at any level: see the error column of "
                 f"{store.path / 'measurements.csv'}"
             )
-        _count_rows(store)
-        store.update_meta(status="complete", finished_at=utc_now())
+        store.complete()
     return store
-
-
-def _count_rows(store: RunStore) -> None:
-    statuses = [str(row.get("status")) for row in store.measurements[: store.rows_kept]]
-    store.meta["rows"] = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
-
-
-def _close_meta(store: RunStore, status: str, signum: int | None) -> None:
-    """Mark how the run ended; a failure to write that (a full disk) must not hide the cause."""
-    _count_rows(store)
-    changes: dict[str, Any] = {"status": status, "finished_at": utc_now()}
-    if signum is not None:
-        changes["stopped_by"] = signal.Signals(signum).name
-    with suppress(StoreWriteError):
-        store.update_meta(**changes)
 
 
 def _run_async(coro: Any, stop: StopState | None = None) -> Any:

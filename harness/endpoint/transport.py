@@ -14,7 +14,8 @@ import codecs
 import contextlib
 import json as jsonlib
 import sys
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -95,8 +96,13 @@ class Client:
         # No total limit here: a streamed request's limit is the caller's; connect gets one so a
         # dead address fails as a connection error rather than a request timeout.
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout_s)
+        # When a request's headers leave the client (aiohttp's trace hook): its start for
+        # latency, so a burst of sends queued in this event loop is not read as server time.
+        trace = aiohttp.TraceConfig()
+        trace.on_request_headers_sent.append(_headers_sent)
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=timeout, trust_env=False, headers=self._headers
+            connector=connector, timeout=timeout, trust_env=False, headers=self._headers,
+            trace_configs=[trace],
         )
         return self
 
@@ -109,11 +115,16 @@ class Client:
             await self._session.close()
             self._session = None
 
-    def _request(self, method: str, url: str, headers: Any, json: Any) -> Any:
+    def _request(
+        self, method: str, url: str, headers: Any, json: Any,
+        on_sent: Callable[[float], None] | None = None,
+    ) -> Any:  # fmt: skip
         assert self._session is not None, "use the client as `async with`"
         data = jsonlib.dumps(json, separators=(",", ":")).encode() if json is not None else None
         merged = {"Content-Type": "application/json", **(headers or {})}
-        return self._session.request(method, url, data=data, headers=merged)
+        return self._session.request(
+            method, url, data=data, headers=merged, trace_request_ctx=on_sent
+        )
 
     async def post(self, url: str, *, json: Any = None, headers: Any = None) -> Response:
         return await self._whole("POST", url, headers, json)
@@ -135,10 +146,12 @@ class Client:
 
     @contextlib.asynccontextmanager
     async def stream(
-        self, method: str, url: str, *, headers: Any = None, json: Any = None
+        self, method: str, url: str, *, headers: Any = None, json: Any = None,
+        on_sent: Callable[[float], None] | None = None,
     ) -> AsyncIterator[Response]:
+        """`on_sent(perf_counter)` is called when the request's headers have been written."""
         with _as_httpx_errors():
-            raw = await self._request(method, url, headers, json)
+            raw = await self._request(method, url, headers, json, on_sent)
         try:
             yield Response(raw)
         except BaseException:
@@ -155,6 +168,12 @@ class Client:
             task = asyncio.create_task(_drain_and_release(raw))
             self._draining.add(task)
             task.add_done_callback(self._draining.discard)
+
+
+async def _headers_sent(_session: Any, context: Any, _params: Any) -> None:
+    on_sent = context.trace_request_ctx
+    if on_sent is not None:
+        on_sent(time.perf_counter())
 
 
 async def _drain_and_release(raw: aiohttp.ClientResponse) -> None:

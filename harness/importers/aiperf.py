@@ -45,9 +45,7 @@ class AiperfImporter(Importer):
         data = read_bytes(path)
         documents = json_documents(path, data)
         reader = Reader(path, "profile_export_aiperf.json")
-        if len(documents) != 1:
-            raise reader.fail(f"{len(documents)} JSON documents (an AIPerf export holds one)")
-        export = reader.mapping(documents[0], "the file")
+        export = reader.only_document(documents, "an AIPerf export")
         schema = export.get("schema_version")
         if schema is None:
             raise reader.fail(

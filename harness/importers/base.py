@@ -153,6 +153,13 @@ class Reader:
             raise self.fail(f"{where} is not a mapping (not a {self.what})")
         return value
 
+    def only_document(self, documents: list[Any], holder: str) -> Mapping[str, Any]:
+        """The one JSON document of a file that holds exactly one, as a mapping; `holder` says
+        who holds one ("an AIPerf export")."""
+        if len(documents) != 1:
+            raise self.fail(f"{len(documents)} JSON documents ({holder} holds one)")
+        return self.mapping(documents[0], "the file")
+
     def sequence(self, value: Any, where: str) -> Sequence[Any]:
         if not isinstance(value, list):
             raise self.fail(f"{where} is not a list (not a {self.what})")

@@ -47,9 +47,7 @@ class GuidellmImporter(Importer):
         data = read_bytes(path)
         documents = json_documents(path, data)
         reader = Reader(path, "GuideLLM JSON report")
-        if len(documents) != 1:
-            raise reader.fail(f"{len(documents)} JSON documents (a GuideLLM report holds one)")
-        report = reader.mapping(documents[0], "the file")
+        report = reader.only_document(documents, "a GuideLLM report")
         metadata = report.get("metadata")
         if not isinstance(metadata, dict) or "version" not in metadata:
             raise reader.fail(

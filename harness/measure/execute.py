@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -16,7 +15,7 @@ from harness.measure.stopsignals import signals_interrupt
 from harness.meters import GpuMeter, NullMeter, open_meter
 from harness.meters.monitor import EnergyMonitor
 from harness.meters.sampler import Sampler
-from harness.results.store import RunStore, StoreWriteError, utc_now
+from harness.results.store import RunStore, StoreWriteError
 
 
 def execute_run(
@@ -38,29 +37,13 @@ def execute_run(
         try:
             _sweep_into(store, config, meter, progress or SilentProgress())
         except KeyboardInterrupt as err:
-            _close_meta(store, "interrupted", getattr(err, "signum", None))
+            store.close_meta("interrupted", getattr(err, "signum", None))
             raise
         except BaseException:
-            _close_meta(store, "failed", None)
+            store.close_meta("failed", None)
             raise
-        _count_rows(store)
-        store.update_meta(status="complete", finished_at=utc_now())
+        store.complete()
     return store
-
-
-def _count_rows(store: RunStore) -> None:
-    statuses = [str(row.get("status")) for row in store.measurements[: store.rows_kept]]
-    store.meta["rows"] = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
-
-
-def _close_meta(store: RunStore, status: str, signum: int | None) -> None:
-    """Mark how the run ended; a failure to write that (a full disk) must not hide the cause."""
-    _count_rows(store)
-    changes: dict[str, object] = {"status": status, "finished_at": utc_now()}
-    if signum is not None:
-        changes["stopped_by"] = signal.Signals(signum).name
-    with suppress(StoreWriteError):
-        store.update_meta(**changes)
 
 
 def _sweep_into(

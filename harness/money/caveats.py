@@ -5,6 +5,7 @@ not measured on, each shown instance's price caveat and each rate card's date.""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import pandas as pd
 
@@ -64,3 +65,51 @@ def run_caveats(
     moved = [Note(NoteKind.OTHER_HARDWARE, f"priced on {gpu} instances although {line}: the "
                   "timings do not transfer") for line in measured_elsewhere(measurements, gpu)]  # fmt: skip
     return caveats([*measured_caveat(measurements), *moved, *instance_notes(instances)])
+
+
+PROJECTED_SUBJECT = "projected rows"
+"""The subject of the caveat on rows projected from another GPU (column `projected`)."""
+
+
+def per_run_caveats(runs: Iterable[tuple[str, pd.DataFrame]]) -> list[Note]:
+    """`measured_caveat` of each run's measurements, about that run alone (its id)."""
+    return [replace(note, subject=run_id)
+            for run_id, measurements in runs for note in measured_caveat(measurements)]  # fmt: skip
+
+
+def row_caveats(notes: Iterable[Note], rows: pd.DataFrame) -> list[list[Note]]:
+    """Per row of `rows`, the caveats about it: those about everything shown and those whose
+    subject is the row's run id, workload, instance key (provider:name) or provider (a rate
+    card's date), so a machine-readable row carries its own caveats and no other row's."""
+    shown = caveats(notes)
+    names = ("run_id", "workload", "provider", "instance", "projected")
+    columns = [c for c in names if c in rows.columns]
+    out = []
+    for record in rows[columns].to_dict("records"):
+        subjects = {str(record[c]) for c in ("run_id", "workload", "provider") if c in record}
+        if record.get("projected") == True:  # noqa: E712 (a numpy bool too)
+            subjects.add(PROJECTED_SUBJECT)
+        if "provider" in record and "instance" in record:
+            subjects.add(f"{record['provider']}:{record['instance']}")
+        out.append([n for n in shown if not n.subject or n.subject in subjects])
+    return out
+
+
+def caveat_kinds_text(row: Iterable[Note]) -> str:
+    """A row's caveat kinds for a CSV cell, `;`-joined, each once; empty when none."""
+    return ";".join(dict.fromkeys(n.kind.value for n in row))
+
+
+def caveat_records(row: Iterable[Note]) -> list[dict[str, str]]:
+    """A row's caveats for JSON: each as {kind, text}."""
+    return [{"kind": n.kind.value, "text": n.text} for n in row]
+
+
+def floor_row_caveats(notes: Iterable[Note], table: pd.DataFrame) -> list[list[Note]]:
+    """Per reconcile row, the caveats of its benchmark floor (the run's, the floor instance's
+    and its rate card's); none on a row without a floor, whose numbers are the bill's alone."""
+    keys = [k if isinstance(k, str) and k else None
+            for k in (table["floor_instance"] if "floor_instance" in table else [None] * len(table))]  # fmt: skip
+    frame = pd.DataFrame({"provider": [k.split(":", 1)[0] if k else "" for k in keys],
+                          "instance": [k.split(":", 1)[-1] if k else "" for k in keys]})  # fmt: skip
+    return [row if key else [] for row, key in zip(row_caveats(notes, frame), keys, strict=True)]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
 from harness.gpus import canonical_gpu
+from harness.money.caveats import run_caveats
 from harness.money.context import PricingContext
 from harness.money.cost import batch_costs, unit_share
 from harness.money.inputs import load_ratecards
@@ -24,6 +25,7 @@ from harness.money.ratecard import check_plan
 from harness.money.scenario_cost import calls_per_batch
 from harness.money.units import UnitSpec, unit_specs
 from harness.reconcile.log_fields import UNIT_FIELDS
+from harness.render.notes import Note
 from harness.results.runs import measurements_frame
 
 if TYPE_CHECKING:
@@ -187,6 +189,9 @@ class FloorSource:
     fixed_instance: str | None
     known: Mapping[str, str]
     run_workloads: tuple[str, ...]
+    caveats: tuple[Note, ...] = ()
+    """The floor's caveats (the run's random weights or CPU, its instances' prices to verify,
+    stale rate cards), made as for every other output (harness.money.caveats)."""
 
     def instance_for(self, label: str, groups: Iterable[str]) -> str | None:
         if self.fixed_instance is not None:
@@ -253,5 +258,6 @@ def floor_source(
         fixed_instance=chosen[0].key if instance_ref is not None else None,
         known={g: i.key for g, i in known.items()},
         run_workloads=workloads,
+        caveats=tuple(run_caveats(run.measurements, chosen, gpu)),
     )
     return source, notes

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -265,19 +266,30 @@ def _columns(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {key: [r.get(key) for r in records] for key in LOG_FIELDS if key in present}
 
 
-def _sqlite_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, list[int]]]:
-
-    import pandas as pd
-
+@contextmanager
+def open_sqlite_log(path: Path, label: str) -> Iterator[tuple[sqlite3.Connection, list[str]]]:
+    """A SQLite request log opened read-only, with the columns of its `requests` table (none
+    when it has no such table); closed on leaving. `label` names the file in error lines
+    ("request log", "trace")."""
     try:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as err:
-        raise BadInput(f"request log {path}: cannot open as SQLite ({err})") from None
+        raise BadInput(f"{label} {path}: cannot open as SQLite ({err})") from None
     try:
         try:
             names = [row[1] for row in connection.execute(f"PRAGMA table_info({SQLITE_TABLE})")]
         except sqlite3.DatabaseError as err:
-            raise BadInput(f"request log {path}: not a SQLite database ({err})") from None
+            raise BadInput(f"{label} {path}: not a SQLite database ({err})") from None
+        yield connection, names
+    finally:
+        connection.close()
+
+
+def _sqlite_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, list[int]]]:
+
+    import pandas as pd
+
+    with open_sqlite_log(path, "request log") as (connection, names):
         if not names:
             raise BadInput(f"request log {path}: no table '{SQLITE_TABLE}'")
         if "timestamp" not in names:
@@ -289,8 +301,6 @@ def _sqlite_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, 
         query = f"SELECT rowid AS line, {wanted} FROM {SQLITE_TABLE} ORDER BY rowid"
         for chunk in pd.read_sql_query(query, connection, chunksize=chunk_rows):
             yield chunk.set_index("line"), []
-    finally:
-        connection.close()
 
 
 def _fold_chunk(

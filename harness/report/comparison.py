@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 def comparison_document(comparison: Comparison, runs: Sequence[RunRecord]) -> Document:
     intro: list[Block] = [runs_table(runs)]
-    intro += [Note(text) for text in (*comparison.kept_apart, *comparison.notes)]
+    intro += [Note(str(text)) for text in (*comparison.kept_apart, *comparison.notes)]
     intro.append(
         Note(
             "Rows marked (projected) are estimates scaled from another GPU by roofline "

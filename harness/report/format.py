@@ -16,6 +16,7 @@ from harness.render.text import (
     money_text,
     percent_text,
     quote_text,
+    seconds_text,
 )
 from harness.report.document import Table
 
@@ -32,10 +33,7 @@ def sig(value: Any, digits: int = 3) -> str:
 
 
 def seconds(value: Any) -> str:
-    v = number(value)
-    if v is None:
-        return EMPTY
-    return f"{v * 1000:.3g} ms" if v < 1 else f"{v:.3g} s"
+    return seconds_text(number(value))
 
 
 def data_size(value: Any) -> str:

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import secrets
+import signal
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -241,6 +242,25 @@ class RunStore:
     def update_meta(self, **changes: Any) -> None:
         self.meta.update(changes)
         self._write(self.path / "run.json", write_json, self.meta)
+
+    def complete(self) -> None:
+        """Mark the run `complete`, with its rows counted by status."""
+        self._count_rows()
+        self.update_meta(status="complete", finished_at=utc_now())
+
+    def close_meta(self, status: str, signum: int | None) -> None:
+        """Mark how the run ended (`stopped_by` names the signal that stopped it, if one did); a
+        failure to write that (a full disk) must not hide the cause."""
+        self._count_rows()
+        changes: dict[str, Any] = {"status": status, "finished_at": utc_now()}
+        if signum is not None:
+            changes["stopped_by"] = signal.Signals(signum).name
+        with contextlib.suppress(StoreWriteError):
+            self.update_meta(**changes)
+
+    def _count_rows(self) -> None:
+        statuses = [str(row.get("status")) for row in self.measurements[: self.rows_kept]]
+        self.meta["rows"] = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
 
     def add_measurement(
         self, row: Mapping[str, Any], iterations: Sequence[Mapping[str, Any]]

@@ -4,14 +4,18 @@ was skipped or refused (`TraceTally`), and the interface a format implements (`T
 A reader turns the text (or SQLite rows) of one format into `RawRequest`s: an absolute arrival
 time in seconds on the trace's own clock and the recorded lengths. Everything format-independent
 — checking the numbers, putting arrivals in order, the window, the content hash — is done once in
-`harness.traffic.read`, so a new format is one small module."""
+`harness.traffic.read`, so a new format is one small module. The line-level checks that several
+formats share (JSON Lines objects, a CSV header's columns and each row's width, a JSON number
+field) are here too."""
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, ClassVar
+from typing import IO, Any, ClassVar
 
 BLOCK_TOKENS_DEFAULT = 512
 """Tokens per `hash_ids` block in Mooncake traces (and in the prompts built from them)."""
@@ -155,3 +159,96 @@ def parse_float(text: str, what: str) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise LineError(f"{what} {text.strip()[:40]!r} is not finite")
     return value
+
+
+def number_text(value: Any, what: str) -> str:
+    """A JSON field that should hold a number, as text for `parse_int`/`parse_float`; booleans,
+    lists and objects are refused (JSON `true` is not a count)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise LineError(f"{what} {str(value)[:40]!r} is not a number")
+    return str(value)
+
+
+def json_objects(stream: IO[str], tally: TraceTally) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line of a JSON Lines stream that is a JSON object, with its 1-based line
+    number; other lines are noted unparseable in `tally`."""
+    for line, text in enumerate(stream, start=1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except ValueError:
+            tally.note_unparseable(line, "not JSON")
+            continue
+        if not isinstance(record, dict):
+            tally.note_unparseable(line, "not a JSON object")
+            continue
+        yield line, record
+
+
+def header_names(row: list[str]) -> list[str]:
+    """CSV column names as compared: trimmed, unquoted, lower case."""
+    return [name.strip().strip('"').lower() for name in row]
+
+
+def csv_rows(
+    stream: IO[str], columns: tuple[str, ...], tally: TraceTally
+) -> tuple[tuple[int, ...], Iterator[tuple[int, list[str]]]]:
+    """Where `columns` (as `header_names` spells them) stand in a CSV stream's header, and its
+    non-blank rows with their 1-based line numbers. A header missing one of them raises
+    `LineError`; a row whose width differs from the header's is noted unparseable in `tally`."""
+    rows = csv.reader(stream)
+    header = header_names(next(rows, []))
+    missing = [name for name in columns if name not in header]
+    if missing:
+        raise LineError(f"header has no column(s) {', '.join(missing)}")
+    width = len(header)
+
+    def checked() -> Iterator[tuple[int, list[str]]]:
+        for line, row in enumerate(rows, start=2):
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) != width:
+                tally.note_unparseable(line, f"{len(row)} fields, the header has {width}")
+                continue
+            yield line, row
+
+    return tuple(header.index(name) for name in columns), checked()
+
+
+class CsvTraceReader(TraceReader):
+    """A CSV format known by the columns its header must have (`columns`, spelled as
+    `header_names` gives them, in the order `csv_rows` returns their positions)."""
+
+    columns: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def sniff(cls, first_line: str) -> bool:
+        header = header_names(first_line.strip().split(","))
+        return all(name in header for name in cls.columns)
+
+
+def json_object(text: str) -> dict[str, Any] | None:
+    """The JSON object a line holds, or None when it holds anything else (for `sniff`)."""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+class JsonLinesTraceReader(TraceReader):
+    """A JSON Lines format: one JSON object per line, turned into a request by `request`, which
+    raises `LineError` for a line it cannot read and `LineSkipped` for one not to replay."""
+
+    def request(self, record: dict[str, Any], line: int) -> RawRequest:
+        raise NotImplementedError
+
+    def requests(self, stream: IO[str], tally: TraceTally) -> Iterator[RawRequest]:
+        for line, record in json_objects(stream, tally):
+            try:
+                yield self.request(record, line)
+            except LineSkipped as why:
+                tally.note_skipped(str(why))
+            except LineError as err:
+                tally.note_unparseable(line, str(err))

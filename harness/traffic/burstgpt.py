@@ -4,49 +4,29 @@ logged with 0 response tokens: skipped and counted, not replayed."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from typing import IO
 
 from harness.traffic.base import (
+    CsvTraceReader,
     LineError,
     RawRequest,
-    TraceReader,
     TraceTally,
+    csv_rows,
     parse_float,
     parse_int,
 )
 
-_COLUMNS = ("timestamp", "request tokens", "response tokens")
 
-
-def _names(row: list[str]) -> list[str]:
-    return [name.strip().strip('"').lower() for name in row]
-
-
-class BurstGptReader(TraceReader):
+class BurstGptReader(CsvTraceReader):
     format_name = "burstgpt"
     description = "BurstGPT CSV (Timestamp, Model, Request tokens, Response tokens, ...)"
-
-    @classmethod
-    def sniff(cls, first_line: str) -> bool:
-        header = _names(first_line.strip().split(","))
-        return all(name in header for name in _COLUMNS)
+    columns = ("timestamp", "request tokens", "response tokens")
 
     def requests(self, stream: IO[str], tally: TraceTally) -> Iterator[RawRequest]:
-        rows = csv.reader(stream)
-        header = _names(next(rows, []))
-        missing = [name for name in _COLUMNS if name not in header]
-        if missing:
-            raise LineError(f"header has no column(s) {', '.join(missing)}")
-        at_time, at_in, at_out = (header.index(name) for name in _COLUMNS)
-        width = len(header)
-        for line, row in enumerate(rows, start=2):
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
+        (at_time, at_in, at_out), rows = csv_rows(stream, self.columns, tally)
+        for line, row in rows:
             try:
-                if len(row) != width:
-                    raise LineError(f"{len(row)} fields, the header has {width}")
                 output_len = parse_int(row[at_out], "Response tokens")
                 time_s = parse_float(row[at_time], "Timestamp")
                 input_len = parse_int(row[at_in], "Request tokens")

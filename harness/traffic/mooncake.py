@@ -4,16 +4,15 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 from harness.traffic.base import (
     BLOCK_TOKENS_DEFAULT,
+    JsonLinesTraceReader,
     LineError,
     RawRequest,
-    TraceReader,
-    TraceTally,
+    json_object,
+    number_text,
     parse_float,
     parse_int,
 )
@@ -22,10 +21,7 @@ from harness.traffic.base import (
 def _number(record: dict[str, Any], key: str) -> Any:
     if key not in record:
         raise LineError(f"no {key!r}")
-    value = record[key]
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise LineError(f"{key} {str(value)[:40]!r} is not a number")
-    return str(value)
+    return number_text(record[key], key)
 
 
 def _hash_ids(value: Any) -> tuple[int, ...] | None:
@@ -38,39 +34,24 @@ def _hash_ids(value: Any) -> tuple[int, ...] | None:
     return tuple(value)
 
 
-class MooncakeReader(TraceReader):
+class MooncakeReader(JsonLinesTraceReader):
     format_name = "mooncake"
     description = "Mooncake JSON Lines (timestamp ms, input_length, output_length, hash_ids)"
     block_tokens = BLOCK_TOKENS_DEFAULT
 
     @classmethod
     def sniff(cls, first_line: str) -> bool:
-        try:
-            record = json.loads(first_line)
-        except ValueError:
-            return False
-        return isinstance(record, dict) and "input_length" in record and "timestamp" in record
+        record = json_object(first_line)
+        return record is not None and "input_length" in record and "timestamp" in record
 
-    def requests(self, stream: IO[str], tally: TraceTally) -> Iterator[RawRequest]:
-        for line, text in enumerate(stream, start=1):
-            if not text.strip():
-                continue
-            try:
-                try:
-                    record = json.loads(text)
-                except ValueError:
-                    raise LineError("not JSON") from None
-                if not isinstance(record, dict):
-                    raise LineError("not a JSON object")
-                output = record.get("output_length")
-                yield RawRequest(
-                    time_s=parse_float(_number(record, "timestamp"), "timestamp") / 1000.0,
-                    input_len=parse_int(_number(record, "input_length"), "input_length"),
-                    output_len=None
-                    if output is None
-                    else parse_int(_number(record, "output_length"), "output_length"),
-                    hash_ids=_hash_ids(record.get("hash_ids")),
-                    line=line,
-                )
-            except LineError as err:
-                tally.note_unparseable(line, str(err))
+    def request(self, record: dict[str, Any], line: int) -> RawRequest:
+        output = record.get("output_length")
+        return RawRequest(
+            time_s=parse_float(_number(record, "timestamp"), "timestamp") / 1000.0,
+            input_len=parse_int(_number(record, "input_length"), "input_length"),
+            output_len=None
+            if output is None
+            else parse_int(_number(record, "output_length"), "output_length"),
+            hash_ids=_hash_ids(record.get("hash_ids")),
+            line=line,
+        )

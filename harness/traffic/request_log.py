@@ -5,20 +5,21 @@ instance. Failed requests and lines without input tokens (not text) are skipped 
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from harness.errors import BadInput
-from harness.reconcile.requests import SQLITE_TABLE
+from harness.reconcile.requests import SQLITE_TABLE, open_sqlite_log
 from harness.traffic.base import (
+    JsonLinesTraceReader,
     LineError,
     LineSkipped,
     RawRequest,
     TraceReader,
     TraceTally,
+    json_object,
+    number_text,
     parse_int,
 )
 from harness.traffic.timestamps import epoch_seconds
@@ -27,9 +28,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def _count(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise LineError(f"{what} {str(value)[:40]!r} is not a number")
-    return parse_int(str(value), what)
+    return parse_int(number_text(value, what), what)
 
 
 def _request(fields: dict[str, Any], line: int) -> RawRequest:
@@ -51,39 +50,22 @@ def _request(fields: dict[str, Any], line: int) -> RawRequest:
     )
 
 
-class RequestLogReader(TraceReader):
+class RequestLogReader(JsonLinesTraceReader):
     format_name = "request-log"
     description = "gpucost request log, JSON Lines (timestamp, input_tokens, output_tokens)"
 
     @classmethod
     def sniff(cls, first_line: str) -> bool:
-        try:
-            record = json.loads(first_line)
-        except ValueError:
-            return False
+        record = json_object(first_line)
         return (
-            isinstance(record, dict)
+            record is not None
             and isinstance(record.get("timestamp"), str)
             and "input_length" not in record
             and ("workload" in record or "wall_s" in record or "input_tokens" in record)
         )
 
-    def requests(self, stream: IO[str], tally: TraceTally) -> Iterator[RawRequest]:
-        for line, text in enumerate(stream, start=1):
-            if not text.strip():
-                continue
-            try:
-                try:
-                    record = json.loads(text)
-                except ValueError:
-                    raise LineError("not JSON") from None
-                if not isinstance(record, dict):
-                    raise LineError("not a JSON object")
-                yield _request(record, line)
-            except LineSkipped as why:
-                tally.note_skipped(str(why))
-            except LineError as err:
-                tally.note_unparseable(line, str(err))
+    def request(self, record: dict[str, Any], line: int) -> RawRequest:
+        return _request(record, line)
 
 
 class RequestLogSqliteReader(TraceReader):
@@ -96,15 +78,7 @@ class RequestLogSqliteReader(TraceReader):
         return first_line.startswith(SQLITE_MAGIC.decode("latin-1"))
 
     def requests_from_path(self, path: Path, tally: TraceTally) -> Iterator[RawRequest]:
-        try:
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        except sqlite3.Error as err:
-            raise BadInput(f"trace {path}: cannot open as SQLite ({err})") from None
-        try:
-            try:
-                names = [row[1] for row in connection.execute(f"PRAGMA table_info({SQLITE_TABLE})")]
-            except sqlite3.DatabaseError as err:
-                raise BadInput(f"trace {path}: not a SQLite database ({err})") from None
+        with open_sqlite_log(path, "trace") as (connection, names):
             if "timestamp" not in names or "input_tokens" not in names:
                 raise BadInput(
                     f"trace {path}: no table '{SQLITE_TABLE}' with 'timestamp' and "
@@ -125,5 +99,3 @@ class RequestLogSqliteReader(TraceReader):
                     tally.note_skipped(str(why))
                 except LineError as err:
                     tally.note_unparseable(row[0], str(err))
-        finally:
-            connection.close()
