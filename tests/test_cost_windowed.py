@@ -48,6 +48,24 @@ def test_window_row_with_phases_splits_like_a_batch(tmp_path: Path) -> None:
     assert _cost(costs, "output_token") == pytest.approx(0.08 * 0.75 / 6400)
 
 
+def test_window_row_splits_by_the_servers_own_phase_times(tmp_path: Path) -> None:
+    # vLLM's /metrics: 2 s of prefill and 6 s of decode summed over the level's requests.
+    costs = _costs(tmp_path, [endpoint_row(server_prefill_s_sum=2.0, server_decode_s_sum=6.0,
+                                           cache_hit_rate=0.5)])  # fmt: skip
+    assert _cost(costs, "input_token") == pytest.approx(0.08 * 0.25 / 12800)
+    assert _cost(costs, "output_token") == pytest.approx(0.08 * 0.75 / 6400)
+    # half the input served from the prefix cache: the uncached half carries the input share
+    uncached = costs.loc[(costs["unit"] == "input_token") & (costs["instance"] == "eight"),
+                         "cost_per_uncached_input_token_usd"]  # fmt: skip
+    assert float(uncached.iloc[0]) == pytest.approx(0.08 * 0.25 / 12800 / 0.5)
+
+
+def test_measured_phases_win_over_the_servers_sums(tmp_path: Path) -> None:
+    costs = _costs(tmp_path, [endpoint_row(prefill_s_p50=0.1, decode_s_p50=0.3,
+                                           server_prefill_s_sum=5.0, server_decode_s_sum=5.0)])
+    assert _cost(costs, "input_token") == pytest.approx(0.08 * 0.25 / 12800)
+
+
 def test_in_process_batch_still_pays_its_wall_time(tmp_path: Path) -> None:
     costs = _costs(tmp_path, [text_row(8, 2.0)])
     # "one": $3.60/h = $0.001 per second × 2.0 s = $0.002 per batch of 8 requests

@@ -76,7 +76,7 @@ cost by the row's prefix-cache hit rate (harness/money/cached_input.py)."""
 ROW_COLUMNS: tuple[str, ...] = (
     "run_id", "workload", "preset", "batch_size", "wall_s_p50", "window_s", "prefill_s_p50",
     "decode_s_p50", "energy_j", "power_limit_w", "cost_factor_low", "cost_factor_high",
-    "unstable", "cache_hit_rate", *UNIT_COLUMNS,
+    "unstable", "cache_hit_rate", "server_prefill_s_sum", "server_decode_s_sum", *UNIT_COLUMNS,
 )  # fmt: skip
 """Measurement columns the engine reads (and `batch_costs` keeps); a plugin spec's own count
 columns follow them, then `goodput_<count>_per_s` of every count column."""
@@ -157,7 +157,8 @@ def unit_share(kind: pd.Series, prefill_s: pd.Series, decode_s: pd.Series,
     "all" carries everything. With both phase times, "prefill" / "decode" carry their share of
     prefill + decode. Without them, a windowed row (endpoint, import) puts the whole cost on
     "decode" (output tokens) and leaves "prefill" (input tokens) empty; an in-process batch
-    leaves both empty.
+    leaves both empty. An endpoint row's phase times are the server's own prefill and decode
+    time sums over the level where its `/metrics` gives them (`server_phase_times`).
     """
     phases = prefill_s + decode_s
     phases = phases.where(phases > 0)
@@ -169,6 +170,17 @@ def unit_share(kind: pd.Series, prefill_s: pd.Series, decode_s: pd.Series,
         default=1.0,
     )
     return pd.Series(share, index=kind.index, dtype=float)
+
+
+def server_phase_times(rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(prefill, decode) times that split a row's cost: the measured phase medians, or for a
+    windowed row without them the server's own sums over the level (vLLM's /metrics), which
+    carry the same proportion of the engine's time."""
+    measured = rows["prefill_s_p50"].notna() & rows["decode_s_p50"].notna()
+    windowed = rows["window_s"].notna() & ~measured
+    prefill = rows["prefill_s_p50"].where(~windowed, rows["server_prefill_s_sum"])
+    decode = rows["decode_s_p50"].where(~windowed, rows["server_decode_s_sum"])
+    return prefill, decode
 
 
 def goodput_cost(
@@ -340,8 +352,9 @@ def _unit_block(
     per_batch = counts[np.arange(len(long)), position] / long["_count_divisor"].to_numpy()
     long["units_per_batch"] = np.where(per_batch > 0, per_batch, np.nan)
 
+    prefill_s, decode_s = server_phase_times(long)
     long["cost_share"] = unit_share(
-        long["_share_kind"], long["prefill_s_p50"], long["decode_s_p50"], long["window_s"].notna()
+        long["_share_kind"], prefill_s, decode_s, long["window_s"].notna()
     )
     long["cost_per_unit_usd"] = (
         long["batch_cost_usd"] * long["cost_share"] / long["units_per_batch"]
