@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.errors import BadInput, shown
-from harness.money.cached_input import blended_prices
 from harness.money.units import SCALES, scale_label, units_by_workload
 from harness.render.text import quote_text
 
@@ -142,6 +141,10 @@ def blended_input_price(price: CandidatePrice, cache_hit_rate: float | None) -> 
     price or a measured hit rate; a hit rate outside 0..1 is not a share and gives None."""
     if price.cached_price_per_unit_usd is None or cache_hit_rate is None:
         return None
+    # Here, not at the top: cached_input needs pandas, and reading price files must stay light
+    # (`ratecards list` and rate-card lookups never load it).
+    from harness.money.cached_input import blended_prices
+
     value = float(blended_prices(price.price_per_unit_usd, price.cached_price_per_unit_usd,
                                  cache_hit_rate))  # fmt: skip
     return None if math.isnan(value) else value
