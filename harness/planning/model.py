@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -547,13 +547,9 @@ def restricted(
     step_plans: Sequence[str] | None = None,
 ) -> FleetProblem:
     """The same problem with one instance type and, optionally, other plans."""
-    return FleetProblem(
+    return replace(
+        problem,
         offers=(problem.offers[offer],),
-        rates=problem.rates,
-        step_h=problem.step_h,
-        target_utilization=problem.target_utilization,
-        max_spot_share=problem.max_spot_share,
-        min_instances=problem.min_instances,
         held_plans=tuple(problem.held_plans if held_plans is None else held_plans),
         step_plans=tuple(problem.step_plans if step_plans is None else step_plans),
     )

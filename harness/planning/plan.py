@@ -10,7 +10,7 @@ low ends. Revenue, direct costs and margin come from `harness.money` (margin.py,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -305,14 +305,7 @@ def make_plan(
         low_offers = build_offers(entries, instances, demand.classes, settings.plans, low=True)
         try:
             low_cost = solve(
-                FleetProblem(
-                    offers=low_offers,
-                    rates=problem.rates,
-                    step_h=problem.step_h,
-                    target_utilization=problem.target_utilization,
-                    max_spot_share=problem.max_spot_share,
-                    min_instances=problem.min_instances,
-                ),
+                replace(problem, offers=low_offers),
                 time_limit_s=settings.time_limit_s,
                 gap=settings.gap,
             ).total_cost_usd
