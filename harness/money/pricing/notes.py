@@ -25,10 +25,11 @@ def unstable_reason(wall_cv: float, cost_cv: float, client_bound: bool = False) 
     return "; ".join(reasons) or "flagged by the run"
 
 
-def _flags(frame: pd.DataFrame, name: str) -> list[bool | None]:
-    if name not in frame.columns:
-        return [None] * len(frame)
-    return [str(v).strip().lower() in ("true", "1", "1.0") for v in frame[name]]
+def _client_bound(rows: pd.DataFrame) -> pd.Series:
+    """The rows' `client_bound` flags as the results reader reads them (true, false or empty)."""
+    if "client_bound" not in rows.columns:
+        return pd.Series(False, index=rows.index)
+    return rows["client_bound"] == True  # noqa: E712
 
 
 def unstable_notes(measurements: pd.DataFrame) -> list[Note]:
@@ -39,10 +40,10 @@ def unstable_notes(measurements: pd.DataFrame) -> list[Note]:
     lines = []
     for run_id, rows in ok.groupby("run_id", sort=False):
         named = ", ".join(
-            f"{workload} batch {batch} ({unstable_reason(wall_cv, cost_cv, bound is True)})"
+            f"{workload} batch {batch} ({unstable_reason(wall_cv, cost_cv, bool(bound))})"
             for workload, batch, wall_cv, cost_cv, bound in zip(
                 rows["workload"], rows["batch_size"], _column(rows, "wall_s_cv"),
-                _column(rows, "cost_cv"), _flags(rows, "client_bound"), strict=True,
+                _column(rows, "cost_cv"), _client_bound(rows), strict=True,
             )
         )  # fmt: skip
         lines.append(Note(NoteKind.UNSTABLE,
