@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.endpoint.client import RequestShape, send
@@ -42,13 +42,17 @@ async def run_schedule(
     warmup_requests: int,
     timeout_s: float,
     headers: Mapping[str, str] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> ScheduleResult:
     """Warm up with the first prompts one at a time (not measured), then send every planned
-    request at its time and await them all."""
+    request at its time and await them all. `on_start` is called once the warm-up is done, just
+    before the measured requests (the server's counters and the client's CPU are read there)."""
     connections = max(1, min(len(schedule), MAX_CONNECTIONS))
     async with make_client(connections, timeout_s, headers) as client:
         for i in range(min(warmup_requests, len(schedule))):
             await send(client, base_url, shape, schedule[i].prompt, -1 - i, timeout_s)
+        if on_start is not None:
+            on_start()
         in_flight = 0
         max_in_flight = 0
 

@@ -348,12 +348,16 @@ def _run_levels(
         def measure(level: LoadLevel) -> dict[str, Any]:
             number = len(measured) + 1
             group.begin(config.workload, number)
-            workers = config.workers or default_workers(level, config.output_len)
             counters: list[Any] = []
             if level.trace_speedup is not None:
-                # A replay keeps one process: its schedule is one ordered timeline.
-                counters.append(scrape(config.base_url, config.auth_headers))
-                cpu_s, wall_s = time.process_time(), time.perf_counter()
+                # A replay keeps one process: its schedule is one ordered timeline. The server's
+                # counters and the client's CPU are read from the end of the warm-up on.
+                marks: dict[str, float] = {}
+
+                def started() -> None:
+                    counters.append(scrape(config.base_url, config.auth_headers))
+                    marks["cpu_s"], marks["wall_s"] = time.process_time(), time.perf_counter()
+
                 replayed = _run_async(
                     stop=stop,
                     coro=run_schedule(
@@ -361,12 +365,15 @@ def _run_levels(
                         replay_schedule(replay.arrivals_s, prompts, level.trace_speedup),
                         warmup_requests=config.warmup_requests,
                         timeout_s=config.request_timeout_s,
-                        headers=config.auth_headers,
+                        headers=config.auth_headers, on_start=started,
                     ),
                 )  # fmt: skip
-                load = ClientLoad(time.process_time() - cpu_s, time.perf_counter() - wall_s)
+                load = ClientLoad(
+                    time.process_time() - marks["cpu_s"], time.perf_counter() - marks["wall_s"]
+                )
                 result = SplitLevel(replayed.records, replayed.max_in_flight, 1, [load])
             else:
+                workers = config.workers or default_workers(level, config.output_len)
                 result = run_split_level(
                     config.base_url, shape, prompts, level, workers,
                     lambda coro: _run_async(coro, stop),
